@@ -1,0 +1,294 @@
+//! Command execution: the command table (`table`), dispatch with the arity
+//! and AUTH gates, and one handler file per command family.
+//!
+//! A handler receives the full argument vector (`args[0]` is the command
+//! name) as byte slices borrowed from the read buffer, and appends its reply
+//! to the connection's output buffer. Handlers never format RESP by hand
+//! beyond the `Reply` calls, and never hold a shard lock across calls.
+
+pub mod connection;
+pub mod counters;
+pub mod docs;
+pub mod expiry;
+pub mod hashes;
+pub mod keyspace;
+pub mod server;
+pub mod strings;
+pub mod table;
+
+use std::sync::Arc;
+
+use crate::errors;
+use crate::protocol::Reply;
+use crate::server::clients::ClientHandle;
+use crate::server::Shared;
+
+pub use table::{CommandSpec, CommandTable};
+
+/// CLIENT REPLY modes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command.
+    SkipNext,
+    /// Set while running the command whose reply is skipped.
+    Skipping,
+}
+
+/// What the connection must do after a command.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum After {
+    Continue,
+    /// Flush pending replies, then close (QUIT).
+    Close,
+    /// Close at once without replying (cross-protocol attack, CLIENT KILL of self).
+    Drop,
+}
+
+/// Per-connection command statistics, flushed into the global counters once
+/// per batch so the hot path touches no shared cache line per command.
+#[derive(Default)]
+pub struct LocalStats {
+    pub calls: Vec<CallStat>,
+    pub touched: Vec<u16>,
+    pub commands: u64,
+    /// Successful writes, for `rdb_changes_since_last_save`.
+    pub dirty: u64,
+    pub errors: Vec<(&'static str, u64)>,
+}
+
+#[derive(Default, Clone, Copy)]
+pub struct CallStat {
+    pub calls: u64,
+    pub usec: u64,
+    pub failed: u64,
+    pub rejected: u64,
+}
+
+impl LocalStats {
+    fn slot(&mut self, id: usize) -> &mut CallStat {
+        if self.calls.len() <= id {
+            self.calls.resize(id + 1, CallStat::default());
+        }
+        let s = &mut self.calls[id];
+        if s.calls == 0 && s.failed == 0 && s.rejected == 0 {
+            self.touched.push(id as u16);
+        }
+        s
+    }
+}
+
+/// State owned by one connection.
+pub struct ClientState {
+    pub handle: Arc<ClientHandle>,
+    pub authenticated: bool,
+    pub reply_mode: ReplyMode,
+    pub stats: LocalStats,
+}
+
+impl ClientState {
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Self {
+        ClientState {
+            handle,
+            authenticated,
+            reply_mode: ReplyMode::On,
+            stats: LocalStats::default(),
+        }
+    }
+}
+
+/// Everything a handler can see.
+pub struct Ctx<'a> {
+    pub srv: &'a Shared,
+    pub client: &'a mut ClientState,
+    pub out: &'a mut Reply,
+    /// Time of this batch, unix milliseconds.
+    pub now: u64,
+    pub spec: &'static CommandSpec,
+    pub after: After,
+    failed: bool,
+}
+
+impl<'a> Ctx<'a> {
+    /// Replies with an error and records it in the error statistics.
+    pub fn error(&mut self, msg: &str) {
+        self.error_bytes(msg.as_bytes());
+    }
+
+    pub fn error_bytes(&mut self, msg: &[u8]) {
+        self.failed = true;
+        let code = msg.split(|&c| c == b' ').next().unwrap_or(b"ERR");
+        let code: &'static str = match code {
+            b"WRONGTYPE" => "WRONGTYPE",
+            b"NOAUTH" => "NOAUTH",
+            b"WRONGPASS" => "WRONGPASS",
+            b"OOM" => "OOM",
+            b"NOPROTO" => "NOPROTO",
+            b"LOADING" => "LOADING",
+            _ => "ERR",
+        };
+        match self
+            .client
+            .stats
+            .errors
+            .iter_mut()
+            .find(|(c, _)| *c == code)
+        {
+            Some(e) => e.1 += 1,
+            None => self.client.stats.errors.push((code, 1)),
+        }
+        self.out.error_bytes(msg);
+    }
+
+    pub fn wrongtype(&mut self) {
+        self.error(errors::WRONGTYPE);
+    }
+    pub fn syntax_error(&mut self) {
+        self.error(errors::SYNTAX);
+    }
+    pub fn not_integer(&mut self) {
+        self.error(errors::NOT_INTEGER);
+    }
+    pub fn arity_error(&mut self) {
+        self.error(&errors::wrong_arity(self.spec.name));
+    }
+
+    /// Parses an integer argument, replying with Redis's error when it is not one.
+    pub fn int_arg(&mut self, arg: &[u8]) -> Option<i64> {
+        let v = crate::numeric::parse_i64(arg);
+        if v.is_none() {
+            self.not_integer();
+        }
+        v
+    }
+}
+
+/// Case-insensitive ASCII comparison of an argument with a keyword.
+#[inline]
+pub fn eq_ic(arg: &[u8], word: &str) -> bool {
+    arg.eq_ignore_ascii_case(word.as_bytes())
+}
+
+/// Runs one command and appends its reply. Returns what the connection must do next.
+pub fn execute(
+    srv: &Shared,
+    client: &mut ClientState,
+    out: &mut Reply,
+    now: u64,
+    args: &[&[u8]],
+) -> After {
+    let table = CommandTable::get();
+    let Some(top) = table.lookup(args[0]) else {
+        if eq_ic(args[0], "post") || eq_ic(args[0], "host:") {
+            tracing::warn!(
+                "possible cross-protocol attack from {}: got '{}', closing the connection",
+                client.handle.addr,
+                String::from_utf8_lossy(args[0])
+            );
+            return After::Drop;
+        }
+        let mut c = reject_ctx(srv, client, out, now, table.unknown());
+        if !c.client.authenticated {
+            c.error(errors::NOAUTH);
+        } else {
+            c.error_bytes(&errors::unknown_command(args[0], &args[1..]));
+        }
+        return After::Continue;
+    };
+    let mut id = top;
+    let mut spec = table.spec(top);
+    if !spec.subcommands.is_empty() && args.len() >= 2 {
+        match table.lookup_sub(top, args[1]) {
+            Some(sub) => {
+                id = sub;
+                spec = table.spec(sub);
+            }
+            None => {
+                let mut c = reject_ctx(srv, client, out, now, spec);
+                if !c.client.authenticated {
+                    c.error(errors::NOAUTH);
+                } else {
+                    c.error_bytes(&errors::unknown_subcommand(args[1], spec.name));
+                }
+                c.client.stats.slot(top).rejected += 1;
+                return After::Continue;
+            }
+        }
+    }
+    let argc = args.len() as i32;
+    if !client.authenticated && spec.flags & table::NO_AUTH == 0 {
+        let mut c = reject_ctx(srv, client, out, now, spec);
+        c.error(errors::NOAUTH);
+        c.client.stats.slot(id).rejected += 1;
+        return After::Continue;
+    }
+    if (spec.arity > 0 && argc != spec.arity) || (spec.arity < 0 && argc < -spec.arity) {
+        let mut c = reject_ctx(srv, client, out, now, spec);
+        c.arity_error();
+        c.client.stats.slot(id).rejected += 1;
+        return After::Continue;
+    }
+
+    let mark = out.len();
+    let skipping = match client.reply_mode {
+        ReplyMode::SkipNext => {
+            client.reply_mode = ReplyMode::Skipping;
+            true
+        }
+        ReplyMode::Off => true,
+        _ => false,
+    };
+    let started = std::time::Instant::now();
+    let mut ctx = Ctx {
+        srv,
+        client,
+        out,
+        now,
+        spec,
+        after: After::Continue,
+        failed: false,
+    };
+    (spec.handler)(&mut ctx, args);
+    let elapsed = started.elapsed().as_micros() as u64;
+    let (after, failed) = (ctx.after, ctx.failed);
+    let stat = client.stats.slot(id);
+    stat.calls += 1;
+    stat.usec += elapsed;
+    if failed {
+        stat.failed += 1;
+    }
+    client.stats.commands += 1;
+    if !failed && spec.flags & table::WRITE != 0 {
+        client.stats.dirty += 1;
+    }
+    srv.slowlog.maybe_record(elapsed, args, &client.handle);
+    if skipping {
+        out.truncate(mark);
+        if client.reply_mode == ReplyMode::Skipping {
+            client.reply_mode = ReplyMode::On;
+        }
+    } else if client.reply_mode == ReplyMode::Off || client.reply_mode == ReplyMode::SkipNext {
+        // CLIENT REPLY OFF / SKIP itself is not answered.
+        out.truncate(mark);
+    }
+    after
+}
+
+fn reject_ctx<'a>(
+    srv: &'a Shared,
+    client: &'a mut ClientState,
+    out: &'a mut Reply,
+    now: u64,
+    spec: &'static CommandSpec,
+) -> Ctx<'a> {
+    Ctx {
+        srv,
+        client,
+        out,
+        now,
+        spec,
+        after: After::Continue,
+        failed: false,
+    }
+}

@@ -1,0 +1,344 @@
+//! The command table: the single source of truth for every command's name,
+//! arity, flags, key positions, family, summary, syntax and handler. It
+//! drives dispatch, the arity and AUTH gates, COMMAND / COMMAND DOCS, and
+//! per-command statistics. Adding a command is one row plus one handler.
+
+use std::sync::OnceLock;
+
+use hashbrown::HashMap;
+
+use super::Ctx;
+use super::{connection as conn, counters, expiry, hashes, keyspace as keys, server, strings};
+
+pub type Handler = fn(&mut Ctx, &[&[u8]]);
+
+// Flags.
+pub const WRITE: u32 = 1;
+pub const READONLY: u32 = 1 << 1;
+pub const DENYOOM: u32 = 1 << 2;
+pub const FAST: u32 = 1 << 3;
+pub const NO_AUTH: u32 = 1 << 4;
+pub const ADMIN: u32 = 1 << 5;
+pub const LOADING: u32 = 1 << 6;
+pub const STALE: u32 = 1 << 7;
+pub const NOSCRIPT: u32 = 1 << 8;
+
+/// Flag names as COMMAND INFO prints them.
+pub const FLAG_NAMES: &[(u32, &str)] = &[
+    (WRITE, "write"),
+    (READONLY, "readonly"),
+    (DENYOOM, "denyoom"),
+    (ADMIN, "admin"),
+    (NOSCRIPT, "noscript"),
+    (LOADING, "loading"),
+    (STALE, "stale"),
+    (FAST, "fast"),
+    (NO_AUTH, "no_auth"),
+];
+
+pub struct CommandSpec {
+    /// Lower-case name; subcommands are `parent|sub`.
+    pub name: &'static str,
+    /// Redis arity: exact when positive, a minimum when negative (name included).
+    pub arity: i32,
+    pub flags: u32,
+    pub first_key: i32,
+    pub last_key: i32,
+    pub step: i32,
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+    /// Arguments after the name, in the syntax described in `docs`.
+    pub syntax: &'static str,
+    pub handler: Handler,
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    /// The subcommand part of `parent|sub`, or the whole name.
+    pub fn short_name(&self) -> &'static str {
+        self.name.split('|').nth(1).unwrap_or(self.name)
+    }
+}
+
+macro_rules! cmd {
+    ($name:literal, $arity:expr, $flags:expr, $keys:expr, $group:literal, $since:literal, $summary:literal, $syntax:literal, $handler:expr) => {
+        CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            first_key: $keys.0,
+            last_key: $keys.1,
+            step: $keys.2,
+            group: $group,
+            since: $since,
+            summary: $summary,
+            syntax: $syntax,
+            handler: $handler,
+            subcommands: &[],
+        }
+    };
+    ($name:literal, $arity:expr, $flags:expr, $keys:expr, $group:literal, $since:literal, $summary:literal, $syntax:literal, $handler:expr, $subs:expr) => {
+        CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            first_key: $keys.0,
+            last_key: $keys.1,
+            step: $keys.2,
+            group: $group,
+            since: $since,
+            summary: $summary,
+            syntax: $syntax,
+            handler: $handler,
+            subcommands: $subs,
+        }
+    };
+}
+
+const NK: (i32, i32, i32) = (0, 0, 0);
+const K1: (i32, i32, i32) = (1, 1, 1);
+const K12: (i32, i32, i32) = (1, 2, 1);
+const KALL: (i32, i32, i32) = (1, -1, 1);
+const KPAIRS: (i32, i32, i32) = (1, -1, 2);
+const W: u32 = WRITE;
+const WD: u32 = WRITE | DENYOOM;
+const WDF: u32 = WRITE | DENYOOM | FAST;
+const WF: u32 = WRITE | FAST;
+const R: u32 = READONLY;
+const RF: u32 = READONLY | FAST;
+
+pub static COMMANDS: &[CommandSpec] = &[
+    // Strings
+    cmd!("get", 2, RF, K1, "string", "1.0.0", "Returns the string value of a key.", "key", strings::get),
+    cmd!("set", -3, WD, K1, "string", "1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "key value [NX|XX] [GET] [EX seconds:integer|PX milliseconds:integer|EXAT unix-time-seconds:unix-time|PXAT unix-time-milliseconds:unix-time|KEEPTTL]", strings::set),
+    cmd!("setnx", 3, WDF, K1, "string", "1.0.0", "Set the string value of a key only when the key doesn't exist.", "key value", strings::setnx),
+    cmd!("setex", 4, WD, K1, "string", "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", "key seconds:integer value", strings::setex),
+    cmd!("psetex", 4, WD, K1, "string", "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", "key milliseconds:integer value", strings::psetex),
+    cmd!("getset", 3, WDF, K1, "string", "1.0.0", "Returns the previous string value of a key after setting it to a new value.", "key value", strings::getset),
+    cmd!("getdel", 2, WF, K1, "string", "6.2.0", "Returns the string value of a key after deleting the key.", "key", strings::getdel),
+    cmd!("getex", -2, WF, K1, "string", "6.2.0", "Returns the string value of a key after setting its expiration time.", "key [EX seconds:integer|PX milliseconds:integer|EXAT unix-time-seconds:unix-time|PXAT unix-time-milliseconds:unix-time|PERSIST]", strings::getex),
+    cmd!("append", 3, WDF, K1, "string", "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", "key value", strings::append),
+    cmd!("strlen", 2, RF, K1, "string", "2.2.0", "Returns the length of a string value.", "key", strings::strlen),
+    cmd!("getrange", 4, R, K1, "string", "2.4.0", "Returns a substring of the string stored at a key.", "key start:integer end:integer", strings::getrange),
+    cmd!("substr", 4, R, K1, "string", "1.0.0", "Returns a substring from a string value.", "key start:integer end:integer", strings::getrange),
+    cmd!("setrange", 4, WD, K1, "string", "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "key offset:integer value", strings::setrange),
+    cmd!("mset", -3, WD, KPAIRS, "string", "1.0.1", "Atomically creates or modifies the string values of one or more keys.", "(key value)...", strings::mset),
+    cmd!("msetnx", -3, WD, KPAIRS, "string", "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", "(key value)...", strings::msetnx),
+    cmd!("mget", -2, RF, KALL, "string", "1.0.0", "Atomically returns the string values of one or more keys.", "key...", strings::mget),
+    // Counters
+    cmd!("incr", 2, WDF, K1, "string", "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "key", counters::incr),
+    cmd!("decr", 2, WDF, K1, "string", "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "key", counters::decr),
+    cmd!("incrby", 3, WDF, K1, "string", "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "key increment:integer", counters::incrby),
+    cmd!("decrby", 3, WDF, K1, "string", "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "key decrement:integer", counters::decrby),
+    cmd!("incrbyfloat", 3, WDF, K1, "string", "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "key increment:double", counters::incrbyfloat),
+    // Hashes
+    cmd!("hset", -4, WDF, K1, "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", "key (field value)...", hashes::hset),
+    cmd!("hmset", -4, WDF, K1, "hash", "2.0.0", "Sets the values of multiple fields.", "key (field value)...", hashes::hmset),
+    cmd!("hsetnx", 4, WDF, K1, "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", "key field value", hashes::hsetnx),
+    cmd!("hget", 3, RF, K1, "hash", "2.0.0", "Returns the value of a field in a hash.", "key field", hashes::hget),
+    cmd!("hmget", -3, RF, K1, "hash", "2.0.0", "Returns the values of all fields in a hash.", "key field...", hashes::hmget),
+    cmd!("hgetall", 2, R, K1, "hash", "2.0.0", "Returns all fields and values in a hash.", "key", hashes::hgetall),
+    cmd!("hdel", -3, WF, K1, "hash", "2.0.0", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", "key field...", hashes::hdel),
+    cmd!("hexists", 3, RF, K1, "hash", "2.0.0", "Determines whether a field exists in a hash.", "key field", hashes::hexists),
+    cmd!("hlen", 2, RF, K1, "hash", "2.0.0", "Returns the number of fields in a hash.", "key", hashes::hlen),
+    cmd!("hkeys", 2, R, K1, "hash", "2.0.0", "Returns all fields in a hash.", "key", hashes::hkeys),
+    cmd!("hvals", 2, R, K1, "hash", "2.0.0", "Returns all values in a hash.", "key", hashes::hvals),
+    cmd!("hincrby", 4, WDF, K1, "hash", "2.0.0", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", "key field increment:integer", hashes::hincrby),
+    cmd!("hincrbyfloat", 4, WDF, K1, "hash", "2.6.0", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", "key field increment:double", hashes::hincrbyfloat),
+    cmd!("hstrlen", 3, RF, K1, "hash", "3.2.0", "Returns the length of the value of a field.", "key field", hashes::hstrlen),
+    cmd!("hscan", -3, R, K1, "hash", "2.8.0", "Iterates over fields and values of a hash.", "key cursor:integer [MATCH pattern:pattern] [COUNT count:integer]", hashes::hscan),
+    cmd!("hrandfield", -2, R, K1, "hash", "6.2.0", "Returns one or more random fields from a hash.", "key [count:integer [WITHVALUES]]", hashes::hrandfield),
+    // Keyspace
+    cmd!("del", -2, W, KALL, "generic", "1.0.0", "Deletes one or more keys.", "key...", keys::del),
+    cmd!("unlink", -2, WF, KALL, "generic", "4.0.0", "Asynchronously deletes one or more keys.", "key...", keys::del),
+    cmd!("exists", -2, RF, KALL, "generic", "1.0.0", "Determines whether one or more keys exist.", "key...", keys::exists),
+    cmd!("type", 2, RF, K1, "generic", "1.0.0", "Determines the type of value stored at a key.", "key", keys::type_),
+    cmd!("keys", 2, R, NK, "generic", "1.0.0", "Returns all key names that match a pattern.", "pattern:pattern", keys::keys),
+    cmd!("scan", -2, R, NK, "generic", "2.8.0", "Iterates over the key names in the database.", "cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [TYPE type]", keys::scan),
+    cmd!("randomkey", 1, R, NK, "generic", "1.0.0", "Returns a random key name from the database.", "", keys::randomkey),
+    cmd!("rename", 3, W, K12, "generic", "1.0.0", "Renames a key and overwrites the destination.", "key newkey", keys::rename),
+    cmd!("renamenx", 3, WF, K12, "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", "key newkey", keys::renamenx),
+    cmd!("copy", -3, WD, K12, "generic", "6.2.0", "Copies the value of a key to a new key.", "source destination [DB destination-db:integer] [REPLACE]", keys::copy),
+    cmd!("touch", -2, RF, KALL, "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "key...", keys::touch),
+    cmd!("object", -2, 0, NK, "generic", "2.2.3", "A container for object introspection commands.", "", keys::object_help, &[
+        cmd!("object|encoding", 3, R, (2, 2, 1), "generic", "2.2.3", "Returns the internal encoding of a Redis object.", "key", keys::object_encoding),
+        cmd!("object|freq", 3, R, (2, 2, 1), "generic", "4.0.0", "Returns the logarithmic access frequency counter of a Redis object.", "key", keys::object_freq),
+        cmd!("object|idletime", 3, R, (2, 2, 1), "generic", "2.2.3", "Returns the time since the last access to a Redis object.", "key", keys::object_idletime),
+        cmd!("object|refcount", 3, R, (2, 2, 1), "generic", "2.2.3", "Returns the reference count of a value of a key.", "key", keys::object_refcount),
+        cmd!("object|help", 2, LOADING | STALE, NK, "generic", "6.2.0", "Returns helpful text about the different subcommands.", "", keys::object_help),
+    ]),
+    cmd!("dbsize", 1, RF, NK, "server", "1.0.0", "Returns the number of keys in the database.", "", keys::dbsize),
+    cmd!("flushdb", -1, W, NK, "server", "1.0.0", "Removes all keys from the current database.", "[ASYNC|SYNC]", keys::flush),
+    cmd!("flushall", -1, W, NK, "server", "1.0.0", "Removes all keys from all databases.", "[ASYNC|SYNC]", keys::flush),
+    // Expiry
+    cmd!("expire", -3, WF, K1, "generic", "1.0.0", "Sets the expiration time of a key in seconds.", "key seconds:integer [NX|XX|GT|LT]", expiry::expire),
+    cmd!("pexpire", -3, WF, K1, "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", "key milliseconds:integer [NX|XX|GT|LT]", expiry::pexpire),
+    cmd!("expireat", -3, WF, K1, "generic", "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", "key unix-time-seconds:unix-time [NX|XX|GT|LT]", expiry::expireat),
+    cmd!("pexpireat", -3, WF, K1, "generic", "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", "key unix-time-milliseconds:unix-time [NX|XX|GT|LT]", expiry::pexpireat),
+    cmd!("ttl", 2, RF, K1, "generic", "1.0.0", "Returns the expiration time in seconds of a key.", "key", expiry::ttl),
+    cmd!("pttl", 2, RF, K1, "generic", "2.6.0", "Returns the expiration time in milliseconds of a key.", "key", expiry::pttl),
+    cmd!("expiretime", 2, RF, K1, "generic", "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", "key", expiry::expiretime),
+    cmd!("pexpiretime", 2, RF, K1, "generic", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", "key", expiry::pexpiretime),
+    cmd!("persist", 2, WF, K1, "generic", "2.2.0", "Removes the expiration time of a key.", "key", expiry::persist),
+    // Connection
+    cmd!("ping", -1, FAST | STALE, NK, "connection", "1.0.0", "Returns the server's liveliness response.", "[message]", conn::ping),
+    cmd!("echo", 2, FAST | STALE | LOADING, NK, "connection", "1.0.0", "Returns the given string.", "message", conn::echo),
+    cmd!("quit", -1, NO_AUTH | FAST | STALE | LOADING, NK, "connection", "1.0.0", "Closes the connection.", "", conn::quit),
+    cmd!("reset", 1, NO_AUTH | FAST | STALE | LOADING, NK, "connection", "6.2.0", "Resets the connection.", "", conn::reset),
+    cmd!("hello", -1, NO_AUTH | FAST | STALE | LOADING, NK, "connection", "6.0.0", "Handshakes with the Redis server.", "[protover:integer [AUTH username password] [SETNAME clientname]]", conn::hello),
+    cmd!("auth", -2, NO_AUTH | FAST | STALE | LOADING, NK, "connection", "1.0.0", "Authenticates the connection.", "[username] password", conn::auth),
+    cmd!("select", 2, FAST | STALE | LOADING, NK, "connection", "1.0.0", "Changes the selected database.", "index:integer", conn::select),
+    cmd!("client", -2, 0, NK, "connection", "2.4.0", "A container for client connection commands.", "", conn::client_help, &[
+        cmd!("client|id", 2, STALE | LOADING, NK, "connection", "5.0.0", "Returns the unique client ID of the connection.", "", conn::client_id),
+        cmd!("client|getname", 2, STALE | LOADING, NK, "connection", "2.6.9", "Returns the name of the connection.", "", conn::client_getname),
+        cmd!("client|setname", 3, STALE | LOADING, NK, "connection", "2.6.9", "Sets the connection name.", "connection-name", conn::client_setname),
+        cmd!("client|info", 2, STALE | LOADING, NK, "connection", "6.2.0", "Returns information about the connection.", "", conn::client_info),
+        cmd!("client|list", -2, ADMIN | STALE | LOADING, NK, "connection", "2.4.0", "Lists open connections.", "[TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id:integer...]", conn::client_list),
+        cmd!("client|setinfo", 4, STALE | LOADING, NK, "connection", "7.2.0", "Sets information specific to the client or connection.", "LIB-NAME libname|LIB-VER libver", conn::client_setinfo),
+        cmd!("client|kill", -3, ADMIN | STALE | LOADING, NK, "connection", "2.4.0", "Terminates open connections.", "ip:port|(ID client-id:integer|ADDR ip:port|LADDR ip:port|SKIPME yes-no|TYPE type|USER username)...", conn::client_kill),
+        cmd!("client|no-evict", 3, ADMIN | STALE | LOADING, NK, "connection", "7.0.0", "Sets the client eviction mode of the connection.", "ON|OFF", conn::client_no_evict),
+        cmd!("client|no-touch", 3, STALE | LOADING, NK, "connection", "7.2.0", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "ON|OFF", conn::client_no_touch),
+        cmd!("client|reply", 3, STALE | LOADING, NK, "connection", "3.2.0", "Instructs the server whether to reply to commands.", "ON|OFF|SKIP", conn::client_reply),
+        cmd!("client|help", 2, STALE | LOADING, NK, "connection", "5.0.0", "Returns helpful text about the different subcommands.", "", conn::client_help),
+    ]),
+    // Server
+    cmd!("info", -1, LOADING | STALE, NK, "server", "1.0.0", "Returns information and statistics about the server.", "[section...]", server::info),
+    cmd!("config", -2, 0, NK, "server", "2.0.0", "A container for server configuration commands.", "", server::config_help, &[
+        cmd!("config|get", -3, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "2.0.0", "Returns the effective values of configuration parameters.", "parameter...", server::config_get),
+        cmd!("config|set", -4, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "2.0.0", "Sets configuration parameters in-flight.", "(parameter value)...", server::config_set),
+        cmd!("config|resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "2.0.0", "Resets the server's statistics.", "", server::config_resetstat),
+        cmd!("config|rewrite", 2, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "2.8.0", "Persists the effective configuration to file.", "", server::config_rewrite),
+        cmd!("config|help", 2, LOADING | STALE, NK, "server", "5.0.0", "Returns helpful text about the different subcommands.", "", server::config_help),
+    ]),
+    cmd!("command", -1, LOADING | STALE, NK, "server", "2.8.13", "Returns detailed information about all commands.", "", server::command, &[
+        cmd!("command|count", 2, LOADING | STALE, NK, "server", "2.8.13", "Returns a count of commands.", "", server::command_count),
+        cmd!("command|info", -2, LOADING | STALE, NK, "server", "2.8.13", "Returns information about one, multiple or all commands.", "[command-name...]", server::command_info),
+        cmd!("command|docs", -2, LOADING | STALE, NK, "server", "7.0.0", "Returns documentary information about one, multiple or all commands.", "[command-name...]", server::command_docs),
+        cmd!("command|list", -2, LOADING | STALE, NK, "server", "7.0.0", "Returns a list of command names.", "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern:pattern]", server::command_list),
+        cmd!("command|getkeys", -3, LOADING | STALE, NK, "server", "2.8.13", "Extracts the key names from an arbitrary command.", "command arg...", server::command_getkeys),
+        cmd!("command|help", 2, LOADING | STALE, NK, "server", "5.0.0", "Returns helpful text about the different subcommands.", "", server::command_help),
+    ]),
+    cmd!("time", 1, LOADING | STALE | FAST, NK, "server", "2.6.0", "Returns the server time.", "", server::time),
+    cmd!("memory", -2, 0, NK, "server", "4.0.0", "A container for memory diagnostics commands.", "", server::memory_help, &[
+        cmd!("memory|usage", -3, R, (2, 2, 1), "server", "4.0.0", "Estimates the memory usage of a key.", "key [SAMPLES count:integer]", server::memory_usage),
+        cmd!("memory|doctor", 2, 0, NK, "server", "4.0.0", "Outputs a memory problems report.", "", server::memory_doctor),
+        cmd!("memory|help", 2, LOADING | STALE, NK, "server", "4.0.0", "Returns helpful text about the different subcommands.", "", server::memory_help),
+    ]),
+    cmd!("slowlog", -2, 0, NK, "server", "2.2.12", "A container for slow log commands.", "", server::slowlog_help, &[
+        cmd!("slowlog|get", -2, ADMIN | LOADING | STALE, NK, "server", "2.2.12", "Returns the slow log's entries.", "[count:integer]", server::slowlog_get),
+        cmd!("slowlog|len", 2, ADMIN | LOADING | STALE, NK, "server", "2.2.12", "Returns the number of entries in the slow log.", "", server::slowlog_len),
+        cmd!("slowlog|reset", 2, ADMIN | LOADING | STALE, NK, "server", "2.2.12", "Clears all entries from the slow log.", "", server::slowlog_reset),
+        cmd!("slowlog|help", 2, LOADING | STALE, NK, "server", "6.2.0", "Show helpful text about the different subcommands", "", server::slowlog_help),
+    ]),
+    cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]", server::shutdown),
+];
+
+/// Lookup structures built once from [`COMMANDS`].
+pub struct CommandTable {
+    all: Vec<&'static CommandSpec>,
+    top: HashMap<&'static [u8], usize>,
+    subs: HashMap<usize, Vec<(&'static [u8], usize)>>,
+    unknown: CommandSpec,
+}
+
+fn noop(_: &mut Ctx, _: &[&[u8]]) {}
+
+impl CommandTable {
+    pub fn get() -> &'static CommandTable {
+        static TABLE: OnceLock<CommandTable> = OnceLock::new();
+        TABLE.get_or_init(|| {
+            let mut t = CommandTable {
+                all: Vec::new(),
+                top: HashMap::new(),
+                subs: HashMap::new(),
+                unknown: cmd!("unknown", -1, 0, NK, "server", "", "", "", noop),
+            };
+            for spec in COMMANDS {
+                let id = t.all.len();
+                t.all.push(spec);
+                t.top.insert(spec.name.as_bytes(), id);
+                for sub in spec.subcommands {
+                    let sid = t.all.len();
+                    t.all.push(sub);
+                    t.subs
+                        .entry(id)
+                        .or_default()
+                        .push((sub.short_name().as_bytes(), sid));
+                }
+            }
+            t
+        })
+    }
+
+    /// Finds a top-level command by name, case-insensitively, without allocating.
+    #[inline]
+    pub fn lookup(&self, name: &[u8]) -> Option<usize> {
+        let mut buf = [0u8; 24];
+        let lower = lowercase(name, &mut buf)?;
+        self.top.get(lower).copied()
+    }
+
+    pub fn lookup_sub(&self, parent: usize, name: &[u8]) -> Option<usize> {
+        let mut buf = [0u8; 24];
+        let lower = lowercase(name, &mut buf)?;
+        self.subs
+            .get(&parent)?
+            .iter()
+            .find(|(n, _)| *n == lower)
+            .map(|&(_, id)| id)
+    }
+
+    pub fn spec(&self, id: usize) -> &'static CommandSpec {
+        self.all[id]
+    }
+
+    pub fn unknown(&self) -> &'static CommandSpec {
+        &CommandTable::get().unknown
+    }
+
+    /// Every command and subcommand, in table order.
+    pub fn all(&self) -> &[&'static CommandSpec] {
+        &self.all
+    }
+
+    /// Top-level commands only.
+    pub fn top_level(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {
+        COMMANDS.iter()
+    }
+}
+
+fn lowercase<'a>(name: &[u8], buf: &'a mut [u8; 24]) -> Option<&'a [u8]> {
+    if name.len() > buf.len() {
+        return None;
+    }
+    for (d, s) in buf.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    Some(&buf[..name.len()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_is_case_insensitive() {
+        let t = CommandTable::get();
+        assert_eq!(t.spec(t.lookup(b"GeT").unwrap()).name, "get");
+        assert!(t.lookup(b"nosuchcommand").is_none());
+        let cfg = t.lookup(b"config").unwrap();
+        assert_eq!(
+            t.spec(t.lookup_sub(cfg, b"GET").unwrap()).name,
+            "config|get"
+        );
+    }
+
+    #[test]
+    fn every_syntax_parses() {
+        for spec in CommandTable::get().all() {
+            super::super::docs::parse_syntax(spec.syntax)
+                .unwrap_or_else(|e| panic!("{}: {e}", spec.name));
+        }
+    }
+}

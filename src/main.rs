@@ -1,0 +1,50 @@
+//! `redistill [CONFIG.toml] [flags]`: parse flags, load and validate the
+//! configuration, and run the server. Exit code 1 on any startup error.
+
+use clap::Parser;
+use redistill::config::{Config, Flags};
+
+fn init_logging(level: &str) {
+    let level = match level {
+        "debug" => tracing::Level::DEBUG,
+        "verbose" => tracing::Level::DEBUG,
+        "warning" => tracing::Level::WARN,
+        _ => tracing::Level::INFO,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false)
+        .with_ansi(false)
+        .init();
+}
+
+fn main() {
+    let flags = Flags::parse();
+    let config = match Config::load(flags, std::env::var("REDIS_PASSWORD").ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("redistill: configuration error: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Some(e) = config.unsupported() {
+        eprintln!("redistill: configuration error: {e}");
+        std::process::exit(1);
+    }
+    init_logging(&config.loglevel);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("redistill: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = runtime.block_on(redistill::server::run(config)) {
+        eprintln!("redistill: {e}");
+        std::process::exit(1);
+    }
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+}

@@ -1,0 +1,200 @@
+//! Reply encoding. One buffer per connection collects every reply of a
+//! pipeline, so the connection writes once per batch. The same calls produce
+//! RESP2 or RESP3 depending on what the client chose with HELLO.
+
+/// A connection's output buffer plus the protocol version it speaks.
+pub struct Reply {
+    buf: Vec<u8>,
+    resp3: bool,
+}
+
+impl Default for Reply {
+    fn default() -> Self {
+        Reply::new()
+    }
+}
+
+impl Reply {
+    pub fn new() -> Self {
+        Reply {
+            buf: Vec::with_capacity(16 * 1024),
+            resp3: false,
+        }
+    }
+
+    pub fn set_resp3(&mut self, on: bool) {
+        self.resp3 = on;
+    }
+    pub fn resp3(&self) -> bool {
+        self.resp3
+    }
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+    pub fn clear(&mut self) {
+        self.buf.clear();
+    }
+    /// Drops everything written after `mark` (used when a reply must be withdrawn).
+    pub fn truncate(&mut self, mark: usize) {
+        self.buf.truncate(mark);
+    }
+    /// Releases a large buffer after a big reply has been written.
+    pub fn shrink(&mut self, keep: usize) {
+        if self.buf.capacity() > keep && self.buf.is_empty() {
+            self.buf = Vec::with_capacity(keep);
+        }
+    }
+
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    pub fn ok(&mut self) {
+        self.buf.extend_from_slice(b"+OK\r\n");
+    }
+
+    pub fn simple(&mut self, s: &str) {
+        self.buf.push(b'+');
+        self.buf.extend_from_slice(s.as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// An error reply. `msg` starts with the error code (`ERR`, `WRONGTYPE`, ...).
+    /// CR and LF are mapped to spaces so user input can never forge a reply.
+    pub fn error(&mut self, msg: &str) {
+        self.error_bytes(msg.as_bytes());
+    }
+
+    pub fn error_bytes(&mut self, msg: &[u8]) {
+        self.buf.push(b'-');
+        self.buf.extend(
+            msg.iter()
+                .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+        );
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    pub fn int(&mut self, v: i64) {
+        match v {
+            0 => self.buf.extend_from_slice(b":0\r\n"),
+            1 => self.buf.extend_from_slice(b":1\r\n"),
+            _ => {
+                self.buf.push(b':');
+                self.buf
+                    .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+                self.buf.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
+    fn header(&mut self, sigil: u8, n: usize) {
+        self.buf.push(sigil);
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    pub fn bulk(&mut self, data: &[u8]) {
+        self.header(b'$', data.len());
+        self.buf.extend_from_slice(data);
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// A bulk string holding the decimal form of an integer.
+    pub fn bulk_int(&mut self, v: i64) {
+        self.bulk(itoa::Buffer::new().format(v).as_bytes());
+    }
+
+    pub fn bulk_str(&mut self, s: &str) {
+        self.bulk(s.as_bytes());
+    }
+
+    /// The null bulk (`$-1` / `_`).
+    pub fn null(&mut self) {
+        if self.resp3 {
+            self.buf.extend_from_slice(b"_\r\n");
+        } else {
+            self.buf.extend_from_slice(b"$-1\r\n");
+        }
+    }
+
+    /// The null array (`*-1` / `_`).
+    pub fn null_array(&mut self) {
+        if self.resp3 {
+            self.buf.extend_from_slice(b"_\r\n");
+        } else {
+            self.buf.extend_from_slice(b"*-1\r\n");
+        }
+    }
+
+    pub fn array(&mut self, n: usize) {
+        self.header(b'*', n);
+    }
+
+    /// A map of `n` pairs: `%n` in RESP3, a flat array of 2n items in RESP2.
+    pub fn map(&mut self, n: usize) {
+        if self.resp3 {
+            self.header(b'%', n);
+        } else {
+            self.header(b'*', n * 2);
+        }
+    }
+
+    /// A set: `~n` in RESP3, an array in RESP2.
+    pub fn set(&mut self, n: usize) {
+        self.header(if self.resp3 { b'~' } else { b'*' }, n);
+    }
+
+    pub fn double(&mut self, v: f64) {
+        let s = crate::numeric::fmt_double(v);
+        if self.resp3 {
+            self.buf.push(b',');
+            self.buf.extend_from_slice(s.as_bytes());
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(s.as_bytes());
+        }
+    }
+
+    /// Human-readable text (INFO, CLIENT LIST): verbatim `=` in RESP3.
+    pub fn verbatim(&mut self, text: &[u8]) {
+        if self.resp3 {
+            self.header(b'=', text.len() + 4);
+            self.buf.extend_from_slice(b"txt:");
+            self.buf.extend_from_slice(text);
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(text);
+        }
+    }
+
+    pub fn empty_array(&mut self) {
+        self.buf.extend_from_slice(b"*0\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resp2_and_resp3() {
+        let mut r = Reply::new();
+        r.map(1);
+        r.null();
+        r.error("ERR a\r\nb");
+        assert_eq!(r.as_bytes(), b"*2\r\n$-1\r\n-ERR a  b\r\n");
+        let mut r = Reply::new();
+        r.set_resp3(true);
+        r.map(1);
+        r.null();
+        r.verbatim(b"x");
+        assert_eq!(r.as_bytes(), b"%1\r\n_\r\n=5\r\ntxt:x\r\n");
+    }
+}

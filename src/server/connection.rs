@@ -1,0 +1,180 @@
+//! One client connection: read a chunk, parse every complete request in it,
+//! execute them in order, append all replies to one buffer, write once.
+//!
+//! Arguments are slices of the read buffer. The read buffer grows only as
+//! bytes arrive (never to a size a header merely announces) and shrinks
+//! back after a large request.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::clients::ClientHandle;
+use super::Shared;
+use crate::command::{self, After, ClientState};
+use crate::protocol::{ParseLimits, Parser, Reply, Request};
+use crate::store::now_ms;
+
+const READ_CHUNK: usize = 16 * 1024;
+/// A read buffer larger than this is released once it is empty again.
+const KEEP_READ_BUFFER: usize = 64 * 1024;
+/// Replies are flushed mid-batch once this many bytes are pending.
+const FLUSH_THRESHOLD: usize = 1024 * 1024;
+/// Redis's default `client-query-buffer-limit`.
+const MAX_QUERY_BUFFER: usize = 1024 * 1024 * 1024;
+
+/// Reuses a vector's allocation for borrows of a different lifetime.
+fn recycle<'b>(mut v: Vec<&[u8]>) -> Vec<&'b [u8]> {
+    v.clear();
+    v.into_iter()
+        .map(|_| -> &'b [u8] { unreachable!() })
+        .collect()
+}
+
+enum Read {
+    Data,
+    Closed,
+}
+
+pub async fn serve(srv: Arc<Shared>, mut stream: TcpStream, handle: Arc<ClientHandle>) {
+    let _ = stream.set_nodelay(true);
+    let mut client = ClientState::new(handle.clone(), !srv.auth_required());
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = Reply::new();
+    let mut parser = Parser::new();
+    let mut argv_store: Vec<&[u8]> = Vec::with_capacity(16);
+    let mut stop = srv.shutdown_signal();
+
+    'conn: loop {
+        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
+            rbuf.reserve(rbuf.len().max(READ_CHUNK));
+        }
+        let timeout = srv.idle_timeout.load(Relaxed);
+        let before = rbuf.len();
+        let read = async {
+            match stream.read_buf(&mut rbuf).await {
+                Ok(0) | Err(_) => Read::Closed,
+                Ok(_) => Read::Data,
+            }
+        };
+        let outcome = tokio::select! {
+            r = read => r,
+            _ = handle.killed() => break 'conn,
+            _ = stop.changed() => break 'conn,
+            _ = idle(timeout) => {
+                tracing::debug!("closing idle client {}", handle.addr);
+                break 'conn;
+            }
+        };
+        if matches!(outcome, Read::Closed) {
+            break;
+        }
+        srv.stats
+            .net_input_bytes
+            .fetch_add((rbuf.len() - before) as u64, Relaxed);
+        let now = now_ms();
+        handle.last_active_ms.store(now, Relaxed);
+
+        let mut after = After::Continue;
+        let mut consumed = 0;
+        {
+            let buf = &rbuf[..];
+            let mut argv = recycle(std::mem::take(&mut argv_store));
+            loop {
+                let limits = ParseLimits {
+                    unauthenticated: !client.authenticated,
+                    ..ParseLimits::default()
+                };
+                match parser.parse(&buf[consumed..], &limits) {
+                    Ok(None) => break,
+                    Ok(Some(req)) => {
+                        let base = consumed;
+                        consumed += req.consumed();
+                        match req {
+                            Request::Empty { .. } => continue,
+                            Request::Multibulk { .. } => {
+                                argv.clear();
+                                argv.extend(
+                                    parser
+                                        .args
+                                        .iter()
+                                        .map(|r| &buf[base + r.start..base + r.end]),
+                                );
+                                after = command::execute(&srv, &mut client, &mut out, now, &argv);
+                            }
+                            Request::Inline { .. } => {
+                                let owned = std::mem::take(&mut parser.inline_args);
+                                let args: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
+                                after = command::execute(&srv, &mut client, &mut out, now, &args);
+                            }
+                        }
+                        if after != After::Continue {
+                            break;
+                        }
+                        if out.len() >= FLUSH_THRESHOLD {
+                            if stream.write_all(out.as_bytes()).await.is_err() {
+                                after = After::Drop;
+                                break;
+                            }
+                            srv.stats
+                                .net_output_bytes
+                                .fetch_add(out.len() as u64, Relaxed);
+                            out.clear();
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!("protocol error from {}: {}", handle.addr, e.message());
+                        out.error(&e.message());
+                        after = After::Close;
+                        break;
+                    }
+                }
+            }
+            argv_store = recycle(argv);
+        }
+        rbuf.advance(consumed);
+        srv.stats.absorb(&mut client.stats);
+
+        if after == After::Drop {
+            break;
+        }
+        if !out.is_empty() {
+            if stream.write_all(out.as_bytes()).await.is_err() {
+                break;
+            }
+            srv.stats
+                .net_output_bytes
+                .fetch_add(out.len() as u64, Relaxed);
+            out.clear();
+            out.shrink(KEEP_READ_BUFFER);
+        }
+        if after == After::Close || handle.is_killed() {
+            break;
+        }
+        if rbuf.is_empty() && rbuf.capacity() > KEEP_READ_BUFFER {
+            rbuf = BytesMut::with_capacity(READ_CHUNK);
+        }
+        if rbuf.len() > MAX_QUERY_BUFFER {
+            tracing::warn!(
+                "closing client {} that reached max query buffer length",
+                handle.addr
+            );
+            break;
+        }
+    }
+    srv.stats.absorb(&mut client.stats);
+    let _ = stream.shutdown().await;
+}
+
+/// Resolves after `secs` seconds, or never when `secs` is 0.
+async fn idle(secs: u64) {
+    if secs == 0 {
+        std::future::pending::<()>().await;
+    } else {
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+    }
+}

@@ -1,0 +1,299 @@
+//! INFO: renders the server's state in Redis's sections and field names.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::Shared;
+use crate::command::CommandTable;
+use crate::config::human_bytes;
+use crate::store::now_ms;
+
+const ALL_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+
+/// Process resident set size in bytes, from /proc.
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
+}
+
+/// (user, system) CPU seconds of this process, from /proc.
+fn cpu_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses).
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
+    (ticks(11), ticks(12))
+}
+
+fn os_line() -> String {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("Linux {} {}", release.trim(), std::env::consts::ARCH)
+}
+
+pub fn render(srv: &Shared, wanted: &[String], everything: bool, port: u16) -> String {
+    let mut out = String::new();
+    let sections: Vec<&str> = if everything {
+        ALL_SECTIONS.to_vec()
+    } else {
+        ALL_SECTIONS
+            .iter()
+            .copied()
+            .filter(|s| wanted.iter().any(|w| w == s))
+            .collect()
+    };
+    for section in sections {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        match section {
+            "server" => server(srv, &mut out, port),
+            "clients" => clients(srv, &mut out),
+            "memory" => memory(srv, &mut out),
+            "persistence" => persistence(srv, &mut out),
+            "stats" => stats(srv, &mut out),
+            "replication" => replication(srv, &mut out),
+            "cpu" => cpu(&mut out),
+            "modules" => out.push_str("# Modules\r\n"),
+            "commandstats" => commandstats(srv, &mut out),
+            "errorstats" => errorstats(srv, &mut out),
+            "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+            "keyspace" => keyspace(srv, &mut out),
+            _ => {}
+        }
+    }
+    out
+}
+
+macro_rules! line {
+    ($out:expr, $($arg:tt)*) => {{
+        let _ = write!($out, $($arg)*);
+        $out.push_str("\r\n");
+    }};
+}
+
+fn server(srv: &Shared, out: &mut String, port: u16) {
+    let settings = srv.settings.read();
+    let uptime = srv.started.elapsed().as_secs();
+    out.push_str("# Server\r\n");
+    line!(out, "redis_version:{}", crate::REDIS_COMPAT_VERSION);
+    line!(out, "redistill_version:{}", env!("CARGO_PKG_VERSION"));
+    line!(out, "redis_git_sha1:00000000");
+    line!(out, "redis_git_dirty:0");
+    line!(out, "redis_mode:standalone");
+    line!(out, "os:{}", os_line());
+    line!(out, "arch_bits:{}", usize::BITS);
+    line!(out, "multiplexing_api:epoll");
+    line!(out, "process_id:{}", std::process::id());
+    line!(out, "process_supervised:no");
+    line!(out, "run_id:{}", srv.run_id);
+    line!(
+        out,
+        "tcp_port:{}",
+        if settings.port != 0 {
+            settings.port
+        } else {
+            port
+        }
+    );
+    line!(out, "server_time_usec:{}", now_ms() * 1000);
+    line!(out, "uptime_in_seconds:{uptime}");
+    line!(out, "uptime_in_days:{}", uptime / 86400);
+    line!(out, "hz:10");
+    line!(out, "configured_hz:10");
+    line!(out, "lru_clock:{}", (now_ms() / 1000) & 0xFF_FFFF);
+    line!(
+        out,
+        "executable:{}",
+        std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    );
+    line!(
+        out,
+        "config_file:{}",
+        settings
+            .config_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    );
+    line!(out, "io_threads_active:0");
+}
+
+fn clients(srv: &Shared, out: &mut String) {
+    out.push_str("# Clients\r\n");
+    line!(
+        out,
+        "connected_clients:{}",
+        srv.stats.connected_clients.load(Relaxed)
+    );
+    line!(out, "cluster_connections:0");
+    line!(out, "maxclients:{}", srv.settings.read().max_connections);
+    line!(out, "blocked_clients:0");
+    line!(out, "tracking_clients:0");
+    line!(out, "clients_in_timeout_table:0");
+}
+
+fn memory(srv: &Shared, out: &mut String) {
+    let used = srv.used_memory();
+    let peak = srv.peak_memory.load(Relaxed).max(used);
+    let rss = rss_bytes();
+    let settings = srv.settings.read();
+    out.push_str("# Memory\r\n");
+    line!(out, "used_memory:{used}");
+    line!(out, "used_memory_human:{}", human_bytes(used));
+    line!(out, "used_memory_rss:{rss}");
+    line!(out, "used_memory_rss_human:{}", human_bytes(rss));
+    line!(out, "used_memory_peak:{peak}");
+    line!(out, "used_memory_peak_human:{}", human_bytes(peak));
+    line!(out, "maxmemory:{}", settings.max_memory);
+    line!(out, "maxmemory_human:{}", human_bytes(settings.max_memory));
+    line!(out, "maxmemory_policy:{}", settings.eviction_policy.name());
+    line!(
+        out,
+        "mem_fragmentation_ratio:{:.2}",
+        if used > 0 {
+            rss as f64 / used as f64
+        } else {
+            0.0
+        }
+    );
+    line!(out, "mem_allocator:libc");
+}
+
+fn persistence(srv: &Shared, out: &mut String) {
+    out.push_str("# Persistence\r\n");
+    line!(out, "loading:0");
+    line!(out, "async_loading:0");
+    line!(
+        out,
+        "rdb_changes_since_last_save:{}",
+        srv.stats.dirty.load(Relaxed)
+    );
+    line!(out, "rdb_bgsave_in_progress:0");
+    line!(out, "rdb_last_save_time:{}", srv.started_ms / 1000);
+    line!(out, "rdb_last_bgsave_status:ok");
+    line!(out, "rdb_saves:0");
+    line!(out, "aof_enabled:0");
+    line!(out, "aof_rewrite_in_progress:0");
+}
+
+fn stats(srv: &Shared, out: &mut String) {
+    let ks = srv.ks.stats();
+    let s = &srv.stats;
+    out.push_str("# Stats\r\n");
+    line!(
+        out,
+        "total_connections_received:{}",
+        s.connections_received.load(Relaxed)
+    );
+    line!(
+        out,
+        "total_commands_processed:{}",
+        s.commands_processed.load(Relaxed)
+    );
+    line!(out, "instantaneous_ops_per_sec:{}", s.ops_per_sec());
+    line!(
+        out,
+        "total_net_input_bytes:{}",
+        s.net_input_bytes.load(Relaxed)
+    );
+    line!(
+        out,
+        "total_net_output_bytes:{}",
+        s.net_output_bytes.load(Relaxed)
+    );
+    line!(
+        out,
+        "rejected_connections:{}",
+        s.rejected_connections.load(Relaxed)
+    );
+    line!(out, "expired_keys:{}", ks.expired);
+    line!(out, "evicted_keys:{}", ks.evicted);
+    line!(out, "keyspace_hits:{}", ks.hits);
+    line!(out, "keyspace_misses:{}", ks.misses);
+    line!(out, "pubsub_channels:0");
+    line!(out, "pubsub_patterns:0");
+    line!(out, "total_error_replies:{}", s.total_errors());
+    line!(out, "client_query_buffer_limit_disconnections:0");
+    line!(out, "client_output_buffer_limit_disconnections:0");
+}
+
+fn replication(srv: &Shared, out: &mut String) {
+    out.push_str("# Replication\r\n");
+    line!(out, "role:master");
+    line!(out, "connected_slaves:0");
+    line!(out, "master_failover_state:no-failover");
+    line!(out, "master_replid:{}", srv.run_id);
+    line!(
+        out,
+        "master_replid2:0000000000000000000000000000000000000000"
+    );
+    line!(out, "master_repl_offset:0");
+    line!(out, "second_repl_offset:-1");
+    line!(out, "repl_backlog_active:0");
+}
+
+fn cpu(out: &mut String) {
+    let (user, sys) = cpu_seconds();
+    out.push_str("# CPU\r\n");
+    line!(out, "used_cpu_sys:{sys:.6}");
+    line!(out, "used_cpu_user:{user:.6}");
+    line!(out, "used_cpu_sys_children:0.000000");
+    line!(out, "used_cpu_user_children:0.000000");
+}
+
+fn commandstats(srv: &Shared, out: &mut String) {
+    out.push_str("# Commandstats\r\n");
+    let table = CommandTable::get();
+    for (id, spec) in table.all().iter().enumerate() {
+        let c = &srv.stats.commands[id];
+        let calls = c.calls.load(Relaxed);
+        let (failed, rejected) = (c.failed.load(Relaxed), c.rejected.load(Relaxed));
+        if calls == 0 && failed == 0 && rejected == 0 {
+            continue;
+        }
+        let usec = c.usec.load(Relaxed);
+        line!(
+            out,
+            "cmdstat_{}:calls={calls},usec={usec},usec_per_call={:.2},rejected_calls={rejected},failed_calls={failed}",
+            spec.name,
+            if calls > 0 { usec as f64 / calls as f64 } else { 0.0 }
+        );
+    }
+}
+
+fn errorstats(srv: &Shared, out: &mut String) {
+    out.push_str("# Errorstats\r\n");
+    let mut errors = srv.stats.errors.lock().clone();
+    errors.sort();
+    for (code, n) in errors {
+        line!(out, "errorstat_{code}:count={n}");
+    }
+}
+
+fn keyspace(srv: &Shared, out: &mut String) {
+    out.push_str("# Keyspace\r\n");
+    let (keys, expires, _) = srv.ks.totals();
+    if keys > 0 {
+        let avg_ttl = srv.ks.average_ttl(now_ms());
+        line!(out, "db0:keys={keys},expires={expires},avg_ttl={avg_ttl}");
+    }
+}

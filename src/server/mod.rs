@@ -1,0 +1,240 @@
+//! The server around the keyspace: shared state, listeners, the accept loop
+//! with its connection limit, background housekeeping, and shutdown.
+
+pub mod clients;
+pub mod connection;
+pub mod info;
+pub mod slowlog;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::errors;
+use crate::stats::Stats;
+use crate::store::expire::ExpireCycle;
+use crate::store::{now_ms, Keyspace};
+use clients::ClientRegistry;
+use slowlog::SlowLog;
+
+/// State shared by every connection and background task.
+pub struct Shared {
+    pub ks: Keyspace,
+    /// The configuration, including what CONFIG SET changed.
+    pub settings: RwLock<Config>,
+    pub stats: Stats,
+    pub clients: ClientRegistry,
+    pub slowlog: SlowLog,
+    pub started: Instant,
+    pub started_ms: u64,
+    pub run_id: String,
+    /// Idle timeout in seconds (mirrors `settings` for the hot path).
+    pub idle_timeout: AtomicU64,
+    /// Highest `used_memory` reported so far.
+    pub peak_memory: AtomicU64,
+    password_digest: RwLock<Option<[u8; 32]>>,
+    auth_required: AtomicBool,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Shared {
+    pub fn new(config: Config) -> Shared {
+        let run_id: String = (0..40)
+            .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap())
+            .collect();
+        let shared = Shared {
+            ks: Keyspace::new(config.num_shards),
+            idle_timeout: AtomicU64::new(config.connection_timeout),
+            settings: RwLock::new(config.clone()),
+            stats: Stats::default(),
+            clients: ClientRegistry::default(),
+            slowlog: SlowLog::default(),
+            started: Instant::now(),
+            started_ms: now_ms(),
+            run_id,
+            peak_memory: AtomicU64::new(0),
+            password_digest: RwLock::new(None),
+            auth_required: AtomicBool::new(false),
+            shutdown: watch::channel(false).0,
+        };
+        shared.set_password(&config.password);
+        shared
+    }
+
+    /// Sets (or clears, with "") the password clients must AUTH with.
+    pub fn set_password(&self, password: &str) {
+        self.settings.write().password = password.to_string();
+        *self.password_digest.write() = if password.is_empty() {
+            None
+        } else {
+            Some(Sha256::digest(password.as_bytes()).into())
+        };
+        self.auth_required.store(!password.is_empty(), Relaxed);
+    }
+
+    pub fn auth_required(&self) -> bool {
+        self.auth_required.load(Relaxed)
+    }
+
+    /// Compares SHA-256 digests in constant time, so neither the content nor
+    /// the length of the password leaks through timing.
+    pub fn password_matches(&self, candidate: &[u8]) -> bool {
+        match *self.password_digest.read() {
+            None => true,
+            Some(expected) => {
+                let got: [u8; 32] = Sha256::digest(candidate).into();
+                got.ct_eq(&expected).into()
+            }
+        }
+    }
+
+    pub fn request_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Bytes the dataset accounts for, plus a fixed baseline.
+    pub fn used_memory(&self) -> u64 {
+        let (_, _, used) = self.ks.totals();
+        let used = used as u64 + BASELINE_MEMORY;
+        self.peak_memory.fetch_max(used, Relaxed);
+        used
+    }
+}
+
+/// Memory an empty server holds (runtime, tables, buffers), counted in `used_memory`.
+pub const BASELINE_MEMORY: u64 = 1024 * 1024;
+
+/// A running server: its shared state and the addresses it listens on.
+pub struct Running {
+    pub shared: Arc<Shared>,
+    pub addrs: Vec<SocketAddr>,
+}
+
+/// Binds the listeners and starts accepting and housekeeping tasks.
+pub async fn start(config: Config) -> Result<Running, String> {
+    let shared = Arc::new(Shared::new(config.clone()));
+    let mut addrs = Vec::new();
+    if config.port != 0 {
+        for ip in &config.bind {
+            let addr = SocketAddr::new(*ip, config.port);
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            addrs.push(listener.local_addr().map_err(|e| e.to_string())?);
+            tokio::spawn(accept_loop(listener, shared.clone()));
+        }
+    }
+    tokio::spawn(housekeeping(shared.clone()));
+    Ok(Running { shared, addrs })
+}
+
+/// Accepts clients until shutdown. Errors (EMFILE, resets) are logged and
+/// the loop keeps going after a short pause.
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let mut stop = shared.shutdown_signal();
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = stop.changed() => return,
+        };
+        match accepted {
+            Ok((stream, peer)) => admit(stream, peer, &shared),
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+fn admit(mut stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) {
+    shared.stats.connections_received.fetch_add(1, Relaxed);
+    let max = shared.settings.read().max_connections;
+    if shared.stats.connected_clients.load(Relaxed) >= max {
+        shared.stats.rejected_connections.fetch_add(1, Relaxed);
+        tokio::spawn(async move {
+            let msg = format!("-{}\r\n", errors::MAX_CLIENTS);
+            let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(msg.as_bytes()))
+                .await;
+        });
+        return;
+    }
+    shared.stats.connected_clients.fetch_add(1, Relaxed);
+    let laddr = stream.local_addr().unwrap_or(peer);
+    let handle = shared.clients.register(peer, laddr, now_ms());
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        let id = handle.id;
+        connection::serve(shared.clone(), stream, handle).await;
+        shared.clients.unregister(id);
+        shared.stats.connected_clients.fetch_sub(1, Relaxed);
+    });
+}
+
+/// Background work every 100 ms: active expiry within a small time budget,
+/// and the ops/sec sample.
+async fn housekeeping(shared: Arc<Shared>) {
+    let mut cycle = ExpireCycle::default();
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stop = shared.shutdown_signal();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        cycle.tick(&shared.ks, now_ms(), Duration::from_millis(2));
+        shared.stats.sample();
+    }
+}
+
+/// Runs the server until SIGTERM, SIGINT or SHUTDOWN.
+pub async fn run(config: Config) -> Result<(), String> {
+    let running = start(config.clone()).await?;
+    let ports: Vec<String> = running.addrs.iter().map(|a| a.to_string()).collect();
+    tracing::info!(
+        "Redistill {} ready: listening on {}, {} shards, maxmemory {} ({}), maxclients {}, config {}",
+        env!("CARGO_PKG_VERSION"),
+        ports.join(", "),
+        config.num_shards,
+        config.max_memory,
+        config.eviction_policy.name(),
+        config.max_connections,
+        config
+            .config_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "(built-in defaults)".into()),
+    );
+    let shared = running.shared;
+    let mut stop = shared.shutdown_signal();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received, shutting down"),
+        _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
+        _ = stop.changed() => tracing::info!("SHUTDOWN command received, shutting down"),
+    }
+    shared.request_shutdown();
+    shared.stats.sample();
+    tracing::info!(
+        "Redistill stopped after {}s: {} connections received, {} commands processed",
+        shared.started.elapsed().as_secs(),
+        shared.stats.connections_received.load(Relaxed),
+        shared.stats.commands_processed.load(Relaxed)
+    );
+    Ok(())
+}

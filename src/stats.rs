@@ -1,0 +1,129 @@
+//! Server-wide statistics. Connections count commands locally and fold
+//! their counts in here once per batch, so the per-command path touches no
+//! shared cache line. INFO reads these counters.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+use parking_lot::Mutex;
+
+use crate::command::{CommandTable, LocalStats};
+
+#[derive(Default)]
+pub struct CommandCounters {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub failed: AtomicU64,
+    pub rejected: AtomicU64,
+}
+
+pub struct Stats {
+    pub connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub connected_clients: AtomicUsize,
+    pub commands_processed: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    /// Writes since the last snapshot (INFO `rdb_changes_since_last_save`).
+    pub dirty: AtomicU64,
+    pub commands: Box<[CommandCounters]>,
+    pub errors: Mutex<Vec<(&'static str, u64)>>,
+    /// Samples of `commands_processed` taken every 100 ms, for ops/sec.
+    samples: Mutex<std::collections::VecDeque<(std::time::Instant, u64)>>,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        let n = CommandTable::get().all().len();
+        Stats {
+            connections_received: AtomicU64::new(0),
+            rejected_connections: AtomicU64::new(0),
+            connected_clients: AtomicUsize::new(0),
+            commands_processed: AtomicU64::new(0),
+            net_input_bytes: AtomicU64::new(0),
+            net_output_bytes: AtomicU64::new(0),
+            dirty: AtomicU64::new(0),
+            commands: (0..n).map(|_| CommandCounters::default()).collect(),
+            errors: Mutex::new(Vec::new()),
+            samples: Mutex::new(Default::default()),
+        }
+    }
+}
+
+impl Stats {
+    /// Folds a connection's local counters into the global ones and clears them.
+    pub fn absorb(&self, local: &mut LocalStats) {
+        if local.commands != 0 {
+            self.commands_processed.fetch_add(local.commands, Relaxed);
+            local.commands = 0;
+        }
+        if local.dirty != 0 {
+            self.dirty.fetch_add(local.dirty, Relaxed);
+            local.dirty = 0;
+        }
+        for &id in &local.touched {
+            let l = &mut local.calls[id as usize];
+            let g = &self.commands[id as usize];
+            g.calls.fetch_add(l.calls, Relaxed);
+            g.usec.fetch_add(l.usec, Relaxed);
+            if l.failed != 0 {
+                g.failed.fetch_add(l.failed, Relaxed);
+            }
+            if l.rejected != 0 {
+                g.rejected.fetch_add(l.rejected, Relaxed);
+            }
+            *l = Default::default();
+        }
+        local.touched.clear();
+        if !local.errors.is_empty() {
+            let mut errors = self.errors.lock();
+            for (code, n) in local.errors.drain(..) {
+                match errors.iter_mut().find(|(c, _)| *c == code) {
+                    Some(e) => e.1 += n,
+                    None => errors.push((code, n)),
+                }
+            }
+        }
+    }
+
+    pub fn reset(&self) {
+        for c in self.commands.iter() {
+            c.calls.store(0, Relaxed);
+            c.usec.store(0, Relaxed);
+            c.failed.store(0, Relaxed);
+            c.rejected.store(0, Relaxed);
+        }
+        self.errors.lock().clear();
+        self.commands_processed.store(0, Relaxed);
+        self.connections_received.store(0, Relaxed);
+        self.rejected_connections.store(0, Relaxed);
+        self.net_input_bytes.store(0, Relaxed);
+        self.net_output_bytes.store(0, Relaxed);
+    }
+
+    /// Records a sample for the instantaneous ops/sec figure.
+    pub fn sample(&self) {
+        let mut s = self.samples.lock();
+        s.push_back((
+            std::time::Instant::now(),
+            self.commands_processed.load(Relaxed),
+        ));
+        while s.len() > 16 {
+            s.pop_front();
+        }
+    }
+
+    pub fn ops_per_sec(&self) -> u64 {
+        let s = self.samples.lock();
+        match (s.front(), s.back()) {
+            (Some(a), Some(b)) if b.0 > a.0 => {
+                let dt = (b.0 - a.0).as_secs_f64();
+                ((b.1.saturating_sub(a.1)) as f64 / dt) as u64
+            }
+            _ => 0,
+        }
+    }
+
+    pub fn total_errors(&self) -> u64 {
+        self.errors.lock().iter().map(|(_, n)| n).sum()
+    }
+}

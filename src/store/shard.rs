@@ -1,0 +1,331 @@
+//! One shard of the keyspace: a dense vector of entries plus a hash index of
+//! positions into it. The dense vector gives O(1) random sampling (for
+//! eviction and expiry) and cheap iteration; the index is a `hashbrown`
+//! table of `u32` positions keyed by the precomputed 64-bit key hash.
+//!
+//! Every mutation goes through this type so memory accounting, the count of
+//! keys with a TTL, and the keyspace statistics stay exact.
+
+use hashbrown::HashTable;
+
+use super::value::Value;
+
+/// Fixed bookkeeping cost charged per entry on top of key and value bytes:
+/// the entry itself, its index slot, and allocator rounding.
+pub const ENTRY_OVERHEAD: usize = std::mem::size_of::<Entry>() + 16;
+
+pub struct Entry {
+    pub hash: u64,
+    pub key: Box<[u8]>,
+    pub value: Value,
+    /// Absolute unix time in milliseconds; 0 means no expiry.
+    pub expire_at: u64,
+    /// Last access, in seconds of the coarse clock (for OBJECT IDLETIME and LRU).
+    pub access: u32,
+}
+
+impl Entry {
+    pub fn charge(&self) -> usize {
+        ENTRY_OVERHEAD + self.key.len() + self.value.heap_size()
+    }
+    #[inline]
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expire_at != 0 && self.expire_at <= now_ms
+    }
+}
+
+/// Counters kept under the shard lock and summed when INFO asks.
+#[derive(Default, Clone, Copy)]
+pub struct ShardStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub expired: u64,
+    pub evicted: u64,
+}
+
+#[derive(Default)]
+pub struct Shard {
+    entries: Vec<Entry>,
+    index: HashTable<u32>,
+    used_bytes: usize,
+    volatile: usize,
+    pub stats: ShardStats,
+    /// Position the active-expiry sweep resumes from.
+    pub sweep_cursor: usize,
+}
+
+/// Seconds of the coarse access clock.
+#[inline]
+pub fn access_clock(now_ms: u64) -> u32 {
+    (now_ms / 1000) as u32
+}
+
+impl Shard {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+    pub fn used_bytes(&self) -> usize {
+        self.used_bytes
+    }
+    /// Keys that carry a TTL.
+    pub fn volatile(&self) -> usize {
+        self.volatile
+    }
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+    pub fn entry(&self, pos: usize) -> &Entry {
+        &self.entries[pos]
+    }
+
+    /// Position of `key` whether or not it has expired.
+    #[inline]
+    pub fn position(&self, hash: u64, key: &[u8]) -> Option<usize> {
+        let entries = &self.entries;
+        self.index
+            .find(hash, |&i| &*entries[i as usize].key == key)
+            .map(|&i| i as usize)
+    }
+
+    /// Position of a live key; an expired key is removed first (lazy expiry).
+    #[inline]
+    pub fn live(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<usize> {
+        let pos = self.position(hash, key)?;
+        if self.entries[pos].is_expired(now_ms) {
+            self.remove_at(pos);
+            self.stats.expired += 1;
+            return None;
+        }
+        Some(pos)
+    }
+
+    /// A read lookup: counts a hit or a miss and refreshes the access time.
+    #[inline]
+    pub fn read(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<usize> {
+        match self.live(hash, key, now_ms) {
+            Some(pos) => {
+                self.stats.hits += 1;
+                self.entries[pos].access = access_clock(now_ms);
+                Some(pos)
+            }
+            None => {
+                self.stats.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Read lookup that also refreshes the access time but counts nothing.
+    #[inline]
+    pub fn touch(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<usize> {
+        let pos = self.live(hash, key, now_ms)?;
+        self.entries[pos].access = access_clock(now_ms);
+        Some(pos)
+    }
+
+    /// Inserts a key known to be absent; returns its position.
+    pub fn insert(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        value: Value,
+        expire_at: u64,
+        now_ms: u64,
+    ) -> usize {
+        let pos = self.entries.len();
+        let entry = Entry {
+            hash,
+            key: key.into(),
+            value,
+            expire_at,
+            access: access_clock(now_ms),
+        };
+        self.used_bytes += entry.charge();
+        if expire_at != 0 {
+            self.volatile += 1;
+        }
+        self.entries.push(entry);
+        let entries = &self.entries;
+        self.index
+            .insert_unique(hash, pos as u32, |&i| entries[i as usize].hash);
+        pos
+    }
+
+    /// Sets `key` to `value`, replacing any previous value. The TTL is
+    /// cleared unless `keep_ttl`. Returns the position.
+    pub fn upsert(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        value: Value,
+        keep_ttl: bool,
+        now_ms: u64,
+    ) -> usize {
+        match self.live(hash, key, now_ms) {
+            Some(pos) => {
+                self.replace_value(pos, value);
+                if !keep_ttl {
+                    self.set_expire(pos, 0);
+                }
+                self.entries[pos].access = access_clock(now_ms);
+                pos
+            }
+            None => self.insert(hash, key, value, 0, now_ms),
+        }
+    }
+
+    /// Replaces the value at `pos`, keeping key and TTL.
+    pub fn replace_value(&mut self, pos: usize, value: Value) -> Value {
+        let e = &mut self.entries[pos];
+        let before = e.value.heap_size();
+        let old = std::mem::replace(&mut e.value, value);
+        self.used_bytes = self.used_bytes - before + e.value.heap_size();
+        old
+    }
+
+    /// Edits the value at `pos` in place, keeping memory accounting exact.
+    pub fn update<R>(&mut self, pos: usize, f: impl FnOnce(&mut Value) -> R) -> R {
+        let e = &mut self.entries[pos];
+        let before = e.value.heap_size();
+        let r = f(&mut e.value);
+        self.used_bytes = self.used_bytes - before + e.value.heap_size();
+        r
+    }
+
+    /// Sets (or clears with 0) the expiry of the entry at `pos`.
+    pub fn set_expire(&mut self, pos: usize, expire_at: u64) {
+        let e = &mut self.entries[pos];
+        match (e.expire_at != 0, expire_at != 0) {
+            (false, true) => self.volatile += 1,
+            (true, false) => self.volatile -= 1,
+            _ => {}
+        }
+        e.expire_at = expire_at;
+    }
+
+    /// Removes the entry at `pos` (the last entry moves into its place).
+    pub fn remove_at(&mut self, pos: usize) -> Entry {
+        let hash = self.entries[pos].hash;
+        if let Ok(slot) = self.index.find_entry(hash, |&i| i as usize == pos) {
+            slot.remove();
+        }
+        let last = self.entries.len() - 1;
+        if pos != last {
+            let moved_hash = self.entries[last].hash;
+            if let Some(slot) = self.index.find_mut(moved_hash, |&i| i as usize == last) {
+                *slot = pos as u32;
+            }
+        }
+        let entry = self.entries.swap_remove(pos);
+        self.used_bytes -= entry.charge();
+        if entry.expire_at != 0 {
+            self.volatile -= 1;
+        }
+        entry
+    }
+
+    /// Removes `key` if present (expired or not); true when a live key was removed.
+    pub fn delete(&mut self, hash: u64, key: &[u8], now_ms: u64) -> bool {
+        self.live(hash, key, now_ms)
+            .map(|pos| self.remove_at(pos))
+            .is_some()
+    }
+
+    /// Drops every entry.
+    pub fn clear(&mut self) {
+        self.entries = Vec::new();
+        self.index = HashTable::new();
+        self.used_bytes = 0;
+        self.volatile = 0;
+        self.sweep_cursor = 0;
+    }
+
+    /// Removes expired entries, visiting at most `budget` positions from the
+    /// sweep cursor. Returns (visited, removed).
+    pub fn sweep_expired(&mut self, now_ms: u64, budget: usize) -> (usize, usize) {
+        let mut visited = 0;
+        let mut removed = 0;
+        if self.volatile == 0 {
+            self.sweep_cursor = 0;
+            return (0, 0);
+        }
+        while visited < budget {
+            if self.sweep_cursor >= self.entries.len() {
+                self.sweep_cursor = 0;
+                break;
+            }
+            visited += 1;
+            if self.entries[self.sweep_cursor].is_expired(now_ms) {
+                self.remove_at(self.sweep_cursor);
+                removed += 1;
+            } else {
+                self.sweep_cursor += 1;
+            }
+        }
+        self.stats.expired += removed as u64;
+        (visited, removed)
+    }
+
+    /// A uniformly random live position, if any (expired entries found are reclaimed).
+    pub fn random_live(&mut self, now_ms: u64) -> Option<usize> {
+        for _ in 0..64 {
+            if self.entries.is_empty() {
+                return None;
+            }
+            let pos = fastrand::usize(..self.entries.len());
+            if self.entries[pos].is_expired(now_ms) {
+                self.remove_at(pos);
+                self.stats.expired += 1;
+                continue;
+            }
+            return Some(pos);
+        }
+        (0..self.entries.len()).find(|&p| !self.entries[p].is_expired(now_ms))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(k: &[u8]) -> u64 {
+        use std::hash::BuildHasher;
+        foldhash::fast::FixedState::with_seed(1).hash_one(k)
+    }
+
+    #[test]
+    fn insert_remove_keeps_index_consistent() {
+        let mut s = Shard::default();
+        for i in 0..1000u32 {
+            let k = i.to_be_bytes();
+            s.insert(
+                h(&k),
+                &k,
+                Value::Int(i as i64),
+                if i % 2 == 0 { 5 } else { 0 },
+                0,
+            );
+        }
+        assert_eq!(s.volatile(), 500);
+        for i in (0..1000u32).step_by(3) {
+            let k = i.to_be_bytes();
+            assert!(s.delete(h(&k), &k, 0));
+        }
+        for i in 0..1000u32 {
+            let k = i.to_be_bytes();
+            let found = s.position(h(&k), &k);
+            assert_eq!(found.is_some(), i % 3 != 0);
+            if let Some(p) = found {
+                assert!(matches!(s.entry(p).value, Value::Int(v) if v == i as i64));
+            }
+        }
+        let (_, removed) = s.sweep_expired(10, usize::MAX);
+        assert!(removed > 0);
+        assert_eq!(s.volatile(), 0);
+        let total: usize = s.entries().iter().map(Entry::charge).sum();
+        assert_eq!(total, s.used_bytes());
+    }
+}
