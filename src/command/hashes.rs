@@ -336,7 +336,7 @@ pub fn hscan(ctx: &mut Ctx, args: &[&[u8]]) {
         next.unwrap_or(0)
     };
     ctx.out.array(2);
-    ctx.out.bulk_int(next as i64);
+    ctx.out.bulk_u64(next);
     ctx.out.array(pairs.len() * 2);
     for (f, v) in pairs {
         ctx.out.bulk(f);

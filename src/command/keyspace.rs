@@ -79,7 +79,7 @@ pub fn scan(ctx: &mut Ctx, args: &[&[u8]]) {
         }
     });
     ctx.out.array(2);
-    ctx.out.bulk_int(next as i64);
+    ctx.out.bulk_u64(next);
     ctx.out.array(found.len());
     for k in &found {
         ctx.out.bulk(k);

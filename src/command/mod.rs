@@ -231,14 +231,10 @@ pub fn execute(
     }
 
     let mark = out.len();
-    let skipping = match client.reply_mode {
-        ReplyMode::SkipNext => {
-            client.reply_mode = ReplyMode::Skipping;
-            true
-        }
-        ReplyMode::Off => true,
-        _ => false,
-    };
+    let mode_before = client.reply_mode;
+    if mode_before == ReplyMode::SkipNext {
+        client.reply_mode = ReplyMode::Skipping;
+    }
     let started = std::time::Instant::now();
     let mut ctx = Ctx {
         srv,
@@ -263,14 +259,19 @@ pub fn execute(
         client.stats.dirty += 1;
     }
     srv.slowlog.maybe_record(elapsed, args, &client.handle);
-    if skipping {
-        out.truncate(mark);
-        if client.reply_mode == ReplyMode::Skipping {
-            client.reply_mode = ReplyMode::On;
-        }
-    } else if client.reply_mode == ReplyMode::Off || client.reply_mode == ReplyMode::SkipNext {
+    let mode_after = client.reply_mode;
+    let suppress = match mode_before {
+        // Only CLIENT REPLY ON is answered while replies are off.
+        ReplyMode::Off => mode_after != ReplyMode::On,
+        ReplyMode::SkipNext => true,
         // CLIENT REPLY OFF / SKIP itself is not answered.
+        _ => matches!(mode_after, ReplyMode::Off | ReplyMode::SkipNext),
+    };
+    if suppress {
         out.truncate(mark);
+    }
+    if client.reply_mode == ReplyMode::Skipping {
+        client.reply_mode = ReplyMode::On;
     }
     after
 }

@@ -226,14 +226,8 @@ pub fn getex(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some((flags, expire)) = parse_string_options(ctx, args, 2, false) else {
         return;
     };
-    let expire_at = match expire {
-        Some((unit, arg)) => match parse_expire(ctx, arg, unit) {
-            Some(at) => at,
-            None => return,
-        },
-        None => 0,
-    };
-    let (h, mut s) = ctx.srv.ks.lock(args[1]);
+    let srv = ctx.srv;
+    let (h, mut s) = srv.ks.lock(args[1]);
     let Some(pos) = s.read(h, args[1], ctx.now) else {
         ctx.out.null();
         return;
@@ -242,6 +236,14 @@ pub fn getex(ctx: &mut Ctx, args: &[&[u8]]) {
         ctx.wrongtype();
         return;
     }
+    // Redis validates the expiry only once it knows the key holds a string.
+    let expire_at = match expire {
+        Some((unit, arg)) => match parse_expire(ctx, arg, unit) {
+            Some(at) => at,
+            None => return,
+        },
+        None => 0,
+    };
     reply_value(ctx, Some(&s.entry(pos).value));
     if expire_at != 0 {
         if expire_at <= ctx.now {

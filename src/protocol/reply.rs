@@ -111,6 +111,11 @@ impl Reply {
         self.bulk(itoa::Buffer::new().format(v).as_bytes());
     }
 
+    /// A bulk string holding an unsigned integer (SCAN cursors).
+    pub fn bulk_u64(&mut self, v: u64) {
+        self.bulk(itoa::Buffer::new().format(v).as_bytes());
+    }
+
     pub fn bulk_str(&mut self, s: &str) {
         self.bulk(s.as_bytes());
     }

@@ -1,0 +1,234 @@
+//! Test harness: starts the real `redistill` binary (or Debian's
+//! `redis-server` as the oracle) on a free loopback port and stops it when
+//! dropped. A missing external tool is a test failure, never a skip.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Server {
+    pub port: u16,
+    child: Child,
+    pub log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_ready(port: u16, child: &mut Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            s.set_read_timeout(Some(Duration::from_secs(2))).ok();
+            if s.write_all(b"PING\r\n").is_ok() {
+                let mut buf = [0u8; 64];
+                if let Ok(n) = s.read(&mut buf) {
+                    if n > 0 {
+                        return true;
+                    }
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+fn spawn(
+    program: &str,
+    args: &dyn Fn(u16, &std::path::Path) -> Vec<String>,
+    envs: &[(&str, &str)],
+) -> Server {
+    for _ in 0..5 {
+        let port = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("server.log");
+        let logf = std::fs::File::create(&log).unwrap();
+        let mut cmd = Command::new(program);
+        cmd.args(args(port, dir.path()))
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(logf.try_clone().unwrap())
+            .stderr(logf)
+            .env_remove("REDIS_PASSWORD");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap_or_else(|e| {
+            panic!("cannot start {program}: {e} (is it installed? run scripts/test)")
+        });
+        if wait_ready(port, &mut child) {
+            return Server {
+                port,
+                child,
+                log,
+                _dir: dir,
+            };
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("{program} did not start");
+}
+
+/// Starts Redistill with extra flags.
+pub fn redistill(extra: &[&str]) -> Server {
+    redistill_env(extra, &[])
+}
+
+pub fn redistill_env(extra: &[&str], envs: &[(&str, &str)]) -> Server {
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    spawn(
+        env!("CARGO_BIN_EXE_redistill"),
+        &move |port, _| {
+            let mut a = vec![
+                "--port".to_string(),
+                port.to_string(),
+                "--shards".into(),
+                "256".into(),
+            ];
+            a.extend(extra.iter().cloned());
+            a
+        },
+        envs,
+    )
+}
+
+/// Starts Debian's redis-server as the reference.
+pub fn redis_server() -> Server {
+    spawn(
+        "redis-server",
+        &|port, dir| {
+            vec![
+                "--port".into(),
+                port.to_string(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+                "--save".into(),
+                "".into(),
+                "--appendonly".into(),
+                "no".into(),
+                "--dir".into(),
+                dir.display().to_string(),
+            ]
+        },
+        &[],
+    )
+}
+
+/// A raw connection for exact-byte protocol tests.
+pub struct Raw {
+    pub stream: TcpStream,
+}
+
+impl Raw {
+    pub fn connect(port: u16) -> Raw {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        Raw { stream }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    pub fn try_send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
+    /// Reads until `n` bytes arrived or the peer closed.
+    pub fn read_n(&mut self, n: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        while out.len() < n {
+            match self.stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(k) => out.extend_from_slice(&buf[..k]),
+                Err(_) => break,
+            }
+        }
+        out
+    }
+
+    /// Sends `req` and reads exactly the length of `expected`.
+    pub fn roundtrip(&mut self, req: &[u8], expected: &[u8]) -> Vec<u8> {
+        self.send(req);
+        self.read_n(expected.len())
+    }
+
+    /// True when the server closed the connection (EOF within the timeout).
+    pub fn closed(&mut self) -> bool {
+        let mut buf = [0u8; 1];
+        matches!(self.stream.read(&mut buf), Ok(0)) || self.stream.read(&mut buf).is_err()
+    }
+}
+
+/// Encodes a command as a RESP multibulk request.
+pub fn cmd(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Resident set size of a process, in bytes.
+pub fn rss_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+impl Server {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn client(&self) -> redis::Client {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).unwrap()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Asserts the server is still answering and never panicked.
+    pub fn assert_healthy(&self) {
+        let mut raw = Raw::connect(self.port);
+        assert_eq!(raw.roundtrip(b"PING\r\n", b"+PONG\r\n"), b"+PONG\r\n");
+        assert!(
+            !self.log_text().contains("panicked"),
+            "server panicked:\n{}",
+            self.log_text()
+        );
+    }
+}

@@ -1,0 +1,172 @@
+//! Property tests for the request parser and the glob matcher.
+
+use proptest::prelude::*;
+use redistill::protocol::{ParseLimits, Parser, Request};
+use redistill::store::glob::glob_match;
+
+fn encode(args: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Parses a whole buffer, feeding it in the given chunk sizes.
+fn parse_chunked(input: &[u8], chunk: usize) -> Result<Vec<Vec<Vec<u8>>>, String> {
+    let mut parser = Parser::new();
+    let limits = ParseLimits::default();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut out = Vec::new();
+    for piece in input.chunks(chunk.max(1)) {
+        buf.extend_from_slice(piece);
+        loop {
+            match parser.parse(&buf, &limits) {
+                Ok(None) => break,
+                Ok(Some(req)) => {
+                    match req {
+                        Request::Multibulk { .. } => out.push(
+                            parser
+                                .args
+                                .iter()
+                                .map(|r| buf[r.clone()].to_vec())
+                                .collect(),
+                        ),
+                        Request::Inline { .. } => out.push(parser.inline_args.clone()),
+                        Request::Empty { .. } => {}
+                    }
+                    buf.drain(..req.consumed());
+                }
+                Err(e) => return Err(e.message()),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A straightforward reference glob matcher (dynamic programming over
+/// pattern elements) for comparison with the iterative one.
+fn reference_glob(p: &[u8], s: &[u8]) -> bool {
+    if s.is_empty() {
+        return p.is_empty();
+    }
+    // Element: Star, or a single-byte predicate.
+    enum El {
+        Star,
+        One(Box<dyn Fn(u8) -> bool>),
+    }
+    let mut els = Vec::new();
+    let mut i = 0;
+    while i < p.len() {
+        match p[i] {
+            b'*' => {
+                els.push(El::Star);
+                i += 1;
+            }
+            b'?' => {
+                els.push(El::One(Box::new(|_| true)));
+                i += 1;
+            }
+            b'\\' if i + 1 < p.len() => {
+                let c = p[i + 1];
+                els.push(El::One(Box::new(move |x| x == c)));
+                i += 2;
+            }
+            b'[' => {
+                let mut j = i + 1;
+                let neg = j < p.len() && p[j] == b'^';
+                if neg {
+                    j += 1;
+                }
+                let mut set: Vec<(u8, u8)> = Vec::new();
+                let mut end = p.len();
+                while j < p.len() {
+                    if p[j] == b'\\' && j + 1 < p.len() {
+                        set.push((p[j + 1], p[j + 1]));
+                        j += 2;
+                    } else if p[j] == b']' {
+                        end = j + 1;
+                        break;
+                    } else if j + 2 < p.len() && p[j + 1] == b'-' {
+                        let (a, b) = (p[j].min(p[j + 2]), p[j].max(p[j + 2]));
+                        set.push((a, b));
+                        j += 3;
+                    } else {
+                        set.push((p[j], p[j]));
+                        j += 1;
+                    }
+                }
+                els.push(El::One(Box::new(move |x| {
+                    set.iter().any(|&(a, b)| x >= a && x <= b) != neg
+                })));
+                i = end;
+            }
+            c => {
+                els.push(El::One(Box::new(move |x| x == c)));
+                i += 1;
+            }
+        }
+    }
+    // dp[i][j]: els[i..] matches s[j..]
+    let n = els.len();
+    let mut dp = vec![vec![false; s.len() + 1]; n + 1];
+    dp[n][s.len()] = true;
+    for i in (0..n).rev() {
+        for j in (0..=s.len()).rev() {
+            dp[i][j] = match &els[i] {
+                El::Star => dp[i + 1][j] || (j < s.len() && dp[i][j + 1]),
+                El::One(f) => j < s.len() && f(s[j]) && dp[i + 1][j + 1],
+            };
+        }
+    }
+    dp[0][0]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn encode_then_parse_round_trips(
+        cmds in prop::collection::vec(prop::collection::vec(prop::collection::vec(any::<u8>(), 0..40), 1..6), 1..8),
+        chunk in 1usize..64,
+    ) {
+        let mut input = Vec::new();
+        for c in &cmds {
+            input.extend(encode(c));
+        }
+        prop_assert_eq!(parse_chunked(&input, chunk).unwrap(), cmds);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_and_split_invariant(input in prop::collection::vec(any::<u8>(), 0..512), chunk in 1usize..32) {
+        let whole = parse_chunked(&input, input.len().max(1));
+        let split = parse_chunked(&input, chunk);
+        prop_assert_eq!(whole, split);
+    }
+
+    #[test]
+    fn resp_shaped_garbage_never_panics(
+        parts in prop::collection::vec(prop_oneof![
+            Just(b"*".to_vec()), Just(b"$".to_vec()), Just(b"\r\n".to_vec()), Just(b"-1".to_vec()),
+            Just(b"3".to_vec()), Just(b"0".to_vec()), Just(b"\"".to_vec()), Just(b"'".to_vec()),
+            Just(b"\\x4".to_vec()), Just(b"abc".to_vec()), Just(b" ".to_vec()), Just(b"\n".to_vec()),
+        ], 0..40),
+    ) {
+        let input: Vec<u8> = parts.concat();
+        let _ = parse_chunked(&input, 3);
+    }
+
+    #[test]
+    fn glob_agrees_with_reference(
+        pattern in "[ab*?\\[\\]^\\\\-]{0,8}",
+        subject in "[ab\\[\\]*?^-]{0,8}",
+    ) {
+        prop_assert_eq!(
+            glob_match(pattern.as_bytes(), subject.as_bytes(), false),
+            reference_glob(pattern.as_bytes(), subject.as_bytes()),
+            "pattern {:?} subject {:?}", pattern, subject
+        );
+    }
+}
