@@ -21,6 +21,7 @@
 pub mod command;
 pub mod config;
 pub mod errors;
+pub mod evict;
 pub mod numeric;
 pub mod protocol;
 pub mod server;

@@ -204,13 +204,20 @@ pub fn object_encoding(ctx: &mut Ctx, args: &[&[u8]]) {
 }
 
 pub fn object_freq(ctx: &mut Ctx, args: &[&[u8]]) {
-    with_entry(ctx, args[2], |ctx, _| ctx.error(errors::LFU_NOT_SELECTED));
+    with_entry(ctx, args[2], |ctx, e| {
+        // S3-FIFO keeps a 2-bit access counter; the LRU policies keep none.
+        if crate::evict::active_kind() == crate::config::EvictionPolicy::AllkeysS3fifo {
+            ctx.out.int((e.meta & 0b11) as i64);
+        } else {
+            ctx.error(errors::LFU_NOT_SELECTED);
+        }
+    });
 }
 
 pub fn object_idletime(ctx: &mut Ctx, args: &[&[u8]]) {
     with_entry(ctx, args[2], |ctx, e| {
         let now = crate::store::shard::access_clock(ctx.now);
-        ctx.out.int(now.saturating_sub(e.access) as i64);
+        ctx.out.int((now.wrapping_sub(e.access) / 1000) as i64);
     });
 }
 

@@ -230,6 +230,17 @@ pub fn execute(
         return After::Continue;
     }
 
+    let max_memory = srv.max_memory.load(std::sync::atomic::Ordering::Relaxed) as usize;
+    if max_memory > 0
+        && spec.flags & table::DENYOOM != 0
+        && !make_room(srv, spec, args, max_memory, now)
+    {
+        let mut c = reject_ctx(srv, client, out, now, spec);
+        c.error(errors::OOM);
+        c.client.stats.slot(id).rejected += 1;
+        return After::Continue;
+    }
+
     let mark = out.len();
     let mode_before = client.reply_mode;
     if mode_before == ReplyMode::SkipNext {
@@ -248,6 +259,16 @@ pub fn execute(
     (spec.handler)(&mut ctx, args);
     let elapsed = started.elapsed().as_micros() as u64;
     let (after, failed) = (ctx.after, ctx.failed);
+    if max_memory > 0 && spec.flags & table::WRITE != 0 && srv.ks.used_bytes() > max_memory {
+        // The estimate before the command was short (COPY, growing values): evict now.
+        srv.ks.make_room(
+            0,
+            max_memory,
+            None,
+            &command_key_hashes(srv, spec, args),
+            now,
+        );
+    }
     let stat = client.stats.slot(id);
     stat.calls += 1;
     stat.usec += elapsed;
@@ -274,6 +295,56 @@ pub fn execute(
         client.reply_mode = ReplyMode::On;
     }
     after
+}
+
+/// Hashes of the keys a command names (from the table's key positions).
+fn command_key_hashes(srv: &Shared, spec: &CommandSpec, args: &[&[u8]]) -> Vec<u64> {
+    if spec.first_key <= 0 {
+        return Vec::new();
+    }
+    let argc = args.len() as i32;
+    let last = if spec.last_key < 0 {
+        argc + spec.last_key
+    } else {
+        spec.last_key.min(argc - 1)
+    };
+    (spec.first_key..=last)
+        .step_by(spec.step.max(1) as usize)
+        .map(|i| srv.ks.hash(args[i as usize]))
+        .collect()
+}
+
+/// Before a command that may grow memory, evicts until its arguments fit
+/// under `maxmemory`. False when they cannot (noeviction, or nothing left
+/// to evict): the command is then refused with OOM.
+fn make_room(
+    srv: &Shared,
+    spec: &CommandSpec,
+    args: &[&[u8]],
+    max_memory: usize,
+    now: u64,
+) -> bool {
+    let mut incoming: usize =
+        args[1..].iter().map(|a| a.len()).sum::<usize>() + crate::store::shard::ENTRY_OVERHEAD;
+    if spec.name == "setrange" {
+        incoming += crate::numeric::parse_i64(args[2])
+            .unwrap_or(0)
+            .clamp(0, 1 << 30) as usize;
+    }
+    if srv.ks.used_bytes() + incoming <= max_memory {
+        return true;
+    }
+    if crate::evict::active_kind() == crate::config::EvictionPolicy::NoEviction {
+        return false;
+    }
+    let protected = command_key_hashes(srv, spec, args);
+    srv.ks.make_room(
+        incoming,
+        max_memory,
+        protected.first().copied(),
+        &protected,
+        now,
+    )
 }
 
 fn reject_ctx<'a>(

@@ -76,6 +76,9 @@ struct Param {
 fn set_maxmemory(ctx: &Ctx, v: &str) -> Result<(), String> {
     let n = parse_memory(v).ok_or("argument must be a memory value")?;
     ctx.srv.settings.write().max_memory = n;
+    ctx.srv
+        .max_memory
+        .store(n, std::sync::atomic::Ordering::Relaxed);
     Ok(())
 }
 
@@ -84,6 +87,7 @@ fn set_policy(ctx: &Ctx, v: &str) -> Result<(), String> {
         "argument(s) must be one of the following: allkeys-lru, allkeys-random, allkeys-s3fifo, noeviction",
     )?;
     ctx.srv.settings.write().eviction_policy = p;
+    crate::evict::set_active(p);
     Ok(())
 }
 

@@ -39,6 +39,8 @@ pub struct Shared {
     pub run_id: String,
     /// Idle timeout in seconds (mirrors `settings` for the hot path).
     pub idle_timeout: AtomicU64,
+    /// `maxmemory` in bytes, 0 = unlimited (mirrors `settings` for the hot path).
+    pub max_memory: AtomicU64,
     /// Highest `used_memory` reported so far.
     pub peak_memory: AtomicU64,
     password_digest: RwLock<Option<[u8; 32]>>,
@@ -54,6 +56,7 @@ impl Shared {
         let shared = Shared {
             ks: Keyspace::new(config.num_shards),
             idle_timeout: AtomicU64::new(config.connection_timeout),
+            max_memory: AtomicU64::new(config.max_memory),
             settings: RwLock::new(config.clone()),
             stats: Stats::default(),
             clients: ClientRegistry::default(),
@@ -67,6 +70,8 @@ impl Shared {
             shutdown: watch::channel(false).0,
         };
         shared.set_password(&config.password);
+        crate::evict::set_active(config.eviction_policy);
+        crate::evict::set_samples(config.maxmemory_samples);
         shared
     }
 
@@ -105,17 +110,14 @@ impl Shared {
         self.shutdown.subscribe()
     }
 
-    /// Bytes the dataset accounts for, plus a fixed baseline.
+    /// Bytes the dataset accounts for (keys, values, per-entry overhead):
+    /// INFO's `used_memory`, and what `maxmemory` limits.
     pub fn used_memory(&self) -> u64 {
-        let (_, _, used) = self.ks.totals();
-        let used = used as u64 + BASELINE_MEMORY;
+        let used = self.ks.used_bytes() as u64;
         self.peak_memory.fetch_max(used, Relaxed);
         used
     }
 }
-
-/// Memory an empty server holds (runtime, tables, buffers), counted in `used_memory`.
-pub const BASELINE_MEMORY: u64 = 1024 * 1024;
 
 /// A running server: its shared state and the addresses it listens on.
 pub struct Running {

@@ -7,11 +7,15 @@
 //! atomic and cannot deadlock).
 
 pub mod expire;
+
 pub mod glob;
 pub mod shard;
 pub mod value;
 
 use std::hash::BuildHasher;
+
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+use std::sync::Arc;
 
 use parking_lot::{Mutex, MutexGuard};
 
@@ -33,6 +37,8 @@ pub struct Keyspace {
     shards: Box<[PaddedShard]>,
     mask: u64,
     hasher: foldhash::fast::RandomState,
+    /// Bytes accounted over all shards (kept by the shards as they change).
+    used: Arc<AtomicI64>,
 }
 
 /// Shards locked together for a multi-key command.
@@ -57,13 +63,99 @@ impl Keyspace {
     /// `num_shards` must be a power of two (validated by the configuration).
     pub fn new(num_shards: usize) -> Self {
         assert!(num_shards.is_power_of_two() && num_shards <= 1 << 16);
+        let used = Arc::new(AtomicI64::new(0));
         Keyspace {
             shards: (0..num_shards)
-                .map(|_| PaddedShard(Mutex::new(Shard::default())))
+                .map(|_| PaddedShard(Mutex::new(Shard::new(used.clone()))))
                 .collect(),
             mask: (num_shards - 1) as u64,
             hasher: foldhash::fast::RandomState::default(),
+            used,
         }
+    }
+
+    /// Bytes accounted for the whole dataset (keys, values, per-entry overhead).
+    #[inline]
+    pub fn used_bytes(&self) -> usize {
+        self.used.load(Relaxed).max(0) as usize
+    }
+
+    /// Evicts keys with the active policy until `needed` more bytes fit
+    /// under `limit`. Eviction starts in the shard of `near` (the key being
+    /// written) or the larger of it and a random shard, so shards stay
+    /// balanced; keys whose hashes are in `protected` are never chosen.
+    /// Returns false when nothing more can be evicted.
+    pub fn make_room(
+        &self,
+        needed: usize,
+        limit: usize,
+        near: Option<u64>,
+        protected: &[u64],
+        now_ms: u64,
+    ) -> bool {
+        let policy = crate::evict::active();
+        let is_protected = |h: u64| protected.contains(&h);
+        let mut misses = 0;
+        while self.used_bytes() + needed > limit {
+            let random = fastrand::usize(..self.shards.len());
+            let idx = match near {
+                Some(h) if misses == 0 => {
+                    let a = self.shard_index(h);
+                    let ua = self.shards[a].0.lock().used_bytes();
+                    let ub = self.shards[random].0.lock().used_bytes();
+                    if ua >= ub {
+                        a
+                    } else {
+                        random
+                    }
+                }
+                _ => random,
+            };
+            let evicted = {
+                let mut s = self.shards[idx].0.lock();
+                match policy.victim(&mut s, now_ms, &is_protected) {
+                    Some(pos) => {
+                        let expired = s.entry(pos).is_expired(now_ms);
+                        s.remove_at(pos);
+                        if expired {
+                            s.stats.expired += 1;
+                        } else {
+                            s.stats.evicted += 1;
+                        }
+                        true
+                    }
+                    None => false,
+                }
+            };
+            if evicted {
+                misses = 0;
+            } else {
+                {
+                    misses += 1;
+                    if misses > 4 * self.shards.len().min(64) && self.used_bytes() > 0 {
+                        // Nothing evictable in the shards tried: walk them all once.
+                        let found = (0..self.shards.len()).any(|i| {
+                            let mut s = self.shards[i].0.lock();
+                            match policy.victim(&mut s, now_ms, &is_protected) {
+                                Some(pos) => {
+                                    s.remove_at(pos);
+                                    s.stats.evicted += 1;
+                                    true
+                                }
+                                None => false,
+                            }
+                        });
+                        if !found {
+                            return false;
+                        }
+                        misses = 0;
+                    } else if self.used_bytes() == 0 {
+                        return false;
+                    }
+                }
+            }
+        }
+        true
     }
 
     pub fn num_shards(&self) -> usize {
@@ -112,6 +204,7 @@ impl Keyspace {
     }
 
     /// (keys, keys with a TTL, bytes used) summed over all shards.
+    /// Takes every shard lock: for INFO, not for hot paths.
     pub fn totals(&self) -> (usize, usize, usize) {
         self.shards.iter().fold((0, 0, 0), |acc, s| {
             let s = s.0.lock();

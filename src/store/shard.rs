@@ -6,9 +6,13 @@
 //! Every mutation goes through this type so memory accounting, the count of
 //! keys with a TTL, and the keyspace statistics stay exact.
 
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
+
 use hashbrown::HashTable;
 
 use super::value::Value;
+use crate::evict::{self, EvictState};
 
 /// Fixed bookkeeping cost charged per entry on top of key and value bytes:
 /// the entry itself, its index slot, and allocator rounding.
@@ -20,8 +24,10 @@ pub struct Entry {
     pub value: Value,
     /// Absolute unix time in milliseconds; 0 means no expiry.
     pub expire_at: u64,
-    /// Last access, in seconds of the coarse clock (for OBJECT IDLETIME and LRU).
+    /// Last access, in milliseconds of the access clock (OBJECT IDLETIME, LRU).
     pub access: u32,
+    /// Eviction-policy bits (S3-FIFO: access counter and queue).
+    pub meta: u8,
 }
 
 impl Entry {
@@ -43,7 +49,6 @@ pub struct ShardStats {
     pub evicted: u64,
 }
 
-#[derive(Default)]
 pub struct Shard {
     entries: Vec<Entry>,
     index: HashTable<u32>,
@@ -52,15 +57,77 @@ pub struct Shard {
     pub stats: ShardStats,
     /// Position the active-expiry sweep resumes from.
     pub sweep_cursor: usize,
+    evict: EvictState,
+    /// The keyspace-wide byte total this shard contributes to.
+    global_used: Arc<AtomicI64>,
 }
 
-/// Seconds of the coarse access clock.
+impl Default for Shard {
+    fn default() -> Self {
+        Shard::new(Arc::new(AtomicI64::new(0)))
+    }
+}
+
+/// The access clock: milliseconds since the process started, wrapping
+/// every 49 days (idle times are computed with wrapping arithmetic).
 #[inline]
 pub fn access_clock(now_ms: u64) -> u32 {
-    (now_ms / 1000) as u32
+    static START: OnceLock<u64> = OnceLock::new();
+    let start = *START.get_or_init(|| now_ms.saturating_sub(1));
+    now_ms.wrapping_sub(start) as u32
 }
 
 impl Shard {
+    pub fn new(global_used: Arc<AtomicI64>) -> Shard {
+        Shard {
+            entries: Vec::new(),
+            index: HashTable::new(),
+            used_bytes: 0,
+            volatile: 0,
+            stats: ShardStats::default(),
+            sweep_cursor: 0,
+            evict: EvictState::default(),
+            global_used,
+        }
+    }
+
+    #[inline]
+    fn add_used(&mut self, delta: isize) {
+        self.used_bytes = (self.used_bytes as isize + delta) as usize;
+        self.global_used.fetch_add(delta as i64, Relaxed);
+    }
+
+    /// The eviction state, rebuilt first if it belongs to another policy.
+    pub fn evict_state(&mut self) -> &mut EvictState {
+        let kind = evict::active_kind();
+        let owner = kind as u8 + 1;
+        if self.evict.owner != owner {
+            self.evict.owner = owner;
+            evict::policy(kind).adopt(self);
+        }
+        &mut self.evict
+    }
+
+    pub fn entry_mut(&mut self, pos: usize) -> &mut Entry {
+        &mut self.entries[pos]
+    }
+
+    /// Position of the entry whose key hashes to `hash` (eviction queues
+    /// identify keys by hash).
+    pub fn position_by_hash(&self, hash: u64) -> Option<usize> {
+        let entries = &self.entries;
+        self.index
+            .find(hash, |&i| entries[i as usize].hash == hash)
+            .map(|&i| i as usize)
+    }
+
+    #[inline]
+    fn accessed(&mut self, pos: usize, now_ms: u64) {
+        let e = &mut self.entries[pos];
+        e.access = access_clock(now_ms);
+        evict::active().on_access(e);
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -108,7 +175,7 @@ impl Shard {
         match self.live(hash, key, now_ms) {
             Some(pos) => {
                 self.stats.hits += 1;
-                self.entries[pos].access = access_clock(now_ms);
+                self.accessed(pos, now_ms);
                 Some(pos)
             }
             None => {
@@ -122,7 +189,7 @@ impl Shard {
     #[inline]
     pub fn touch(&mut self, hash: u64, key: &[u8], now_ms: u64) -> Option<usize> {
         let pos = self.live(hash, key, now_ms)?;
-        self.entries[pos].access = access_clock(now_ms);
+        self.accessed(pos, now_ms);
         Some(pos)
     }
 
@@ -142,8 +209,9 @@ impl Shard {
             value,
             expire_at,
             access: access_clock(now_ms),
+            meta: 0,
         };
-        self.used_bytes += entry.charge();
+        self.add_used(entry.charge() as isize);
         if expire_at != 0 {
             self.volatile += 1;
         }
@@ -151,6 +219,8 @@ impl Shard {
         let entries = &self.entries;
         self.index
             .insert_unique(hash, pos as u32, |&i| entries[i as usize].hash);
+        self.evict_state();
+        evict::active().on_insert(self, pos);
         pos
     }
 
@@ -170,7 +240,7 @@ impl Shard {
                 if !keep_ttl {
                     self.set_expire(pos, 0);
                 }
-                self.entries[pos].access = access_clock(now_ms);
+                self.accessed(pos, now_ms);
                 pos
             }
             None => self.insert(hash, key, value, 0, now_ms),
@@ -182,8 +252,17 @@ impl Shard {
         let e = &mut self.entries[pos];
         let before = e.value.heap_size();
         let old = std::mem::replace(&mut e.value, value);
-        self.used_bytes = self.used_bytes - before + e.value.heap_size();
+        let delta = e.value.heap_size() as isize - before as isize;
+        self.resized(pos, delta);
         old
+    }
+
+    fn resized(&mut self, pos: usize, delta: isize) {
+        if delta != 0 {
+            self.add_used(delta);
+            self.evict_state();
+            evict::active().on_resize(&mut self.evict, &self.entries[pos], delta);
+        }
     }
 
     /// Edits the value at `pos` in place, keeping memory accounting exact.
@@ -191,7 +270,8 @@ impl Shard {
         let e = &mut self.entries[pos];
         let before = e.value.heap_size();
         let r = f(&mut e.value);
-        self.used_bytes = self.used_bytes - before + e.value.heap_size();
+        let delta = e.value.heap_size() as isize - before as isize;
+        self.resized(pos, delta);
         r
     }
 
@@ -220,10 +300,12 @@ impl Shard {
             }
         }
         let entry = self.entries.swap_remove(pos);
-        self.used_bytes -= entry.charge();
+        self.add_used(-(entry.charge() as isize));
         if entry.expire_at != 0 {
             self.volatile -= 1;
         }
+        self.evict_state();
+        evict::active().on_remove(&mut self.evict, &entry);
         entry
     }
 
@@ -238,7 +320,8 @@ impl Shard {
     pub fn clear(&mut self) {
         self.entries = Vec::new();
         self.index = HashTable::new();
-        self.used_bytes = 0;
+        self.add_used(-(self.used_bytes as isize));
+        self.evict = EvictState::default();
         self.volatile = 0;
         self.sweep_cursor = 0;
     }
