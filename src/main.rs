@@ -2,6 +2,10 @@
 //! configuration, and run the server. Exit code 1 on any startup error.
 
 use clap::Parser;
+
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use redistill::config::{Config, Flags};
 
 fn init_logging(level: &str) {

@@ -69,10 +69,12 @@ fn hset_generic(ctx: &mut Ctx, args: &[&[u8]]) -> Option<i64> {
     let pos = write_hash(ctx, &mut s, h, args[1])?;
     let added = s.update(pos, |v| {
         let hv = hash_mut(v);
-        args[2..]
+        let added = args[2..]
             .chunks_exact(2)
             .filter(|p| hv.set(p[0], p[1]))
-            .count()
+            .count();
+        hv.compact();
+        added
     });
     Some(added as i64)
 }

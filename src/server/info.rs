@@ -175,7 +175,15 @@ fn memory(srv: &Shared, out: &mut String) {
             0.0
         }
     );
-    line!(out, "mem_allocator:libc");
+    line!(
+        out,
+        "mem_allocator:{}",
+        if cfg!(feature = "jemalloc") {
+            "jemalloc"
+        } else {
+            "libc"
+        }
+    );
 }
 
 fn persistence(srv: &Shared, out: &mut String) {

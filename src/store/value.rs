@@ -130,14 +130,84 @@ impl Value {
     }
 }
 
-/// Per-pair bookkeeping cost charged for hash fields, on top of their bytes.
-const HASH_PAIR_OVERHEAD: usize = 32;
+/// Per-pair bookkeeping cost charged for fields of large hashes, on top of
+/// their bytes (two allocations and a table slot).
+const HASH_PAIR_OVERHEAD: usize = 48;
 
-type OwnedPair = (Box<[u8]>, Box<[u8]>);
+/// A small hash: pairs packed one after another as
+/// `[field len: u8][field][value len: u8][value]`, in insertion order (the
+/// equivalent of Redis's listpack). Fields and values are at most
+/// [`HASH_SMALL_MAX_VALUE`] bytes here, so one length byte suffices.
+#[derive(Clone, Default)]
+struct Packed {
+    data: Vec<u8>,
+    count: usize,
+}
+
+impl Packed {
+    /// Iterates (offset of the pair, field, value).
+    fn pairs(&self) -> impl Iterator<Item = (usize, &[u8], &[u8])> + '_ {
+        let d = &self.data;
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            if at >= d.len() {
+                return None;
+            }
+            let start = at;
+            let flen = d[at] as usize;
+            let field = &d[at + 1..at + 1 + flen];
+            at += 1 + flen;
+            let vlen = d[at] as usize;
+            let value = &d[at + 1..at + 1 + vlen];
+            at += 1 + vlen;
+            Some((start, field, value))
+        })
+    }
+
+    fn find(&self, field: &[u8]) -> Option<(usize, usize)> {
+        self.pairs()
+            .find(|(_, f, _)| *f == field)
+            .map(|(start, f, v)| (start, 2 + f.len() + v.len()))
+    }
+
+    fn encode<'a>(field: &'a [u8], value: &'a [u8]) -> impl Iterator<Item = u8> + 'a {
+        std::iter::once(field.len() as u8)
+            .chain(field.iter().copied())
+            .chain(std::iter::once(value.len() as u8))
+            .chain(value.iter().copied())
+    }
+
+    /// Sets a field; true when it is new.
+    fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
+        match self.find(field) {
+            Some((start, len)) => {
+                self.data
+                    .splice(start..start + len, Self::encode(field, value));
+                false
+            }
+            None => {
+                self.data.extend(Self::encode(field, value));
+                self.count += 1;
+                true
+            }
+        }
+    }
+
+    fn remove(&mut self, field: &[u8]) -> bool {
+        match self.find(field) {
+            Some((start, len)) => {
+                self.data.drain(start..start + len);
+                self.count -= 1;
+                true
+            }
+            None => false,
+        }
+    }
+}
 
 #[derive(Clone)]
 enum HashRepr {
-    Small(Vec<OwnedPair>),
+    Small(Packed),
     Large(HashMap<Box<[u8]>, Box<[u8]>, foldhash::fast::RandomState>),
 }
 
@@ -145,15 +215,15 @@ enum HashRepr {
 #[derive(Clone)]
 pub struct HashValue {
     repr: HashRepr,
-    /// Sum of field and value lengths plus per-pair overhead.
-    bytes: usize,
+    /// Bytes held by a large hash's pairs (fields, values, per-pair overhead).
+    large_bytes: usize,
 }
 
 impl Default for HashValue {
     fn default() -> Self {
         HashValue {
-            repr: HashRepr::Small(Vec::new()),
-            bytes: 0,
+            repr: HashRepr::Small(Packed::default()),
+            large_bytes: 0,
         }
     }
 }
@@ -165,7 +235,7 @@ fn pair_cost(f: &[u8], v: &[u8]) -> usize {
 impl HashValue {
     pub fn len(&self) -> usize {
         match &self.repr {
-            HashRepr::Small(v) => v.len(),
+            HashRepr::Small(p) => p.count,
             HashRepr::Large(m) => m.len(),
         }
     }
@@ -178,76 +248,78 @@ impl HashValue {
         matches!(self.repr, HashRepr::Small(_))
     }
 
+    /// Bytes on the heap: the hash object plus its pairs.
     pub fn heap_size(&self) -> usize {
-        self.bytes + 48
+        std::mem::size_of::<HashValue>()
+            + match &self.repr {
+                HashRepr::Small(p) => p.data.capacity(),
+                HashRepr::Large(m) => self.large_bytes + m.capacity() * 2,
+            }
+    }
+
+    /// Releases spare capacity left by growth (called after a batch of writes).
+    pub fn compact(&mut self) {
+        if let HashRepr::Small(p) = &mut self.repr {
+            if p.data.capacity() > p.data.len() + p.data.len() / 8 + 8 {
+                p.data.shrink_to_fit();
+            }
+        }
     }
 
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match &self.repr {
-            HashRepr::Small(v) => v.iter().find(|(f, _)| &**f == field).map(|(_, v)| &**v),
+            HashRepr::Small(p) => p.pairs().find(|(_, f, _)| *f == field).map(|(_, _, v)| v),
             HashRepr::Large(m) => m.get(field).map(|v| &**v),
         }
     }
 
     /// Sets a field; returns true when the field is new.
     pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
-        if let HashRepr::Small(v) = &mut self.repr {
-            if let Some(slot) = v.iter_mut().find(|(f, _)| &**f == field) {
-                self.bytes = self.bytes - slot.1.len() + value.len();
-                slot.1 = value.into();
-                self.maybe_grow(field.len(), value.len());
-                return false;
+        if let HashRepr::Small(p) = &self.repr {
+            let too_long = field.len() > HASH_SMALL_MAX_VALUE || value.len() > HASH_SMALL_MAX_VALUE;
+            let too_many = p.count >= HASH_SMALL_MAX_ENTRIES && p.find(field).is_none();
+            if too_long || too_many {
+                self.convert_to_large();
             }
-            v.push((field.into(), value.into()));
-            self.bytes += pair_cost(field, value);
-            self.maybe_grow(field.len(), value.len());
-            return true;
         }
-        let HashRepr::Large(m) = &mut self.repr else {
-            unreachable!()
-        };
-        match m.get_mut(field) {
-            Some(old) => {
-                self.bytes = self.bytes - old.len() + value.len();
-                *old = value.into();
-                false
-            }
-            None => {
-                m.insert(field.into(), value.into());
-                self.bytes += pair_cost(field, value);
-                true
-            }
+        match &mut self.repr {
+            HashRepr::Small(p) => p.set(field, value),
+            HashRepr::Large(m) => match m.get_mut(field) {
+                Some(old) => {
+                    self.large_bytes = self.large_bytes - old.len() + value.len();
+                    *old = value.into();
+                    false
+                }
+                None => {
+                    m.insert(field.into(), value.into());
+                    self.large_bytes += pair_cost(field, value);
+                    true
+                }
+            },
         }
     }
 
-    fn maybe_grow(&mut self, flen: usize, vlen: usize) {
-        let HashRepr::Small(v) = &mut self.repr else {
+    fn convert_to_large(&mut self) {
+        let HashRepr::Small(p) = &self.repr else {
             return;
         };
-        if v.len() > HASH_SMALL_MAX_ENTRIES
-            || flen > HASH_SMALL_MAX_VALUE
-            || vlen > HASH_SMALL_MAX_VALUE
-        {
-            let mut m = HashMap::with_capacity_and_hasher(v.len(), Default::default());
-            m.extend(v.drain(..));
-            self.repr = HashRepr::Large(m);
+        let mut m = HashMap::with_capacity_and_hasher(p.count + 1, Default::default());
+        let mut bytes = 0;
+        for (_, f, v) in p.pairs() {
+            bytes += pair_cost(f, v);
+            m.insert(f.into(), v.into());
         }
+        self.repr = HashRepr::Large(m);
+        self.large_bytes = bytes;
     }
 
     /// Removes a field; returns true when it existed.
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match &mut self.repr {
-            HashRepr::Small(v) => match v.iter().position(|(f, _)| &**f == field) {
-                Some(i) => {
-                    let (f, val) = v.remove(i);
-                    self.bytes -= pair_cost(&f, &val);
-                    true
-                }
-                None => false,
-            },
+            HashRepr::Small(p) => p.remove(field),
             HashRepr::Large(m) => match m.remove_entry(field) {
                 Some((f, val)) => {
-                    self.bytes -= pair_cost(&f, &val);
+                    self.large_bytes -= pair_cost(&f, &val);
                     true
                 }
                 None => false,
@@ -258,7 +330,7 @@ impl HashValue {
     /// Iterates pairs: insertion order while small, table order when large.
     pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
         match &self.repr {
-            HashRepr::Small(v) => Box::new(v.iter().map(|(f, v)| (&**f, &**v))),
+            HashRepr::Small(p) => Box::new(p.pairs().map(|(_, f, v)| (f, v))),
             HashRepr::Large(m) => Box::new(m.iter().map(|(f, v)| (&**f, &**v))),
         }
     }
@@ -293,7 +365,19 @@ mod tests {
         h.set(b"f", &[b'x'; 65]);
         assert!(!h.is_small());
         assert!(h.remove(b"f"));
-        assert_eq!(h.heap_size(), 48);
+        assert!(h.is_empty());
+        let mut h = HashValue::default();
+        h.set(b"a", b"1");
+        h.set(b"bb", b"22");
+        h.set(b"a", b"333");
+        assert_eq!(h.get(b"a"), Some(&b"333"[..]));
+        assert_eq!(
+            h.iter().collect::<Vec<_>>(),
+            vec![(&b"a"[..], &b"333"[..]), (&b"bb"[..], &b"22"[..])]
+        );
+        assert!(h.remove(b"a"));
+        assert_eq!(h.len(), 1);
+        assert_eq!(h.get(b"bb"), Some(&b"22"[..]));
     }
 
     #[test]
