@@ -3,10 +3,13 @@ Redistill on free loopback ports, talk RESP over raw sockets, read RSS."""
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
+from resp import Conn  # noqa: E402  (the same raw RESP client the tests use)
 BINARY = os.environ.get("REDISTILL_BIN", os.path.join(ROOT, "target", "release", "redistill"))
 
 
@@ -63,61 +66,3 @@ class Server:
         self.tmp.cleanup()
 
 
-def encode(args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        if isinstance(a, str):
-            a = a.encode()
-        elif isinstance(a, int):
-            a = str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
-
-
-class Conn:
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
-        self.buf = b""
-
-    def _fill(self):
-        chunk = self.sock.recv(1 << 20)
-        if not chunk:
-            raise ConnectionError("closed")
-        self.buf += chunk
-
-    def _line(self):
-        while True:
-            i = self.buf.find(b"\r\n")
-            if i >= 0:
-                line, self.buf = self.buf[:i], self.buf[i + 2:]
-                return line
-            self._fill()
-
-    def read(self):
-        line = self._line()
-        kind, rest = line[:1], line[1:]
-        if kind in (b"+", b"-"):
-            return rest if kind == b"+" else Exception(rest.decode())
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            n = int(rest)
-            if n < 0:
-                return None
-            while len(self.buf) < n + 2:
-                self._fill()
-            data, self.buf = self.buf[:n], self.buf[n + 2:]
-            return data
-        if kind == b"*":
-            return [self.read() for _ in range(int(rest))]
-        if kind == b"_":
-            return None
-        raise ValueError(line)
-
-    def call(self, *args):
-        self.sock.sendall(encode(args))
-        return self.read()
-
-    def pipeline(self, commands):
-        self.sock.sendall(b"".join(encode(c) for c in commands))
-        return [self.read() for _ in commands]

@@ -225,6 +225,13 @@ pub struct Flags {
     /// Log level: debug | verbose | notice | warning [default: notice]
     #[arg(long)]
     pub loglevel: Option<String>,
+    /// Seconds a client has to finish a request once its first byte arrived
+    /// (unauthenticated clients get a third of it) [default: 30]
+    #[arg(long = "request-timeout")]
+    pub request_timeout: Option<i64>,
+    /// New connections accepted per second; 0 = unlimited [default: 0]
+    #[arg(long = "connection-rate-limit")]
+    pub connection_rate_limit: Option<i64>,
 }
 
 /// The validated configuration the server runs with.
@@ -253,6 +260,8 @@ pub struct Config {
     pub snapshot_interval: u64,
     pub save_on_shutdown: bool,
     pub loglevel: String,
+    /// Seconds to complete a started request (slowloris guard).
+    pub request_timeout: u64,
 }
 
 impl Default for Config {
@@ -340,7 +349,9 @@ impl Config {
         )? as u64;
         let connection_rate_limit = range(
             "server.connection_rate_limit",
-            s.connection_rate_limit,
+            flags
+                .connection_rate_limit
+                .unwrap_or(s.connection_rate_limit),
             0,
             i64::MAX,
         )? as u64;
@@ -422,6 +433,12 @@ impl Config {
             snapshot_interval,
             save_on_shutdown: p.save_on_shutdown,
             loglevel,
+            request_timeout: range(
+                "--request-timeout",
+                flags.request_timeout.unwrap_or(30),
+                1,
+                86400,
+            )? as u64,
         })
     }
 
@@ -440,12 +457,6 @@ impl Config {
         if self.persistence_enabled {
             return Some(
                 "persistence.enabled: snapshots are not available in this build yet".into(),
-            );
-        }
-        if self.connection_rate_limit != 0 {
-            return Some(
-                "server.connection_rate_limit: rate limiting is not available in this build yet"
-                    .into(),
             );
         }
         None

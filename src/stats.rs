@@ -19,6 +19,12 @@ pub struct CommandCounters {
 pub struct Stats {
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
+    /// Connections refused by `connection_rate_limit`.
+    pub rate_limited_connections: AtomicU64,
+    /// Clients closed for exceeding the output buffer limit or stalling writes.
+    pub output_limit_disconnections: AtomicU64,
+    /// Clients closed for not finishing a request in time or idling.
+    pub timeout_disconnections: AtomicU64,
     pub connected_clients: AtomicUsize,
     pub commands_processed: AtomicU64,
     pub net_input_bytes: AtomicU64,
@@ -37,6 +43,9 @@ impl Default for Stats {
         Stats {
             connections_received: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
+            rate_limited_connections: AtomicU64::new(0),
+            output_limit_disconnections: AtomicU64::new(0),
+            timeout_disconnections: AtomicU64::new(0),
             connected_clients: AtomicUsize::new(0),
             commands_processed: AtomicU64::new(0),
             net_input_bytes: AtomicU64::new(0),

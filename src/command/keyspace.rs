@@ -48,12 +48,28 @@ pub fn keys(ctx: &mut Ctx, args: &[&[u8]]) {
     let pattern = args[1];
     let all = pattern == b"*";
     let mut found: Vec<Vec<u8>> = Vec::new();
+    // Stop collecting once the reply could not be sent anyway.
+    let limit = crate::server::connection::OUTPUT_LIMIT;
+    let mut bytes = 0usize;
     ctx.srv.ks.for_each_live(ctx.now, |e| {
         if all || glob_match(pattern, &e.key, false) {
+            bytes += e.key.len() + 16;
             found.push(e.key.to_vec());
         }
-        true
+        bytes <= limit
     });
+    if bytes > limit {
+        tracing::warn!(
+            "closing client {}: KEYS reply passed the output buffer limit",
+            ctx.client.handle.addr
+        );
+        ctx.srv
+            .stats
+            .output_limit_disconnections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        ctx.after = super::After::Drop;
+        return;
+    }
     ctx.out.array(found.len());
     for k in &found {
         ctx.out.bulk(k);

@@ -41,6 +41,15 @@ pub fn parse_expire(ctx: &mut Ctx, arg: &[u8], unit: ExpireUnit) -> Option<u64> 
     Some(ms as u64)
 }
 
+/// The absolute expiry of an optional expiry option (0 = none); `None`
+/// after an error reply.
+fn resolve_expire(ctx: &mut Ctx, expire: Option<(ExpireUnit, &[u8])>) -> Option<u64> {
+    match expire {
+        Some((unit, arg)) => parse_expire(ctx, arg, unit),
+        None => Some(0),
+    }
+}
+
 /// Replies with a string value (`None` → null).
 fn reply_value(ctx: &mut Ctx, v: Option<&Value>) {
     match v {
@@ -168,12 +177,8 @@ pub fn set(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some((flags, expire)) = parse_string_options(ctx, args, 3, true) else {
         return;
     };
-    let expire_at = match expire {
-        Some((unit, arg)) => match parse_expire(ctx, arg, unit) {
-            Some(at) => at,
-            None => return,
-        },
-        None => 0,
+    let Some(expire_at) = resolve_expire(ctx, expire) else {
+        return;
     };
     if set_generic(ctx, args[1], args[2], flags, expire_at) && flags & F_GET == 0 {
         ctx.out.ok();
@@ -237,12 +242,8 @@ pub fn getex(ctx: &mut Ctx, args: &[&[u8]]) {
         return;
     }
     // Redis validates the expiry only once it knows the key holds a string.
-    let expire_at = match expire {
-        Some((unit, arg)) => match parse_expire(ctx, arg, unit) {
-            Some(at) => at,
-            None => return,
-        },
-        None => 0,
+    let Some(expire_at) = resolve_expire(ctx, expire) else {
+        return;
     };
     reply_value(ctx, Some(&s.entry(pos).value));
     if expire_at != 0 {

@@ -189,34 +189,21 @@ fn maybe_compact(shard: &mut Shard) {
         return;
     }
     let mut seen: HashSet<u64> = HashSet::with_capacity(live);
-    let small: VecDeque<u64> = shard
-        .evict_state()
-        .s3
-        .small
-        .drain(..)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .filter(|&h| {
-            shard
-                .position_by_hash(h)
-                .is_some_and(|p| !in_main(shard.entry(p)))
-                && seen.insert(h)
-        })
-        .collect();
-    let main: VecDeque<u64> = shard
-        .evict_state()
-        .s3
-        .main
-        .drain(..)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .filter(|&h| {
-            shard
-                .position_by_hash(h)
-                .is_some_and(|p| in_main(shard.entry(p)))
-                && seen.insert(h)
-        })
-        .collect();
+    let small = std::mem::take(&mut shard.evict_state().s3.small);
+    let main = std::mem::take(&mut shard.evict_state().s3.main);
+    let mut keep = |queue: VecDeque<u64>, want_main: bool| -> VecDeque<u64> {
+        queue
+            .into_iter()
+            .filter(|&h| {
+                shard
+                    .position_by_hash(h)
+                    .is_some_and(|p| in_main(shard.entry(p)) == want_main)
+                    && seen.insert(h)
+            })
+            .collect()
+    };
+    let small = keep(small, false);
+    let main = keep(main, true);
     let q = &mut shard.evict_state().s3;
     q.small = small;
     q.main = main;

@@ -7,7 +7,7 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,6 +26,11 @@ const KEEP_READ_BUFFER: usize = 64 * 1024;
 const FLUSH_THRESHOLD: usize = 1024 * 1024;
 /// Redis's default `client-query-buffer-limit`.
 const MAX_QUERY_BUFFER: usize = 1024 * 1024 * 1024;
+/// Pending replies a client may have before it is closed (Redis leaves
+/// normal clients unbounded; a finite cap keeps memory bounded).
+pub const OUTPUT_LIMIT: usize = 64 * 1024 * 1024;
+/// The same cap before AUTH.
+pub const UNAUTH_OUTPUT_LIMIT: usize = 64 * 1024;
 
 /// Reuses a vector's allocation for borrows of a different lifetime.
 fn recycle<'b>(mut v: Vec<&[u8]>) -> Vec<&'b [u8]> {
@@ -48,6 +53,9 @@ pub async fn serve(srv: Arc<Shared>, mut stream: TcpStream, handle: Arc<ClientHa
     let mut parser = Parser::new();
     let mut argv_store: Vec<&[u8]> = Vec::with_capacity(16);
     let mut stop = srv.shutdown_signal();
+    // When the first byte of a not yet complete request arrived.
+    let mut pending_since: Option<Instant> = None;
+    let request_timeout = Duration::from_secs(srv.settings.read().request_timeout);
 
     'conn: loop {
         if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
@@ -61,12 +69,24 @@ pub async fn serve(srv: Arc<Shared>, mut stream: TcpStream, handle: Arc<ClientHa
                 Ok(_) => Read::Data,
             }
         };
+        let allowed = if client.authenticated {
+            request_timeout
+        } else {
+            request_timeout / 3
+        };
+        let deadline = pending_since.map(|t| t + allowed);
         let outcome = tokio::select! {
             r = read => r,
             _ = handle.killed() => break 'conn,
             _ = stop.changed() => break 'conn,
             _ = idle(timeout) => {
                 tracing::debug!("closing idle client {}", handle.addr);
+                srv.stats.timeout_disconnections.fetch_add(1, Relaxed);
+                break 'conn;
+            }
+            _ = until(deadline) => {
+                tracing::debug!("closing client {} that did not finish its request in time", handle.addr);
+                srv.stats.timeout_disconnections.fetch_add(1, Relaxed);
                 break 'conn;
             }
         };
@@ -112,11 +132,25 @@ pub async fn serve(srv: Arc<Shared>, mut stream: TcpStream, handle: Arc<ClientHa
                                 after = command::execute(&srv, &mut client, &mut out, now, &args);
                             }
                         }
+                        let limit = if client.authenticated {
+                            OUTPUT_LIMIT
+                        } else {
+                            UNAUTH_OUTPUT_LIMIT
+                        };
+                        if out.len() > limit {
+                            tracing::warn!(
+                                "closing client {} that reached the output buffer limit",
+                                handle.addr
+                            );
+                            srv.stats.output_limit_disconnections.fetch_add(1, Relaxed);
+                            after = After::Drop;
+                        }
                         if after != After::Continue {
                             break;
                         }
                         if out.len() >= FLUSH_THRESHOLD {
-                            if stream.write_all(out.as_bytes()).await.is_err() {
+                            if !write_in_time(&mut stream, out.as_bytes(), request_timeout).await {
+                                srv.stats.output_limit_disconnections.fetch_add(1, Relaxed);
                                 after = After::Drop;
                                 break;
                             }
@@ -138,12 +172,18 @@ pub async fn serve(srv: Arc<Shared>, mut stream: TcpStream, handle: Arc<ClientHa
         }
         rbuf.advance(consumed);
         srv.stats.absorb(&mut client.stats);
+        pending_since = match (rbuf.is_empty(), consumed > 0, pending_since) {
+            (true, _, _) => None,
+            (false, false, Some(t)) => Some(t),
+            (false, _, _) => Some(Instant::now()),
+        };
 
         if after == After::Drop {
             break;
         }
         if !out.is_empty() {
-            if stream.write_all(out.as_bytes()).await.is_err() {
+            if !write_in_time(&mut stream, out.as_bytes(), request_timeout).await {
+                srv.stats.output_limit_disconnections.fetch_add(1, Relaxed);
                 break;
             }
             srv.stats
@@ -168,6 +208,23 @@ pub async fn serve(srv: Arc<Shared>, mut stream: TcpStream, handle: Arc<ClientHa
     }
     srv.stats.absorb(&mut client.stats);
     let _ = stream.shutdown().await;
+}
+
+/// Writes `bytes`, giving up when the client does not read them in time
+/// (a client that sends but never reads must not hold a slot for ever).
+async fn write_in_time(stream: &mut TcpStream, bytes: &[u8], limit: Duration) -> bool {
+    matches!(
+        tokio::time::timeout(limit, stream.write_all(bytes)).await,
+        Ok(Ok(()))
+    )
+}
+
+/// Resolves at `deadline`, or never when there is none.
+async fn until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending::<()>().await,
+    }
 }
 
 /// Resolves after `secs` seconds, or never when `secs` is 0.

@@ -241,7 +241,21 @@ fn stats(srv: &Shared, out: &mut String) {
     line!(out, "pubsub_patterns:0");
     line!(out, "total_error_replies:{}", s.total_errors());
     line!(out, "client_query_buffer_limit_disconnections:0");
-    line!(out, "client_output_buffer_limit_disconnections:0");
+    line!(
+        out,
+        "client_output_buffer_limit_disconnections:{}",
+        s.output_limit_disconnections.load(Relaxed)
+    );
+    line!(
+        out,
+        "rate_limited_connections:{}",
+        s.rate_limited_connections.load(Relaxed)
+    );
+    line!(
+        out,
+        "timeout_disconnections:{}",
+        s.timeout_disconnections.load(Relaxed)
+    );
 }
 
 fn replication(srv: &Shared, out: &mut String) {

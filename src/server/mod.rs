@@ -43,6 +43,8 @@ pub struct Shared {
     pub max_memory: AtomicU64,
     /// Highest `used_memory` reported so far.
     pub peak_memory: AtomicU64,
+    /// Token bucket for `connection_rate_limit` (tokens, last refill).
+    accept_tokens: parking_lot::Mutex<(f64, Instant)>,
     password_digest: RwLock<Option<[u8; 32]>>,
     auth_required: AtomicBool,
     shutdown: watch::Sender<bool>,
@@ -65,6 +67,10 @@ impl Shared {
             started_ms: now_ms(),
             run_id,
             peak_memory: AtomicU64::new(0),
+            accept_tokens: parking_lot::Mutex::new((
+                config.connection_rate_limit as f64,
+                Instant::now(),
+            )),
             password_digest: RwLock::new(None),
             auth_required: AtomicBool::new(false),
             shutdown: watch::channel(false).0,
@@ -99,6 +105,25 @@ impl Shared {
                 let got: [u8; 32] = Sha256::digest(candidate).into();
                 got.ct_eq(&expected).into()
             }
+        }
+    }
+
+    /// Takes a token for a new connection; false when the rate limit is exceeded.
+    fn admit_rate(&self) -> bool {
+        let rate = self.settings.read().connection_rate_limit as f64;
+        if rate == 0.0 {
+            return true;
+        }
+        let mut bucket = self.accept_tokens.lock();
+        let now = Instant::now();
+        let refill = (now - bucket.1).as_secs_f64() * rate;
+        bucket.0 = (bucket.0 + refill).min(rate);
+        bucket.1 = now;
+        if bucket.0 >= 1.0 {
+            bucket.0 -= 1.0;
+            true
+        } else {
+            false
         }
     }
 
@@ -164,6 +189,13 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 
 fn admit(mut stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) {
     shared.stats.connections_received.fetch_add(1, Relaxed);
+    if !shared.admit_rate() {
+        // Refused at once: no task, no buffers, nothing to hold.
+        shared.stats.rejected_connections.fetch_add(1, Relaxed);
+        shared.stats.rate_limited_connections.fetch_add(1, Relaxed);
+        drop(stream);
+        return;
+    }
     let max = shared.settings.read().max_connections;
     if shared.stats.connected_clients.load(Relaxed) >= max {
         shared.stats.rejected_connections.fetch_add(1, Relaxed);
