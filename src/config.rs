@@ -225,6 +225,18 @@ pub struct Flags {
     /// Log level: debug | verbose | notice | warning [default: notice]
     #[arg(long)]
     pub loglevel: Option<String>,
+    /// TLS port; setting it turns TLS on [default: 6380 when enabled]
+    #[arg(long = "tls-port")]
+    pub tls_port: Option<i64>,
+    /// PEM certificate chain for TLS
+    #[arg(long = "tls-cert-file")]
+    pub tls_cert_file: Option<String>,
+    /// PEM private key for TLS (PKCS#8, PKCS#1 or SEC1)
+    #[arg(long = "tls-key-file")]
+    pub tls_key_file: Option<String>,
+    /// PEM CA certificate(s); when set, clients must present a certificate it signed
+    #[arg(long = "tls-ca-cert-file")]
+    pub tls_ca_cert_file: Option<String>,
     /// Seconds a client has to finish a request once its first byte arrived
     /// (unauthenticated clients get a third of it) [default: 30]
     #[arg(long = "request-timeout")]
@@ -364,9 +376,33 @@ impl Config {
             .clone()
             .or(env_password)
             .unwrap_or_else(|| sec.password.clone());
-        let tls_port = range("security.tls_port", sec.tls_port, 0, 65535)? as u16;
-        if sec.tls_enabled && (sec.tls_cert_path.is_empty() || sec.tls_key_path.is_empty()) {
+        let tls_port = range(
+            "security.tls_port",
+            flags.tls_port.unwrap_or(sec.tls_port),
+            0,
+            65535,
+        )? as u16;
+        let tls_enabled = match flags.tls_port {
+            Some(p) => p != 0,
+            None => sec.tls_enabled,
+        };
+        let tls_cert_path = flags
+            .tls_cert_file
+            .clone()
+            .unwrap_or_else(|| sec.tls_cert_path.clone());
+        let tls_key_path = flags
+            .tls_key_file
+            .clone()
+            .unwrap_or_else(|| sec.tls_key_path.clone());
+        let tls_ca_cert_path = flags
+            .tls_ca_cert_file
+            .clone()
+            .unwrap_or_else(|| sec.tls_ca_cert_path.clone());
+        if tls_enabled && (tls_cert_path.is_empty() || tls_key_path.is_empty()) {
             return Err("security.tls_enabled: tls_cert_path and tls_key_path are required".into());
+        }
+        if tls_enabled && tls_port == 0 {
+            return Err("security.tls_port: must not be 0 when TLS is enabled".into());
         }
 
         let mem = &file.memory;
@@ -420,11 +456,11 @@ impl Config {
             connection_rate_limit,
             health_check_port,
             password,
-            tls_enabled: sec.tls_enabled,
+            tls_enabled,
             tls_port,
-            tls_cert_path: sec.tls_cert_path.clone(),
-            tls_key_path: sec.tls_key_path.clone(),
-            tls_ca_cert_path: sec.tls_ca_cert_path.clone(),
+            tls_cert_path,
+            tls_key_path,
+            tls_ca_cert_path,
             max_memory,
             eviction_policy,
             maxmemory_samples: 5,
@@ -445,9 +481,6 @@ impl Config {
     /// Settings this build accepts but cannot act on yet; starting with them
     /// on would silently ignore what the operator asked for.
     pub fn unsupported(&self) -> Option<String> {
-        if self.tls_enabled {
-            return Some("security.tls_enabled: TLS is not available in this build yet".into());
-        }
         if self.health_check_port != 0 {
             return Some(
                 "server.health_check_port: the health endpoint is not available in this build yet"

@@ -10,8 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::clients::ClientHandle;
 use super::Shared;
@@ -45,8 +44,11 @@ enum Read {
     Closed,
 }
 
-pub async fn serve(srv: Arc<Shared>, mut stream: TcpStream, handle: Arc<ClientHandle>) {
-    let _ = stream.set_nodelay(true);
+/// Serves one client over a plain or TLS stream until it leaves or is closed.
+pub async fn serve<S>(srv: Arc<Shared>, mut stream: S, handle: Arc<ClientHandle>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut client = ClientState::new(handle.clone(), !srv.auth_required());
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Reply::new();
@@ -212,7 +214,11 @@ pub async fn serve(srv: Arc<Shared>, mut stream: TcpStream, handle: Arc<ClientHa
 
 /// Writes `bytes`, giving up when the client does not read them in time
 /// (a client that sends but never reads must not hold a slot for ever).
-async fn write_in_time(stream: &mut TcpStream, bytes: &[u8], limit: Duration) -> bool {
+async fn write_in_time<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    bytes: &[u8],
+    limit: Duration,
+) -> bool {
     matches!(
         tokio::time::timeout(limit, stream.write_all(bytes)).await,
         Ok(Ok(()))

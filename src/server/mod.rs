@@ -5,6 +5,7 @@ pub mod clients;
 pub mod connection;
 pub mod info;
 pub mod slowlog;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -14,9 +15,10 @@ use std::time::{Duration, Instant};
 use parking_lot::RwLock;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
 use crate::errors;
@@ -108,6 +110,11 @@ impl Shared {
         }
     }
 
+    /// How long a TLS handshake may take.
+    pub fn handshake_deadline(&self) -> Duration {
+        Duration::from_secs(self.settings.read().request_timeout.clamp(1, 10))
+    }
+
     /// Takes a token for a new connection; false when the rate limit is exceeded.
     fn admit_rate(&self) -> bool {
         let rate = self.settings.read().connection_rate_limit as f64;
@@ -152,50 +159,94 @@ pub struct Running {
 
 /// Binds the listeners and starts accepting and housekeeping tasks.
 pub async fn start(config: Config) -> Result<Running, String> {
+    let tls = if config.tls_enabled {
+        Some(TlsAcceptor::from(tls::server_config(&config)?))
+    } else {
+        None
+    };
     let shared = Arc::new(Shared::new(config.clone()));
     let mut addrs = Vec::new();
+    let mut ports: Vec<(u16, Option<TlsAcceptor>)> = Vec::new();
     if config.port != 0 {
+        ports.push((config.port, None));
+    }
+    if let Some(acceptor) = tls {
+        ports.push((config.tls_port, Some(acceptor)));
+    }
+    for (port, tls) in ports {
         for ip in &config.bind {
-            let addr = SocketAddr::new(*ip, config.port);
+            let addr = SocketAddr::new(*ip, port);
             let listener = TcpListener::bind(addr)
                 .await
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             addrs.push(listener.local_addr().map_err(|e| e.to_string())?);
-            tokio::spawn(accept_loop(listener, shared.clone()));
+            tokio::spawn(accept_loop(listener, shared.clone(), tls.clone()));
         }
     }
     tokio::spawn(housekeeping(shared.clone()));
     Ok(Running { shared, addrs })
 }
 
+/// Handshakes in progress at once; more wait (and their deadline runs).
+const MAX_CONCURRENT_HANDSHAKES: usize = 256;
+
 /// Accepts clients until shutdown. Errors (EMFILE, resets) are logged and
 /// the loop keeps going after a short pause.
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: Option<TlsAcceptor>) {
     let mut stop = shared.shutdown_signal();
+    let handshakes = Arc::new(Semaphore::new(MAX_CONCURRENT_HANDSHAKES));
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
             _ = stop.changed() => return,
         };
-        match accepted {
-            Ok((stream, peer)) => admit(stream, peer, &shared),
+        let (stream, peer) = match accepted {
+            Ok(ok) => ok,
             Err(e) => {
                 tracing::warn!("accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        shared.stats.connections_received.fetch_add(1, Relaxed);
+        if !shared.admit_rate() {
+            // Refused at once: no task, no buffers, nothing to hold.
+            shared.stats.rejected_connections.fetch_add(1, Relaxed);
+            shared.stats.rate_limited_connections.fetch_add(1, Relaxed);
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let laddr = stream.local_addr().unwrap_or(peer);
+        match &tls {
+            None => admit(stream, peer, laddr, &shared),
+            Some(acceptor) => {
+                // The handshake runs before the client takes a slot, under a
+                // deadline, so silent or plaintext peers hold nothing.
+                let (acceptor, shared, handshakes) =
+                    (acceptor.clone(), shared.clone(), handshakes.clone());
+                tokio::spawn(async move {
+                    let deadline = shared.handshake_deadline();
+                    let handshake = async {
+                        let _permit = handshakes.acquire().await;
+                        acceptor.accept(stream).await
+                    };
+                    match tokio::time::timeout(deadline, handshake).await {
+                        Ok(Ok(tls_stream)) => admit(tls_stream, peer, laddr, &shared),
+                        Ok(Err(e)) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
+                        Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
+                    }
+                });
             }
         }
     }
 }
 
-fn admit(mut stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) {
-    shared.stats.connections_received.fetch_add(1, Relaxed);
-    if !shared.admit_rate() {
-        // Refused at once: no task, no buffers, nothing to hold.
-        shared.stats.rejected_connections.fetch_add(1, Relaxed);
-        shared.stats.rate_limited_connections.fetch_add(1, Relaxed);
-        drop(stream);
-        return;
-    }
+/// Admits a connected (and, for TLS, handshaken) client, or refuses it
+/// when `maxclients` is reached.
+fn admit<S>(mut stream: S, peer: SocketAddr, laddr: SocketAddr, shared: &Arc<Shared>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let max = shared.settings.read().max_connections;
     if shared.stats.connected_clients.load(Relaxed) >= max {
         shared.stats.rejected_connections.fetch_add(1, Relaxed);
@@ -203,11 +254,11 @@ fn admit(mut stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>) {
             let msg = format!("-{}\r\n", errors::MAX_CLIENTS);
             let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(msg.as_bytes()))
                 .await;
+            let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
         });
         return;
     }
     shared.stats.connected_clients.fetch_add(1, Relaxed);
-    let laddr = stream.local_addr().unwrap_or(peer);
     let handle = shared.clients.register(peer, laddr, now_ms());
     let shared = shared.clone();
     tokio::spawn(async move {
