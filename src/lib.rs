@@ -22,6 +22,8 @@ pub mod command;
 pub mod config;
 pub mod errors;
 pub mod evict;
+#[doc(hidden)]
+pub mod fuzz_support;
 pub mod numeric;
 pub mod protocol;
 pub mod server;

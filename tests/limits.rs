@@ -256,3 +256,47 @@ fn password_sources_follow_precedence() {
         b"+OK\r\n"
     );
 }
+
+#[test]
+fn accept_loop_survives_running_out_of_file_descriptors() {
+    let port = common::free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let mut child = std::process::Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "ulimit -n 64; exec {} --port {port} --shards 256",
+                env!("CARGO_BIN_EXE_redistill")
+            ),
+        ])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("err.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Far more clients than descriptors: accept() fails with EMFILE.
+    let mut crowd: Vec<TcpStream> = (0..120)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    for s in crowd.iter_mut() {
+        let _ = s.write_all(b"PING\r\n");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    drop(crowd);
+    std::thread::sleep(Duration::from_millis(500));
+    let mut fresh = Raw::connect(port);
+    assert_eq!(fresh.roundtrip(b"PING\r\n", b"+PONG\r\n"), b"+PONG\r\n");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("accept failed"),
+        "EMFILE never happened:\n{text}"
+    );
+    assert!(!text.contains("panicked"));
+    let _ = child.kill();
+    let _ = child.wait();
+}

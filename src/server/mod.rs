@@ -195,6 +195,7 @@ const MAX_CONCURRENT_HANDSHAKES: usize = 256;
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: Option<TlsAcceptor>) {
     let mut stop = shared.shutdown_signal();
     let handshakes = Arc::new(Semaphore::new(MAX_CONCURRENT_HANDSHAKES));
+    let mut last_warning: Option<Instant> = None;
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
@@ -203,7 +204,11 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: Option<Tls
         let (stream, peer) = match accepted {
             Ok(ok) => ok,
             Err(e) => {
-                tracing::warn!("accept failed: {e}");
+                // EMFILE and friends: keep serving, retry shortly, log at most once a second.
+                if last_warning.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                    tracing::warn!("accept failed: {e}");
+                    last_warning = Some(Instant::now());
+                }
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
@@ -286,8 +291,32 @@ async fn housekeeping(shared: Arc<Shared>) {
     }
 }
 
+/// Raises the soft open-files limit to what `maxclients` needs (plus room
+/// for listeners and files), as Redis does; warns when it cannot.
+fn raise_fd_limit(max_clients: usize) {
+    let wanted = max_clients as u64 + 32;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 || lim.rlim_cur >= wanted {
+            return;
+        }
+        let target = wanted.min(lim.rlim_max);
+        lim.rlim_cur = target;
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 || target < wanted {
+            tracing::warn!(
+                "open files limit is {target}, below maxclients + 32 = {wanted}; raise it (ulimit -n) to serve that many clients"
+            );
+        }
+    }
+}
+
 /// Runs the server until SIGTERM, SIGINT or SHUTDOWN.
 pub async fn run(config: Config) -> Result<(), String> {
+    raise_fd_limit(config.max_connections);
     let running = start(config.clone()).await?;
     let ports: Vec<String> = running.addrs.iter().map(|a| a.to_string()).collect();
     tracing::info!(
