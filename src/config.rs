@@ -241,6 +241,9 @@ pub struct Flags {
     /// (unauthenticated clients get a third of it) [default: 30]
     #[arg(long = "request-timeout")]
     pub request_timeout: Option<i64>,
+    /// Largest request a client may have pending, e.g. 1gb (min 1mb) [default: 1gb]
+    #[arg(long = "client-query-buffer-limit")]
+    pub client_query_buffer_limit: Option<String>,
     /// New connections accepted per second; 0 = unlimited [default: 0]
     #[arg(long = "connection-rate-limit")]
     pub connection_rate_limit: Option<i64>,
@@ -274,6 +277,8 @@ pub struct Config {
     pub loglevel: String,
     /// Seconds to complete a started request (slowloris guard).
     pub request_timeout: u64,
+    /// Largest pending request per client (`client-query-buffer-limit`).
+    pub query_buffer_limit: u64,
 }
 
 impl Default for Config {
@@ -475,6 +480,15 @@ impl Config {
                 1,
                 86400,
             )? as u64,
+            query_buffer_limit: match &flags.client_query_buffer_limit {
+                None => 1 << 30,
+                Some(t) => match parse_memory(t) {
+                    Some(n) if n >= 1 << 20 => n,
+                    _ => return Err(format!(
+                        "--client-query-buffer-limit: '{t}' must be a memory size of at least 1mb"
+                    )),
+                },
+            },
         })
     }
 

@@ -23,6 +23,8 @@ pub struct Stats {
     pub rate_limited_connections: AtomicU64,
     /// Clients closed for exceeding the output buffer limit or stalling writes.
     pub output_limit_disconnections: AtomicU64,
+    /// Clients closed for passing the query buffer limit.
+    pub query_limit_disconnections: AtomicU64,
     /// Clients closed for not finishing a request in time or idling.
     pub timeout_disconnections: AtomicU64,
     pub connected_clients: AtomicUsize,
@@ -46,6 +48,7 @@ impl Default for Stats {
             rate_limited_connections: AtomicU64::new(0),
             output_limit_disconnections: AtomicU64::new(0),
             timeout_disconnections: AtomicU64::new(0),
+            query_limit_disconnections: AtomicU64::new(0),
             connected_clients: AtomicUsize::new(0),
             commands_processed: AtomicU64::new(0),
             net_input_bytes: AtomicU64::new(0),

@@ -242,6 +242,46 @@ fn unauthenticated_clients_are_tightly_capped() {
 
 #[test]
 fn password_sources_follow_precedence() {
+    // The file alone...
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("redistill.toml");
+    std::fs::write(&path, "[security]\npassword = \"file\"\n").unwrap();
+    let path_s = path.display().to_string();
+    let srv = common::redistill(&[&path_s]);
+    let mut raw = Raw::connect(srv.port);
+    let e = b"-NOAUTH Authentication required.\r\n";
+    assert_eq!(raw.roundtrip(b"GET a\r\n", e), e.to_vec());
+    assert_eq!(raw.roundtrip(b"AUTH file\r\n", b"+OK\r\n"), b"+OK\r\n");
+    // ...is overridden by the environment...
+    let srv = common::redistill_env(&[&path_s], &[("REDIS_PASSWORD", "env")]);
+    let mut raw = Raw::connect(srv.port);
+    let wrong = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n";
+    assert_eq!(raw.roundtrip(b"AUTH file\r\n", wrong), wrong.to_vec());
+    assert_eq!(raw.roundtrip(b"AUTH env\r\n", b"+OK\r\n"), b"+OK\r\n");
+    // ...which the flag overrides.
+    let srv = common::redistill_env(
+        &[&path_s, "--requirepass", "flag"],
+        &[("REDIS_PASSWORD", "env")],
+    );
+    let mut raw = Raw::connect(srv.port);
+    assert_eq!(raw.roundtrip(b"AUTH env\r\n", wrong), wrong.to_vec());
+    assert_eq!(raw.roundtrip(b"AUTH flag\r\n", b"+OK\r\n"), b"+OK\r\n");
+    // A binary password with a NUL byte works.
+    std::fs::write(&path, "[security]\npassword = \"bin\\u0000ary\"\n").unwrap();
+    let srv = common::redistill(&[&path_s]);
+    let mut raw = Raw::connect(srv.port);
+    assert_eq!(
+        raw.roundtrip(&cmd(&[b"AUTH", b"bin"]), wrong),
+        wrong.to_vec()
+    );
+    assert_eq!(
+        raw.roundtrip(&cmd(&[b"AUTH", b"bin\0ary"]), b"+OK\r\n"),
+        b"+OK\r\n"
+    );
+}
+
+#[test]
+fn password_flag_beats_environment() {
     // Environment overrides nothing given on the command line...
     let srv = common::redistill_env(&["--requirepass", "flag"], &[("REDIS_PASSWORD", "env")]);
     let mut raw = Raw::connect(srv.port);
@@ -299,4 +339,36 @@ fn accept_loop_survives_running_out_of_file_descriptors() {
     assert!(!text.contains("panicked"));
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[test]
+fn query_buffer_limit_closes_the_client() {
+    let srv = redistill(&["--client-query-buffer-limit", "1mb"]);
+    let mut raw = Raw::connect(srv.port);
+    let big = vec![b'x'; 2 << 20];
+    raw.send(&cmd(&[b"SET", b"k", &big[..1 << 19]]));
+    assert_eq!(
+        raw.read_n(5),
+        b"+OK\r\n",
+        "a request under the limit is served"
+    );
+    let mut raw = Raw::connect(srv.port);
+    let _ = raw.try_send(&cmd(&[b"SET", b"k", &big]));
+    assert!(raw.closed());
+    assert_eq!(
+        info_field(srv.port, "client_query_buffer_limit_disconnections"),
+        1
+    );
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{}/", srv.port))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("client-query-buffer-limit")
+        .arg("4mb")
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("SET").arg("k").arg(&big).query(&mut c).unwrap();
+    srv.assert_healthy();
 }

@@ -2,6 +2,7 @@
 //! table), TIME, MEMORY, SLOWLOG and SHUTDOWN.
 
 use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
 
 use super::docs::{parse_syntax, write_arg};
 use super::table::{CommandSpec, CommandTable, FAST, FLAG_NAMES, READONLY, WRITE};
@@ -133,7 +134,9 @@ const PARAMS: &[Param] = &[
         name: "timeout",
         get: |c| c.srv.settings.read().connection_timeout.to_string(),
         set: Some(|c, v| {
-            c.srv.settings.write().connection_timeout = parse_num(v, 0, i32::MAX as i64)? as u64;
+            let secs = parse_num(v, 0, i32::MAX as i64)? as u64;
+            c.srv.settings.write().connection_timeout = secs;
+            c.srv.idle_timeout.store(secs, Relaxed);
             Ok(())
         }),
     },
@@ -231,8 +234,14 @@ const PARAMS: &[Param] = &[
     },
     Param {
         name: "client-query-buffer-limit",
-        get: |_| (1u64 << 30).to_string(),
-        set: None,
+        get: |c| c.srv.query_buffer_limit.load(Relaxed).to_string(),
+        set: Some(|c, v| {
+            let n = parse_memory(v)
+                .filter(|&n| n >= 1 << 20)
+                .ok_or("argument must be a memory value of at least 1mb")?;
+            c.srv.query_buffer_limit.store(n, Relaxed);
+            Ok(())
+        }),
     },
     Param {
         name: "slowlog-log-slower-than",

@@ -23,8 +23,8 @@ const READ_CHUNK: usize = 16 * 1024;
 const KEEP_READ_BUFFER: usize = 64 * 1024;
 /// Replies are flushed mid-batch once this many bytes are pending.
 const FLUSH_THRESHOLD: usize = 1024 * 1024;
-/// Redis's default `client-query-buffer-limit`.
-const MAX_QUERY_BUFFER: usize = 1024 * 1024 * 1024;
+/// The query buffer limit before AUTH (Redis's, for unauthenticated clients).
+const UNAUTH_QUERY_BUFFER: usize = 1024 * 1024;
 /// Pending replies a client may have before it is closed (Redis leaves
 /// normal clients unbounded; a finite cap keeps memory bounded).
 pub const OUTPUT_LIMIT: usize = 64 * 1024 * 1024;
@@ -200,11 +200,17 @@ where
         if rbuf.is_empty() && rbuf.capacity() > KEEP_READ_BUFFER {
             rbuf = BytesMut::with_capacity(READ_CHUNK);
         }
-        if rbuf.len() > MAX_QUERY_BUFFER {
+        let query_limit = if client.authenticated {
+            srv.query_buffer_limit.load(Relaxed) as usize
+        } else {
+            UNAUTH_QUERY_BUFFER
+        };
+        if rbuf.len() > query_limit {
             tracing::warn!(
                 "closing client {} that reached max query buffer length",
                 handle.addr
             );
+            srv.stats.query_limit_disconnections.fetch_add(1, Relaxed);
             break;
         }
     }

@@ -240,7 +240,11 @@ fn stats(srv: &Shared, out: &mut String) {
     line!(out, "pubsub_channels:0");
     line!(out, "pubsub_patterns:0");
     line!(out, "total_error_replies:{}", s.total_errors());
-    line!(out, "client_query_buffer_limit_disconnections:0");
+    line!(
+        out,
+        "client_query_buffer_limit_disconnections:{}",
+        s.query_limit_disconnections.load(Relaxed)
+    );
     line!(
         out,
         "client_output_buffer_limit_disconnections:{}",

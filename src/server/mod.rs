@@ -43,6 +43,8 @@ pub struct Shared {
     pub idle_timeout: AtomicU64,
     /// `maxmemory` in bytes, 0 = unlimited (mirrors `settings` for the hot path).
     pub max_memory: AtomicU64,
+    /// `client-query-buffer-limit`: largest pending request a client may send.
+    pub query_buffer_limit: AtomicU64,
     /// Highest `used_memory` reported so far.
     pub peak_memory: AtomicU64,
     /// Token bucket for `connection_rate_limit` (tokens, last refill).
@@ -61,6 +63,7 @@ impl Shared {
             ks: Keyspace::new(config.num_shards),
             idle_timeout: AtomicU64::new(config.connection_timeout),
             max_memory: AtomicU64::new(config.max_memory),
+            query_buffer_limit: AtomicU64::new(config.query_buffer_limit),
             settings: RwLock::new(config.clone()),
             stats: Stats::default(),
             clients: ClientRegistry::default(),

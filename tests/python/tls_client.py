@@ -20,6 +20,18 @@ def redis_py(port, ca, cert, key):
     assert r.get("tls-key") == b"over tls"
 
 
+def tls12_only(port, ca, cert, key):
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            assert s.version() == "TLSv1.2", s.version()
+            s.sendall(b"PING\r\n")
+            assert s.recv(16) == b"+PONG\r\n"
+
+
 def fragmented_hello(port, ca, cert, key):
     ctx = ssl.create_default_context(cafile=ca)
     if cert:
@@ -65,8 +77,9 @@ def main():
     cert = sys.argv[3] if len(sys.argv) > 3 else None
     key = sys.argv[4] if len(sys.argv) > 4 else None
     redis_py(port, ca, cert, key)
+    tls12_only(port, ca, cert, key)
     fragmented_hello(port, ca, cert, key)
-    print("tls: redis-py and fragmented ClientHello passed")
+    print("tls: redis-py, TLS 1.2 and a fragmented ClientHello passed")
 
 
 if __name__ == "__main__":
