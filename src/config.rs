@@ -484,9 +484,11 @@ impl Config {
                 None => 1 << 30,
                 Some(t) => match parse_memory(t) {
                     Some(n) if n >= 1 << 20 => n,
-                    _ => return Err(format!(
+                    _ => {
+                        return Err(format!(
                         "--client-query-buffer-limit: '{t}' must be a memory size of at least 1mb"
-                    )),
+                    ))
+                    }
                 },
             },
         })

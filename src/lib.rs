@@ -25,6 +25,7 @@ pub mod evict;
 #[doc(hidden)]
 pub mod fuzz_support;
 pub mod numeric;
+pub mod persist;
 pub mod protocol;
 pub mod server;
 pub mod stats;

@@ -170,3 +170,63 @@ proptest! {
         );
     }
 }
+
+mod rdb_props {
+    use proptest::prelude::*;
+    use redistill::persist::rdb::{read, RdbEntry, RdbValue, ReadOptions, Writer};
+
+    fn value() -> impl Strategy<Value = RdbValue> {
+        prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..300).prop_map(RdbValue::Str),
+            (any::<i64>()).prop_map(|i| RdbValue::Str(i.to_string().into_bytes())),
+            prop::collection::vec(
+                (
+                    prop::collection::vec(any::<u8>(), 0..20),
+                    prop::collection::vec(any::<u8>(), 0..80)
+                ),
+                0..20
+            )
+            .prop_map(RdbValue::Hash),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn rdb_write_then_read_is_identity(
+            entries in prop::collection::vec((prop::collection::vec(any::<u8>(), 0..30), value(), prop::option::of(2_000u64..u64::MAX / 2)), 0..30)
+        ) {
+            let mut w = Writer::new(Vec::new(), &[("redis-ver", "7.0.15".into())]).unwrap();
+            w.select_db(entries.len() as u64, 0).unwrap();
+            let entries: Vec<RdbEntry> = entries
+                .into_iter()
+                .map(|(key, value, expire_ms)| RdbEntry { key, value, expire_ms })
+                .collect();
+            for e in &entries {
+                match &e.value {
+                    RdbValue::Str(v) => w.write_string(&e.key, v, e.expire_ms).unwrap(),
+                    RdbValue::Hash(p) => w.write_hash(&e.key, p.len(), p.iter().map(|(f, v)| (&f[..], &v[..])), e.expire_ms).unwrap(),
+                }
+            }
+            let data = w.finish().unwrap();
+            let mut got = Vec::new();
+            read(&data, &ReadOptions { now_ms: 1_000 }, |e| { got.push(e); Ok(()) }).unwrap();
+            prop_assert_eq!(got, entries);
+        }
+
+        #[test]
+        fn rdb_reader_never_panics_on_mutations(seed in any::<u64>(), flips in prop::collection::vec((any::<usize>(), any::<u8>()), 1..4)) {
+            let mut w = Writer::new(Vec::new(), &[]).unwrap();
+            w.select_db(2, 0).unwrap();
+            w.write_string(b"k", &seed.to_le_bytes(), None).unwrap();
+            w.write_hash(b"h", 1, [(&b"f"[..], &b"v"[..])].into_iter(), Some(5_000)).unwrap();
+            let mut data = w.finish().unwrap();
+            for (at, b) in flips {
+                let n = data.len();
+                data[at % n] = b;
+            }
+            let _ = read(&data, &ReadOptions { now_ms: 0 }, |_| Ok(()));
+        }
+    }
+}

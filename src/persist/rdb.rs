@@ -1,0 +1,739 @@
+//! The RDB file format: a writer for version 10 (what Redis 7.0 writes and
+//! reads) and a reader for versions 1 to 12 covering strings (plain,
+//! integer-encoded, LZF-compressed) and hashes (plain, ziplist, listpack),
+//! with second and millisecond expiries and auxiliary fields.
+//!
+//! Every length read from a file is checked against the bytes that remain
+//! before anything is allocated, so a corrupt or hostile file costs at most
+//! a small multiple of its own size. Errors carry the byte offset.
+
+use std::io::{self, Write};
+
+use super::{crc64, lzf};
+
+pub const WRITE_VERSION: u32 = 10;
+const MAX_READ_VERSION: u32 = 12;
+
+const OP_FUNCTION2: u8 = 0xF5;
+const OP_MODULE_AUX: u8 = 0xF7;
+const OP_IDLE: u8 = 0xF8;
+const OP_FREQ: u8 = 0xF9;
+const OP_AUX: u8 = 0xFA;
+const OP_RESIZEDB: u8 = 0xFB;
+const OP_EXPIRE_MS: u8 = 0xFC;
+const OP_EXPIRE_SEC: u8 = 0xFD;
+const OP_SELECTDB: u8 = 0xFE;
+const OP_EOF: u8 = 0xFF;
+
+const TYPE_STRING: u8 = 0;
+const TYPE_HASH: u8 = 4;
+const TYPE_HASH_ZIPMAP: u8 = 9;
+const TYPE_HASH_ZIPLIST: u8 = 13;
+const TYPE_HASH_LISTPACK: u8 = 16;
+
+/// A value as stored in an RDB file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RdbValue {
+    Str(Vec<u8>),
+    Hash(Vec<(Vec<u8>, Vec<u8>)>),
+}
+
+/// One key read from a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RdbEntry {
+    pub key: Vec<u8>,
+    pub value: RdbValue,
+    /// Absolute unix milliseconds.
+    pub expire_ms: Option<u64>,
+}
+
+/// Why a file could not be read, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RdbError {
+    pub offset: usize,
+    pub reason: String,
+}
+
+impl std::fmt::Display for RdbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at offset {}", self.reason, self.offset)
+    }
+}
+
+// ------------------------------------------------------------------ writer
+
+/// Writes an RDB file, keeping the running CRC64 for the trailer.
+pub struct Writer<W: Write> {
+    out: W,
+    crc: u64,
+}
+
+impl<W: Write> Writer<W> {
+    /// Starts a file: magic, version and auxiliary fields.
+    pub fn new(out: W, aux: &[(&str, String)]) -> io::Result<Self> {
+        let mut w = Writer { out, crc: 0 };
+        w.raw(format!("REDIS{WRITE_VERSION:04}").as_bytes())?;
+        for (k, v) in aux {
+            w.raw(&[OP_AUX])?;
+            w.string(k.as_bytes())?;
+            w.string(v.as_bytes())?;
+        }
+        Ok(w)
+    }
+
+    fn raw(&mut self, b: &[u8]) -> io::Result<()> {
+        self.crc = crc64::update(self.crc, b);
+        self.out.write_all(b)
+    }
+
+    fn length(&mut self, n: u64) -> io::Result<()> {
+        if n < 1 << 6 {
+            self.raw(&[n as u8])
+        } else if n < 1 << 14 {
+            self.raw(&[0x40 | (n >> 8) as u8, n as u8])
+        } else if n <= u32::MAX as u64 {
+            self.raw(&[0x80])?;
+            self.raw(&(n as u32).to_be_bytes())
+        } else {
+            self.raw(&[0x81])?;
+            self.raw(&n.to_be_bytes())
+        }
+    }
+
+    /// A string, integer-encoded when Redis would (canonical and in 32 bits).
+    pub fn string(&mut self, s: &[u8]) -> io::Result<()> {
+        if s.len() <= 11 {
+            if let Some(v) = crate::numeric::parse_i64(s) {
+                if let Ok(v) = i8::try_from(v) {
+                    return self.raw(&[0xC0, v as u8]);
+                }
+                if let Ok(v) = i16::try_from(v) {
+                    self.raw(&[0xC1])?;
+                    return self.raw(&v.to_le_bytes());
+                }
+                if let Ok(v) = i32::try_from(v) {
+                    self.raw(&[0xC2])?;
+                    return self.raw(&v.to_le_bytes());
+                }
+            }
+        }
+        self.length(s.len() as u64)?;
+        self.raw(s)
+    }
+
+    /// `SELECTDB 0` and the size hints that follow it.
+    pub fn select_db(&mut self, keys: u64, expires: u64) -> io::Result<()> {
+        self.raw(&[OP_SELECTDB])?;
+        self.length(0)?;
+        self.raw(&[OP_RESIZEDB])?;
+        self.length(keys)?;
+        self.length(expires)
+    }
+
+    fn key_header(&mut self, kind: u8, key: &[u8], expire_ms: Option<u64>) -> io::Result<()> {
+        if let Some(at) = expire_ms {
+            self.raw(&[OP_EXPIRE_MS])?;
+            self.raw(&at.to_le_bytes())?;
+        }
+        self.raw(&[kind])?;
+        self.string(key)
+    }
+
+    pub fn write_string(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        expire_ms: Option<u64>,
+    ) -> io::Result<()> {
+        self.key_header(TYPE_STRING, key, expire_ms)?;
+        self.string(value)
+    }
+
+    pub fn write_hash<'a>(
+        &mut self,
+        key: &[u8],
+        len: usize,
+        pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+        expire_ms: Option<u64>,
+    ) -> io::Result<()> {
+        self.key_header(TYPE_HASH, key, expire_ms)?;
+        self.length(len as u64)?;
+        for (f, v) in pairs {
+            self.string(f)?;
+            self.string(v)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the file: EOF opcode and the CRC64 trailer. Returns the sink.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.raw(&[OP_EOF])?;
+        let crc = self.crc;
+        self.out.write_all(&crc.to_le_bytes())?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+// ------------------------------------------------------------------ reader
+
+struct Cursor<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+type R<T> = Result<T, RdbError>;
+
+impl<'a> Cursor<'a> {
+    fn err<T>(&self, reason: impl Into<String>) -> R<T> {
+        Err(RdbError {
+            offset: self.pos,
+            reason: reason.into(),
+        })
+    }
+
+    fn take(&mut self, n: usize) -> R<&'a [u8]> {
+        if self.data.len() - self.pos < n {
+            return self.err(format!("unexpected end of file (needed {n} more bytes)"));
+        }
+        let s = &self.data[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    fn byte(&mut self) -> R<u8> {
+        Ok(self.take(1)?[0])
+    }
+
+    /// A length, or a special-encoding marker (`Err(kind)` in the inner result).
+    fn length_or_special(&mut self) -> R<Result<u64, u8>> {
+        let first = self.byte()?;
+        Ok(match first >> 6 {
+            0 => Ok((first & 0x3f) as u64),
+            1 => Ok((((first & 0x3f) as u64) << 8) | self.byte()? as u64),
+            2 => match first {
+                0x80 => Ok(u32::from_be_bytes(self.take(4)?.try_into().unwrap()) as u64),
+                0x81 => Ok(u64::from_be_bytes(self.take(8)?.try_into().unwrap())),
+                _ => return self.err(format!("unknown length encoding 0x{first:02x}")),
+            },
+            _ => Err(first & 0x3f),
+        })
+    }
+
+    fn length(&mut self) -> R<u64> {
+        match self.length_or_special()? {
+            Ok(n) => Ok(n),
+            Err(_) => self.err("unexpected encoded value where a length was expected"),
+        }
+    }
+
+    /// A count of items that each take at least `min_bytes`, checked
+    /// against what remains so no allocation can be driven by a lie.
+    fn count(&mut self, min_bytes: usize) -> R<usize> {
+        let n = self.length()?;
+        let left = (self.data.len() - self.pos) as u64;
+        if n.saturating_mul(min_bytes as u64) > left {
+            return self.err(format!("count {n} is larger than the rest of the file"));
+        }
+        Ok(n as usize)
+    }
+
+    fn string(&mut self) -> R<Vec<u8>> {
+        match self.length_or_special()? {
+            Ok(n) => {
+                let n = usize::try_from(n).or_else(|_| self.err("string too long"))?;
+                Ok(self.take(n)?.to_vec())
+            }
+            Err(0) => Ok((self.byte()? as i8).to_string().into_bytes()),
+            Err(1) => Ok(i16::from_le_bytes(self.take(2)?.try_into().unwrap())
+                .to_string()
+                .into_bytes()),
+            Err(2) => Ok(i32::from_le_bytes(self.take(4)?.try_into().unwrap())
+                .to_string()
+                .into_bytes()),
+            Err(3) => {
+                let clen = self.length()? as usize;
+                let ulen = self.length()? as usize;
+                let start = self.pos;
+                let compressed = self.take(clen)?;
+                // LZF expands at most ~90x; refuse claims beyond that.
+                if ulen > clen.saturating_mul(96) + 64 {
+                    self.pos = start;
+                    return self.err(format!("compressed string claims {ulen} bytes from {clen}"));
+                }
+                match lzf::decompress(compressed, ulen) {
+                    Some(v) => Ok(v),
+                    None => {
+                        self.pos = start;
+                        self.err("corrupt LZF-compressed string")
+                    }
+                }
+            }
+            Err(k) => self.err(format!("unknown string encoding {k}")),
+        }
+    }
+}
+
+/// An auxiliary field (name, value) from the file header.
+pub type AuxField = (Vec<u8>, Vec<u8>);
+
+/// Options the reader needs from the caller.
+pub struct ReadOptions {
+    /// Entries whose expiry is at or before this time are skipped.
+    pub now_ms: u64,
+}
+
+/// Reads a whole RDB image, calling `on_entry` for each live key. Returns
+/// the auxiliary fields. The checksum is verified when present (non-zero).
+pub fn read(
+    data: &[u8],
+    opts: &ReadOptions,
+    mut on_entry: impl FnMut(RdbEntry) -> Result<(), String>,
+) -> Result<Vec<AuxField>, RdbError> {
+    let mut c = Cursor { data, pos: 0 };
+    let magic = c.take(9)?;
+    if &magic[..5] != b"REDIS" {
+        return Err(RdbError {
+            offset: 0,
+            reason: "not an RDB file (bad magic)".into(),
+        });
+    }
+    let version: u32 = std::str::from_utf8(&magic[5..])
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .ok_or(RdbError {
+            offset: 5,
+            reason: "bad RDB version".into(),
+        })?;
+    if !(1..=MAX_READ_VERSION).contains(&version) {
+        return Err(RdbError {
+            offset: 5,
+            reason: format!("unsupported RDB version {version}"),
+        });
+    }
+    let mut aux = Vec::new();
+    let mut expire: Option<u64> = None;
+    loop {
+        let op_at = c.pos;
+        let op = c.byte()?;
+        match op {
+            OP_EOF => {
+                if version >= 5 {
+                    let body_end = c.pos;
+                    let stored = u64::from_le_bytes(c.take(8)?.try_into().unwrap());
+                    if stored != 0 {
+                        let computed = crc64::update(0, &data[..body_end]);
+                        if computed != stored {
+                            return Err(RdbError {
+                                offset: body_end,
+                                reason: format!(
+                                    "wrong RDB checksum: expected {stored:016x}, got {computed:016x}"
+                                ),
+                            });
+                        }
+                    }
+                }
+                if c.pos != data.len() {
+                    return c.err("trailing bytes after the end of the file");
+                }
+                return Ok(aux);
+            }
+            OP_AUX => {
+                let k = c.string()?;
+                let v = c.string()?;
+                aux.push((k, v));
+            }
+            OP_SELECTDB => {
+                let db = c.length()?;
+                if db != 0 {
+                    return c.err(format!("database {db}: Redistill has only database 0"));
+                }
+            }
+            OP_RESIZEDB => {
+                c.length()?;
+                c.length()?;
+            }
+            OP_EXPIRE_MS => expire = Some(u64::from_le_bytes(c.take(8)?.try_into().unwrap())),
+            OP_EXPIRE_SEC => {
+                expire = Some(u32::from_le_bytes(c.take(4)?.try_into().unwrap()) as u64 * 1000)
+            }
+            OP_IDLE => {
+                c.length()?;
+            }
+            OP_FREQ => {
+                c.byte()?;
+            }
+            OP_MODULE_AUX => return c.err("module data is not supported"),
+            OP_FUNCTION2 => return c.err("function libraries are not supported"),
+            kind => {
+                let key = c.string()?;
+                let value_at = c.pos;
+                let value = match kind {
+                    TYPE_STRING => RdbValue::Str(c.string()?),
+                    TYPE_HASH => {
+                        let n = c.count(2)?;
+                        let mut pairs = Vec::with_capacity(n);
+                        for _ in 0..n {
+                            let f = c.string()?;
+                            let v = c.string()?;
+                            pairs.push((f, v));
+                        }
+                        RdbValue::Hash(pairs)
+                    }
+                    TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK | TYPE_HASH_ZIPMAP => {
+                        let blob = c.string()?;
+                        let items = match kind {
+                            TYPE_HASH_ZIPLIST => ziplist_items(&blob),
+                            TYPE_HASH_LISTPACK => listpack_items(&blob),
+                            _ => zipmap_items(&blob),
+                        }
+                        .map_err(|reason| RdbError {
+                            offset: value_at,
+                            reason: format!("key '{}': {reason}", String::from_utf8_lossy(&key)),
+                        })?;
+                        if items.len() % 2 != 0 {
+                            return Err(RdbError {
+                                offset: value_at,
+                                reason: format!(
+                                    "key '{}': odd number of hash items",
+                                    String::from_utf8_lossy(&key)
+                                ),
+                            });
+                        }
+                        let mut it = items.into_iter();
+                        let mut pairs = Vec::new();
+                        while let (Some(f), Some(v)) = (it.next(), it.next()) {
+                            pairs.push((f, v));
+                        }
+                        RdbValue::Hash(pairs)
+                    }
+                    other => {
+                        return Err(RdbError {
+                            offset: op_at,
+                            reason: format!(
+                                "key '{}' has {}, which Redistill does not support",
+                                String::from_utf8_lossy(&key),
+                                type_name(other)
+                            ),
+                        })
+                    }
+                };
+                let at = expire.take();
+                if at.is_some_and(|t| t <= opts.now_ms) {
+                    continue;
+                }
+                on_entry(RdbEntry {
+                    key,
+                    value,
+                    expire_ms: at,
+                })
+                .map_err(|reason| RdbError {
+                    offset: op_at,
+                    reason,
+                })?;
+            }
+        }
+    }
+}
+
+fn type_name(t: u8) -> String {
+    match t {
+        1 | 10 | 14 | 18 => "a list".into(),
+        2 | 11 | 20 => "a set".into(),
+        3 | 5 | 12 | 17 => "a sorted set".into(),
+        6 | 7 => "module data".into(),
+        15 | 19 | 21 => "a stream".into(),
+        other => format!("unknown type {other}"),
+    }
+}
+
+/// The entries of a ziplist (Redis ≤ 6 small hashes).
+fn ziplist_items(b: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    if b.len() < 11 {
+        return Err("ziplist too short".into());
+    }
+    let mut p = 10;
+    let mut out = Vec::new();
+    loop {
+        let Some(&first) = b.get(p) else {
+            return Err("ziplist has no end marker".into());
+        };
+        if first == 0xFF {
+            return Ok(out);
+        }
+        // Previous entry length: 1 byte, or 0xFE and 4 bytes.
+        p += if first == 0xFE { 5 } else { 1 };
+        let enc = *b.get(p).ok_or("truncated ziplist entry")?;
+        let get = |from: usize, n: usize| b.get(from..from + n).ok_or("truncated ziplist entry");
+        let (item, used): (Vec<u8>, usize) = match enc >> 6 {
+            0 => {
+                let n = (enc & 0x3f) as usize;
+                (get(p + 1, n)?.to_vec(), 1 + n)
+            }
+            1 => {
+                let n = (((enc & 0x3f) as usize) << 8)
+                    | *b.get(p + 1).ok_or("truncated ziplist entry")? as usize;
+                (get(p + 2, n)?.to_vec(), 2 + n)
+            }
+            2 => {
+                let n = u32::from_be_bytes(get(p + 1, 4)?.try_into().unwrap()) as usize;
+                (get(p + 5, n)?.to_vec(), 5 + n)
+            }
+            _ => {
+                let (v, n): (i64, usize) = match enc {
+                    0xC0 => (
+                        i16::from_le_bytes(get(p + 1, 2)?.try_into().unwrap()) as i64,
+                        2,
+                    ),
+                    0xD0 => (
+                        i32::from_le_bytes(get(p + 1, 4)?.try_into().unwrap()) as i64,
+                        4,
+                    ),
+                    0xE0 => (i64::from_le_bytes(get(p + 1, 8)?.try_into().unwrap()), 8),
+                    0xF0 => {
+                        let t = get(p + 1, 3)?;
+                        ((i32::from_le_bytes([0, t[0], t[1], t[2]]) >> 8) as i64, 3)
+                    }
+                    0xFE => (
+                        *b.get(p + 1).ok_or("truncated ziplist entry")? as i8 as i64,
+                        1,
+                    ),
+                    0xF1..=0xFD => ((enc & 0x0f) as i64 - 1, 0),
+                    _ => return Err(format!("bad ziplist encoding 0x{enc:02x}")),
+                };
+                (v.to_string().into_bytes(), 1 + n)
+            }
+        };
+        out.push(item);
+        p += used;
+    }
+}
+
+/// The entries of a listpack (Redis 7 small hashes).
+fn listpack_items(b: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    if b.len() < 7 {
+        return Err("listpack too short".into());
+    }
+    let mut p = 6;
+    let mut out = Vec::new();
+    let get = |from: usize, n: usize| {
+        b.get(from..from + n)
+            .ok_or_else(|| "truncated listpack entry".to_string())
+    };
+    loop {
+        let enc = *b.get(p).ok_or("listpack has no end marker")?;
+        if enc == 0xFF {
+            return Ok(out);
+        }
+        let (item, len): (Vec<u8>, usize) = if enc & 0x80 == 0 {
+            ((enc & 0x7f).to_string().into_bytes(), 1)
+        } else if enc & 0xC0 == 0x80 {
+            let n = (enc & 0x3f) as usize;
+            (get(p + 1, n)?.to_vec(), 1 + n)
+        } else if enc & 0xE0 == 0xC0 {
+            let raw = (((enc & 0x1f) as u16) << 8)
+                | *b.get(p + 1).ok_or("truncated listpack entry")? as u16;
+            let v = ((raw << 3) as i16) >> 3;
+            (v.to_string().into_bytes(), 2)
+        } else if enc & 0xF0 == 0xE0 {
+            let n = (((enc & 0x0f) as usize) << 8)
+                | *b.get(p + 1).ok_or("truncated listpack entry")? as usize;
+            (get(p + 2, n)?.to_vec(), 2 + n)
+        } else {
+            match enc {
+                0xF0 => {
+                    let n = u32::from_le_bytes(get(p + 1, 4)?.try_into().unwrap()) as usize;
+                    (get(p + 5, n)?.to_vec(), 5 + n)
+                }
+                0xF1 => (
+                    i16::from_le_bytes(get(p + 1, 2)?.try_into().unwrap())
+                        .to_string()
+                        .into_bytes(),
+                    3,
+                ),
+                0xF2 => {
+                    let t = get(p + 1, 3)?;
+                    (
+                        (i32::from_le_bytes([0, t[0], t[1], t[2]]) >> 8)
+                            .to_string()
+                            .into_bytes(),
+                        4,
+                    )
+                }
+                0xF3 => (
+                    i32::from_le_bytes(get(p + 1, 4)?.try_into().unwrap())
+                        .to_string()
+                        .into_bytes(),
+                    5,
+                ),
+                0xF4 => (
+                    i64::from_le_bytes(get(p + 1, 8)?.try_into().unwrap())
+                        .to_string()
+                        .into_bytes(),
+                    9,
+                ),
+                _ => return Err(format!("bad listpack encoding 0x{enc:02x}")),
+            }
+        };
+        let backlen = match len {
+            0..=127 => 1,
+            128..=16383 => 2,
+            16384..=2097151 => 3,
+            2097152..=268435455 => 4,
+            _ => 5,
+        };
+        out.push(item);
+        p += len + backlen;
+    }
+}
+
+/// The entries of a zipmap (very old small hashes).
+fn zipmap_items(b: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let mut p = 1;
+    let mut out = Vec::new();
+    let len_at = |p: &mut usize| -> Result<usize, String> {
+        let first = *b.get(*p).ok_or("truncated zipmap")?;
+        if first < 254 {
+            *p += 1;
+            Ok(first as usize)
+        } else if first == 254 {
+            let n = u32::from_le_bytes(
+                b.get(*p + 1..*p + 5)
+                    .ok_or("truncated zipmap")?
+                    .try_into()
+                    .unwrap(),
+            );
+            *p += 5;
+            Ok(n as usize)
+        } else {
+            Err("unexpected zipmap end".into())
+        }
+    };
+    loop {
+        if *b.get(p).ok_or("zipmap has no end marker")? == 0xFF {
+            return Ok(out);
+        }
+        let klen = len_at(&mut p)?;
+        out.push(b.get(p..p + klen).ok_or("truncated zipmap")?.to_vec());
+        p += klen;
+        let vlen = len_at(&mut p)?;
+        let free = *b.get(p).ok_or("truncated zipmap")? as usize;
+        p += 1;
+        out.push(b.get(p..p + vlen).ok_or("truncated zipmap")?.to_vec());
+        p += vlen + free;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(entries: &[RdbEntry]) -> Vec<u8> {
+        let mut w = Writer::new(Vec::new(), &[("redis-ver", "7.0.15".into())]).unwrap();
+        w.select_db(entries.len() as u64, 0).unwrap();
+        for e in entries {
+            match &e.value {
+                RdbValue::Str(v) => w.write_string(&e.key, v, e.expire_ms).unwrap(),
+                RdbValue::Hash(p) => w
+                    .write_hash(
+                        &e.key,
+                        p.len(),
+                        p.iter().map(|(f, v)| (&f[..], &v[..])),
+                        e.expire_ms,
+                    )
+                    .unwrap(),
+            }
+        }
+        w.finish().unwrap()
+    }
+
+    fn read_all(data: &[u8]) -> Result<Vec<RdbEntry>, RdbError> {
+        let mut out = Vec::new();
+        read(data, &ReadOptions { now_ms: 1000 }, |e| {
+            out.push(e);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn round_trip_and_corruption() {
+        let entries = vec![
+            RdbEntry {
+                key: b"s".to_vec(),
+                value: RdbValue::Str(b"hello".to_vec()),
+                expire_ms: None,
+            },
+            RdbEntry {
+                key: b"i".to_vec(),
+                value: RdbValue::Str(b"-123456".to_vec()),
+                expire_ms: Some(5_000_000),
+            },
+            RdbEntry {
+                key: b"big".to_vec(),
+                value: RdbValue::Str(vec![7u8; 20_000]),
+                expire_ms: None,
+            },
+            RdbEntry {
+                key: b"h".to_vec(),
+                value: RdbValue::Hash(vec![
+                    (b"f".to_vec(), b"1".to_vec()),
+                    (b"g".to_vec(), b"x y".to_vec()),
+                ]),
+                expire_ms: None,
+            },
+        ];
+        let data = write(&entries);
+        assert_eq!(read_all(&data).unwrap(), entries);
+        // Truncations, flipped bytes and a bad version are errors, never panics.
+        for cut in 0..data.len() {
+            assert!(read_all(&data[..cut]).is_err(), "truncated at {cut}");
+        }
+        let mut flipped = data.clone();
+        flipped[20] ^= 0x40;
+        assert!(
+            read_all(&flipped).unwrap_err().reason.contains("checksum")
+                || read_all(&flipped).is_err()
+        );
+        let mut future = data.clone();
+        future[5..9].copy_from_slice(b"0099");
+        assert!(read_all(&future).unwrap_err().reason.contains("version"));
+        assert!(read_all(b"").is_err());
+    }
+
+    #[test]
+    fn expired_keys_are_skipped() {
+        let entries = vec![RdbEntry {
+            key: b"old".to_vec(),
+            value: RdbValue::Str(b"v".to_vec()),
+            expire_ms: Some(10),
+        }];
+        assert!(read_all(&write(&entries)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn listpack_and_ziplist_decoding() {
+        // listpack: "f" (6-bit str), 5 (7-bit uint), -1000 (13-bit int), end.
+        let mut lp = vec![0, 0, 0, 0, 3, 0];
+        lp.extend([0x81, b'f', 2]);
+        lp.extend([5, 1]);
+        let v: u16 = (-1000i16 as u16) & 0x1fff;
+        lp.extend([0xC0 | (v >> 8) as u8, v as u8, 2]);
+        lp.push(0xFF);
+        assert_eq!(
+            listpack_items(&lp).unwrap(),
+            vec![b"f".to_vec(), b"5".to_vec(), b"-1000".to_vec()]
+        );
+        // ziplist: "ab" (6-bit str), 12 (immediate), 300 (int16), end.
+        let mut zl = vec![0; 10];
+        zl.extend([0, 2, b'a', b'b']);
+        zl.extend([4, 0xFD]);
+        zl.extend([2, 0xC0]);
+        zl.extend(300i16.to_le_bytes());
+        zl.push(0xFF);
+        assert_eq!(
+            ziplist_items(&zl).unwrap(),
+            vec![b"ab".to_vec(), b"12".to_vec(), b"300".to_vec()]
+        );
+    }
+}
