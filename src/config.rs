@@ -503,11 +503,6 @@ impl Config {
                     .into(),
             );
         }
-        if self.persistence_enabled {
-            return Some(
-                "persistence.enabled: snapshots are not available in this build yet".into(),
-            );
-        }
         None
     }
 }

@@ -12,6 +12,7 @@ pub mod docs;
 pub mod expiry;
 pub mod hashes;
 pub mod keyspace;
+pub mod persistence;
 pub mod server;
 pub mod strings;
 pub mod table;
@@ -217,6 +218,16 @@ pub fn execute(
         }
     }
     let argc = args.len() as i32;
+    if srv
+        .persist
+        .loading
+        .load(std::sync::atomic::Ordering::Relaxed)
+        && spec.flags & table::LOADING == 0
+    {
+        let mut c = reject_ctx(srv, client, out, now, spec);
+        c.error(errors::LOADING);
+        return After::Continue;
+    }
     if !client.authenticated && spec.flags & table::NO_AUTH == 0 {
         let mut c = reject_ctx(srv, client, out, now, spec);
         c.error(errors::NOAUTH);

@@ -683,12 +683,12 @@ pub fn slowlog_help(ctx: &mut Ctx, _args: &[&[u8]]) {
 }
 
 pub fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) {
-    let mut save = false;
+    let mut mode = crate::server::ShutdownSave::Default;
     for a in &args[1..] {
         if eq_ic(a, "nosave") {
-            save = false;
+            mode = crate::server::ShutdownSave::Skip;
         } else if eq_ic(a, "save") {
-            save = true;
+            mode = crate::server::ShutdownSave::Force;
         } else if eq_ic(a, "now") || eq_ic(a, "force") {
         } else if eq_ic(a, "abort") {
             return ctx.error("ERR No shutdown in progress.");
@@ -696,8 +696,10 @@ pub fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) {
             return ctx.syntax_error();
         }
     }
-    if save {
-        tracing::warn!("SHUTDOWN SAVE refused: snapshots are not available in this build");
+    if mode == crate::server::ShutdownSave::Force && !ctx.srv.persist.enabled {
+        tracing::warn!(
+            "SHUTDOWN SAVE refused: snapshots are disabled ([persistence] enabled = false)"
+        );
         return ctx.error(errors::SHUTDOWN_FAILED);
     }
     let mut line = String::new();
@@ -707,6 +709,6 @@ pub fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) {
         ctx.client.handle.addr
     );
     tracing::info!("{line}");
-    ctx.srv.request_shutdown();
+    ctx.srv.request_shutdown_with(mode);
     ctx.after = After::Drop;
 }

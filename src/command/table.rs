@@ -8,7 +8,9 @@ use std::sync::OnceLock;
 use hashbrown::HashMap;
 
 use super::Ctx;
-use super::{connection as conn, counters, expiry, hashes, keyspace as keys, server, strings};
+use super::{
+    connection as conn, counters, expiry, hashes, keyspace as keys, persistence, server, strings,
+};
 
 pub type Handler = fn(&mut Ctx, &[&[u8]]);
 
@@ -231,6 +233,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         cmd!("slowlog|reset", 2, ADMIN | LOADING | STALE, NK, "server", "2.2.12", "Clears all entries from the slow log.", "", server::slowlog_reset),
         cmd!("slowlog|help", 2, LOADING | STALE, NK, "server", "6.2.0", "Show helpful text about the different subcommands", "", server::slowlog_help),
     ]),
+    cmd!("save", 1, ADMIN | NOSCRIPT, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk.", "", persistence::save),
+    cmd!("bgsave", -1, ADMIN | NOSCRIPT, NK, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", "[SCHEDULE]", persistence::bgsave),
+    cmd!("lastsave", 1, LOADING | STALE | FAST, NK, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", "", persistence::lastsave),
     cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]", server::shutdown),
 ];
 

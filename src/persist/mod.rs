@@ -2,9 +2,10 @@
 //! 10, read versions 1..=12 for the types Redistill holds); `crc64` and
 //! `lzf` are the checksum and compression it needs.
 //!
-//! Wiring snapshots into the server (SAVE, BGSAVE, loading at start) is not
-//! done yet: this module is the tested file format only.
+//! `snapshot` takes point-in-time images of the keyspace without fork()
+//! and writes them crash-safely; it also loads a snapshot at start.
 
 pub mod crc64;
 pub mod lzf;
 pub mod rdb;
+pub mod snapshot;

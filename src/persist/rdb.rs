@@ -81,6 +81,22 @@ impl<W: Write> Writer<W> {
         Ok(w)
     }
 
+    /// A writer for a run of encoded keys with no header, to be spliced
+    /// into a file later with [`Writer::append_encoded`].
+    pub fn chunk(out: W) -> Self {
+        Writer { out, crc: 0 }
+    }
+
+    /// Appends bytes produced by a chunk writer.
+    pub fn append_encoded(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.raw(bytes)
+    }
+
+    /// The sink, without writing a trailer (for chunk writers).
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
     fn raw(&mut self, b: &[u8]) -> io::Result<()> {
         self.crc = crc64::update(self.crc, b);
         self.out.write_all(b)

@@ -187,18 +187,31 @@ fn memory(srv: &Shared, out: &mut String) {
 }
 
 fn persistence(srv: &Shared, out: &mut String) {
+    let p = &srv.persist;
     out.push_str("# Persistence\r\n");
-    line!(out, "loading:0");
+    line!(out, "loading:{}", p.loading.load(Relaxed) as u8);
     line!(out, "async_loading:0");
     line!(
         out,
         "rdb_changes_since_last_save:{}",
-        srv.stats.dirty.load(Relaxed)
+        srv.stats
+            .dirty
+            .load(Relaxed)
+            .saturating_sub(p.dirty_at_save())
     );
-    line!(out, "rdb_bgsave_in_progress:0");
-    line!(out, "rdb_last_save_time:{}", srv.started_ms / 1000);
-    line!(out, "rdb_last_bgsave_status:ok");
-    line!(out, "rdb_saves:0");
+    line!(
+        out,
+        "rdb_bgsave_in_progress:{}",
+        p.in_progress.load(Relaxed) as u8
+    );
+    line!(out, "rdb_last_save_time:{}", p.last_save_unix());
+    line!(
+        out,
+        "rdb_last_bgsave_status:{}",
+        if p.last_ok() { "ok" } else { "err" }
+    );
+    line!(out, "rdb_last_bgsave_time_sec:{}", p.last_duration_sec());
+    line!(out, "rdb_saves:{}", p.saves());
     line!(out, "aof_enabled:0");
     line!(out, "aof_rewrite_in_progress:0");
 }

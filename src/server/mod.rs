@@ -4,6 +4,7 @@
 pub mod clients;
 pub mod connection;
 pub mod info;
+pub mod persistence;
 pub mod slowlog;
 pub mod tls;
 
@@ -28,6 +29,17 @@ use crate::store::{now_ms, Keyspace};
 use clients::ClientRegistry;
 use slowlog::SlowLog;
 
+/// What SHUTDOWN asked for about the final snapshot.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ShutdownSave {
+    /// Follow `save_on_shutdown`.
+    Default,
+    /// SHUTDOWN NOSAVE.
+    Skip,
+    /// SHUTDOWN SAVE.
+    Force,
+}
+
 /// State shared by every connection and background task.
 pub struct Shared {
     pub ks: Keyspace,
@@ -51,6 +63,10 @@ pub struct Shared {
     accept_tokens: parking_lot::Mutex<(f64, Instant)>,
     password_digest: RwLock<Option<[u8; 32]>>,
     auth_required: AtomicBool,
+    pub persist: persistence::Persistence,
+    shutdown_save: parking_lot::Mutex<ShutdownSave>,
+    /// A weak handle to this state, for tasks spawned from `&Shared`.
+    self_weak: parking_lot::Mutex<std::sync::Weak<Shared>>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -78,12 +94,27 @@ impl Shared {
             )),
             password_digest: RwLock::new(None),
             auth_required: AtomicBool::new(false),
+            persist: persistence::Persistence::new(
+                config.persistence_enabled,
+                std::path::PathBuf::from(&config.snapshot_path),
+                now_ms(),
+            ),
+            self_weak: parking_lot::Mutex::new(std::sync::Weak::new()),
+            shutdown_save: parking_lot::Mutex::new(ShutdownSave::Default),
             shutdown: watch::channel(false).0,
         };
         shared.set_password(&config.password);
         crate::evict::set_active(config.eviction_policy);
         crate::evict::set_samples(config.maxmemory_samples);
         shared
+    }
+
+    /// A strong handle to this state (set once it is shared).
+    pub fn self_ref(&self) -> Arc<Shared> {
+        self.self_weak
+            .lock()
+            .upgrade()
+            .expect("shared state is alive")
     }
 
     /// Sets (or clears, with "") the password clients must AUTH with.
@@ -137,6 +168,12 @@ impl Shared {
         }
     }
 
+    /// SHUTDOWN with a choice about the final snapshot.
+    pub fn request_shutdown_with(&self, mode: ShutdownSave) {
+        *self.shutdown_save.lock() = mode;
+        self.request_shutdown();
+    }
+
     pub fn request_shutdown(&self) {
         self.shutdown.send_replace(true);
     }
@@ -168,6 +205,11 @@ pub async fn start(config: Config) -> Result<Running, String> {
         None
     };
     let shared = Arc::new(Shared::new(config.clone()));
+    *shared.self_weak.lock() = Arc::downgrade(&shared);
+    if config.persistence_enabled {
+        crate::persist::snapshot::remove_stale_temp_files(&shared.persist.path);
+        shared.persist.loading.store(true, Relaxed);
+    }
     let mut addrs = Vec::new();
     let mut ports: Vec<(u16, Option<TlsAcceptor>)> = Vec::new();
     if config.port != 0 {
@@ -185,6 +227,24 @@ pub async fn start(config: Config) -> Result<Running, String> {
             addrs.push(listener.local_addr().map_err(|e| e.to_string())?);
             tokio::spawn(accept_loop(listener, shared.clone(), tls.clone()));
         }
+    }
+    if config.persistence_enabled {
+        // Clients may connect while the snapshot loads: INFO answers with
+        // loading:1 and other commands with LOADING.
+        let loader = shared.clone();
+        let path = shared.persist.path.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            crate::persist::snapshot::load(&loader.ks, &path, now_ms())
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        if loaded > 0 {
+            tracing::info!(
+                "loaded {loaded} keys from {}",
+                shared.persist.path.display()
+            );
+        }
+        shared.persist.loading.store(false, Relaxed);
     }
     tokio::spawn(housekeeping(shared.clone()));
     Ok(Running { shared, addrs })
@@ -291,6 +351,15 @@ async fn housekeeping(shared: Arc<Shared>) {
         }
         cycle.tick(&shared.ks, now_ms(), Duration::from_millis(2));
         shared.stats.sample();
+        let interval = shared.settings.read().snapshot_interval;
+        if shared.persist.enabled && interval > 0 {
+            let since = (now_ms() / 1000).saturating_sub(shared.persist.last_save_unix());
+            let changed = shared.stats.dirty.load(Relaxed) != shared.persist.dirty_at_save();
+            if since >= interval && changed && !shared.persist.in_progress.load(Relaxed) {
+                tracing::info!("periodic snapshot: {since}s since the last one");
+                shared.start_bgsave(now_ms());
+            }
+        }
     }
 }
 
@@ -347,6 +416,31 @@ pub async fn run(config: Config) -> Result<(), String> {
     }
     shared.request_shutdown();
     shared.stats.sample();
+    let (enabled, on_shutdown) = {
+        let s = shared.settings.read();
+        (s.persistence_enabled, s.save_on_shutdown)
+    };
+    let save = match *shared.shutdown_save.lock() {
+        ShutdownSave::Default => enabled && on_shutdown,
+        ShutdownSave::Skip => false,
+        ShutdownSave::Force => enabled,
+    };
+    if save {
+        // Wait for a running BGSAVE, then write the final image.
+        while shared.persist.in_progress.load(Relaxed) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let s = shared.clone();
+        let saved = tokio::task::spawn_blocking(move || s.save_now(now_ms()))
+            .await
+            .map_err(|e| e.to_string())?;
+        if saved.is_err() {
+            return Err(format!(
+                "the final snapshot to {} failed; the previous file is kept",
+                shared.persist.path.display()
+            ));
+        }
+    }
     tracing::info!(
         "Redistill stopped after {}s: {} connections received, {} commands processed",
         shared.started.elapsed().as_secs(),

@@ -60,6 +60,10 @@ pub struct Shard {
     evict: EvictState,
     /// The keyspace-wide byte total this shard contributes to.
     global_used: Arc<AtomicI64>,
+    /// A snapshot this shard has not yet contributed to. The first write
+    /// after a snapshot started serializes the shard first, so the snapshot
+    /// sees the shard as it was when the snapshot began.
+    pending_snapshot: Option<(Arc<crate::persist::snapshot::Sink>, usize)>,
 }
 
 impl Default for Shard {
@@ -88,6 +92,26 @@ impl Shard {
             sweep_cursor: 0,
             evict: EvictState::default(),
             global_used,
+            pending_snapshot: None,
+        }
+    }
+
+    /// Marks this shard (number `index`) as owed to the snapshot `sink`.
+    pub fn owe_snapshot(&mut self, sink: Arc<crate::persist::snapshot::Sink>, index: usize) {
+        self.pending_snapshot = Some((sink, index));
+    }
+
+    /// Hands this shard's contents to its pending snapshot, if any.
+    pub fn settle_snapshot(&mut self) {
+        if let Some((sink, index)) = self.pending_snapshot.take() {
+            sink.deposit(index, self);
+        }
+    }
+
+    #[inline]
+    fn before_write(&mut self) {
+        if self.pending_snapshot.is_some() {
+            self.settle_snapshot();
         }
     }
 
@@ -202,6 +226,7 @@ impl Shard {
         expire_at: u64,
         now_ms: u64,
     ) -> usize {
+        self.before_write();
         let pos = self.entries.len();
         let entry = Entry {
             hash,
@@ -249,6 +274,7 @@ impl Shard {
 
     /// Replaces the value at `pos`, keeping key and TTL.
     pub fn replace_value(&mut self, pos: usize, value: Value) -> Value {
+        self.before_write();
         let e = &mut self.entries[pos];
         let before = e.value.heap_size();
         let old = std::mem::replace(&mut e.value, value);
@@ -267,6 +293,7 @@ impl Shard {
 
     /// Edits the value at `pos` in place, keeping memory accounting exact.
     pub fn update<R>(&mut self, pos: usize, f: impl FnOnce(&mut Value) -> R) -> R {
+        self.before_write();
         let e = &mut self.entries[pos];
         let before = e.value.heap_size();
         let r = f(&mut e.value);
@@ -277,6 +304,7 @@ impl Shard {
 
     /// Sets (or clears with 0) the expiry of the entry at `pos`.
     pub fn set_expire(&mut self, pos: usize, expire_at: u64) {
+        self.before_write();
         let e = &mut self.entries[pos];
         match (e.expire_at != 0, expire_at != 0) {
             (false, true) => self.volatile += 1,
@@ -288,6 +316,7 @@ impl Shard {
 
     /// Removes the entry at `pos` (the last entry moves into its place).
     pub fn remove_at(&mut self, pos: usize) -> Entry {
+        self.before_write();
         let hash = self.entries[pos].hash;
         if let Ok(slot) = self.index.find_entry(hash, |&i| i as usize == pos) {
             slot.remove();
@@ -318,6 +347,7 @@ impl Shard {
 
     /// Drops every entry.
     pub fn clear(&mut self) {
+        self.before_write();
         self.entries = Vec::new();
         self.index = HashTable::new();
         self.add_used(-(self.used_bytes as isize));

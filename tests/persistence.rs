@@ -1,0 +1,395 @@
+//! Snapshots end to end: SAVE and restart, BGSAVE's point-in-time image,
+//! files Redis accepts, crash safety (kill -9, failed saves), refusal to
+//! start on corrupt files, the LOADING state, and the shutdown snapshot.
+
+mod common;
+use common::{free_port, Raw};
+use redis::Commands;
+use redistill::persist::rdb::{read, RdbValue, ReadOptions, Writer};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Node {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn config(dir: &Path, extra: &str) -> PathBuf {
+    let path = dir.join("redistill.toml");
+    let text = format!(
+        "[persistence]\nenabled = true\nsnapshot_path = \"{}\"\nsnapshot_interval = 0\n{extra}",
+        dir.join("dump.rdb").display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn start(dir: &Path, extra: &str) -> Node {
+    let cfg = config(dir, extra);
+    let port = free_port();
+    let log = dir.join(format!("server-{port}.log"));
+    let child = Command::new(env!("CARGO_BIN_EXE_redistill"))
+        .args([
+            cfg.to_str().unwrap(),
+            "--port",
+            &port.to_string(),
+            "--shards",
+            "256",
+        ])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(dir.join(format!("err-{port}.log"))).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(mut c) = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .unwrap()
+            .get_connection()
+        {
+            let info: redis::RedisResult<String> =
+                redis::cmd("INFO").arg("persistence").query(&mut c);
+            if info.is_ok_and(|i| i.contains("loading:0")) {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "server did not become ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Node { child, port }
+}
+
+fn conn(n: &Node) -> redis::Connection {
+    redis::Client::open(format!("redis://127.0.0.1:{}/", n.port))
+        .unwrap()
+        .get_connection()
+        .unwrap()
+}
+
+fn read_file(path: &Path) -> HashMap<Vec<u8>, RdbValue> {
+    let data = std::fs::read(path).unwrap();
+    let mut out = HashMap::new();
+    read(&data, &ReadOptions { now_ms: 0 }, |e| {
+        out.insert(e.key, e.value);
+        Ok(())
+    })
+    .unwrap();
+    out
+}
+
+#[test]
+fn save_and_restart_bring_back_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path(), "");
+    let mut c = conn(&node);
+    for i in 0..2000 {
+        let _: () = c.set(format!("s{i}"), format!("value-{i}")).unwrap();
+    }
+    let _: () = c.set("int", 42).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("ttl")
+        .arg("x")
+        .arg("EX")
+        .arg(1000)
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("gone")
+        .arg("x")
+        .arg("PX")
+        .arg(1)
+        .query(&mut c)
+        .unwrap();
+    let _: () = c.hset_multiple("h", &[("a", "1"), ("b", "2")]).unwrap();
+    for i in 0..300 {
+        let _: () = c.hset("bigh", format!("f{i}"), i).unwrap();
+    }
+    let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
+    let last: i64 = redis::cmd("LASTSAVE").query(&mut c).unwrap();
+    assert!(last > 1_700_000_000);
+    let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).unwrap();
+    assert!(
+        info.contains("rdb_changes_since_last_save:0") && info.contains("rdb_saves:1"),
+        "{info}"
+    );
+    drop(node);
+    // The file passes Redis's checker.
+    let check = Command::new("redis-check-rdb")
+        .arg(dir.path().join("dump.rdb"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&check.stdout).contains("RDB looks OK"));
+    let node = start(dir.path(), "");
+    let mut c = conn(&node);
+    assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut c).unwrap(), 2000 + 4);
+    assert_eq!(c.get::<_, String>("s1999").unwrap(), "value-1999");
+    assert_eq!(c.get::<_, i64>("int").unwrap(), 42);
+    assert!((998..=1000).contains(&c.ttl::<_, i64>("ttl").unwrap()));
+    assert_eq!(
+        c.hgetall::<_, Vec<String>>("h").unwrap(),
+        vec!["a", "1", "b", "2"]
+    );
+    assert_eq!(c.hlen::<_, i64>("bigh").unwrap(), 300);
+}
+
+#[test]
+fn bgsave_is_a_point_in_time_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path(), "");
+    let mut c = conn(&node);
+    let mut pipe = redis::pipe();
+    for i in 0..100_000 {
+        pipe.cmd("SET").arg(format!("k{i}")).arg("before").ignore();
+    }
+    let _: () = pipe.query(&mut c).unwrap();
+    let reply: String = redis::cmd("BGSAVE").query(&mut c).unwrap();
+    assert_eq!(reply, "Background saving started");
+    // Everything written after the reply must stay out of the file.
+    let mut pipe = redis::pipe();
+    for i in 0..100_000 {
+        pipe.cmd("SET").arg(format!("k{i}")).arg("after").ignore();
+    }
+    pipe.cmd("SET").arg("new-key").arg("after").ignore();
+    pipe.cmd("DEL").arg("k5").ignore();
+    let _: () = pipe.query(&mut c).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).unwrap();
+        if info.contains("rdb_bgsave_in_progress:0") && info.contains("rdb_saves:1") {
+            break;
+        }
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let image = read_file(&dir.path().join("dump.rdb"));
+    assert_eq!(image.len(), 100_000);
+    assert!(!image.contains_key(&b"new-key"[..]));
+    for i in 0..100_000 {
+        assert_eq!(
+            image[format!("k{i}").as_bytes()],
+            RdbValue::Str(b"before".to_vec()),
+            "k{i}"
+        );
+    }
+    let again: redis::RedisResult<String> = redis::cmd("BGSAVE").query(&mut c);
+    assert!(again.is_ok());
+    let twice: redis::RedisResult<String> = redis::cmd("BGSAVE").query(&mut c);
+    if let Err(e) = twice {
+        assert_eq!(e.detail(), Some("Background save already in progress"));
+    }
+}
+
+#[test]
+fn snapshots_disabled_and_failed_saves() {
+    let srv = common::redistill(&[]);
+    let mut c = srv.client().get_connection().unwrap();
+    let e = redis::cmd("SAVE").query::<()>(&mut c).unwrap_err();
+    assert!(e.to_string().contains("[persistence] enabled"), "{e}");
+    // A target that cannot be replaced (a directory): the save fails, is
+    // reported, leaves no temp file, and the server keeps serving.
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path(), "");
+    std::fs::create_dir(dir.path().join("dump.rdb")).unwrap();
+    let mut c = conn(&node);
+    let _: () = c.set("k", "v").unwrap();
+    let e = redis::cmd("SAVE").query::<()>(&mut c).unwrap_err();
+    assert_eq!(e.code(), Some("ERR"));
+    let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).unwrap();
+    assert!(info.contains("rdb_last_bgsave_status:err"), "{info}");
+    let temps = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("temp-")
+        })
+        .count();
+    assert_eq!(temps, 0);
+    assert_eq!(c.get::<_, String>("k").unwrap(), "v");
+}
+
+fn good_snapshot(dir: &Path) -> Vec<u8> {
+    let mut w = Writer::new(Vec::new(), &[]).unwrap();
+    w.select_db(2, 0).unwrap();
+    w.write_string(b"a", b"1", None).unwrap();
+    w.write_string(b"b", b"two", None).unwrap();
+    let data = w.finish().unwrap();
+    std::fs::write(dir.join("dump.rdb"), &data).unwrap();
+    data
+}
+
+fn start_fails(dir: &Path) -> String {
+    let cfg = config(dir, "");
+    let out = Command::new(env!("CARGO_BIN_EXE_redistill"))
+        .args([cfg.to_str().unwrap(), "--port", &free_port().to_string()])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "started on a bad snapshot");
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[test]
+fn corrupt_snapshots_refuse_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = good_snapshot(dir.path());
+    let path = dir.path().join("dump.rdb");
+    let mut cases: Vec<(&str, Vec<u8>)> = vec![
+        ("truncated", data[..data.len() - 5].to_vec()),
+        ("zero bytes", Vec::new()),
+        (
+            "wrong magic",
+            [b"RADIS".to_vec(), data[5..].to_vec()].concat(),
+        ),
+        (
+            "future version",
+            [b"REDIS0099".to_vec(), data[9..].to_vec()].concat(),
+        ),
+    ];
+    let mut bad_crc = data.clone();
+    let n = bad_crc.len();
+    bad_crc[n - 1] ^= 0xff;
+    cases.push(("bad checksum", bad_crc));
+    let mut flipped = data.clone();
+    flipped[20] ^= 0x01;
+    cases.push(("flipped byte", flipped));
+    for (what, bytes) in cases {
+        std::fs::write(&path, &bytes).unwrap();
+        let err = start_fails(dir.path());
+        assert!(
+            err.contains("dump.rdb") && err.contains("offset"),
+            "{what}: {err}"
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "{what}: the file was touched"
+        );
+    }
+}
+
+#[test]
+fn kill_during_bgsave_keeps_the_previous_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path(), "");
+    let mut c = conn(&node);
+    let _: () = c.set("first", "1").unwrap();
+    let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
+    let good = std::fs::read(dir.path().join("dump.rdb")).unwrap();
+    let mut pipe = redis::pipe();
+    for i in 0..200_000 {
+        pipe.cmd("SET")
+            .arg(format!("k{i}"))
+            .arg("x".repeat(50))
+            .ignore();
+    }
+    let _: () = pipe.query(&mut c).unwrap();
+    let _: String = redis::cmd("BGSAVE").query(&mut c).unwrap();
+    let mut node = node;
+    let _ = node.child.kill(); // SIGKILL, mid-save
+    let _ = node.child.wait();
+    drop(node);
+    let now = std::fs::read(dir.path().join("dump.rdb")).unwrap();
+    // Either the old file, or a complete new one (if the save won the race).
+    if now != good {
+        assert!(read_file(&dir.path().join("dump.rdb")).len() > 200_000);
+    }
+    let node = start(dir.path(), "");
+    let mut c = conn(&node);
+    assert_eq!(c.get::<_, String>("first").unwrap(), "1");
+    let temps = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("temp-")
+        })
+        .count();
+    assert_eq!(temps, 0, "stale temp files were not cleaned at start");
+}
+
+#[test]
+fn loading_state_and_shutdown_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    // A large snapshot so loading takes a while.
+    let mut w = Writer::new(
+        std::io::BufWriter::new(std::fs::File::create(dir.path().join("dump.rdb")).unwrap()),
+        &[],
+    )
+    .unwrap();
+    w.select_db(600_000, 0).unwrap();
+    for i in 0..600_000u32 {
+        w.write_string(format!("key:{i}").as_bytes(), b"some value bytes", None)
+            .unwrap();
+    }
+    w.finish().unwrap();
+    let cfg = config(dir.path(), "");
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_redistill"))
+        .args([cfg.to_str().unwrap(), "--port", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut saw_loading = false;
+    let mut saw_loading_error = false;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let mut raw = Raw {
+                stream: {
+                    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                    s
+                },
+            };
+            raw.send(b"INFO persistence\r\n");
+            let info = String::from_utf8_lossy(&raw.read_n(40)).to_string();
+            if info.contains("loading:1") {
+                saw_loading = true;
+                let mut raw2 = Raw::connect(port);
+                let e = b"-LOADING Redis is loading the dataset in memory\r\n";
+                if raw2.roundtrip(b"GET key:1\r\n", e) == e.to_vec() {
+                    saw_loading_error = true;
+                }
+            } else if info.contains("loading:0") {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        saw_loading && saw_loading_error,
+        "loading state not observed"
+    );
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut c).unwrap(), 600_000);
+    // Writes acknowledged before SIGTERM are in the shutdown snapshot.
+    let _: () = c.set("late", "write").unwrap();
+    unsafe { libc_kill(child.id() as i32, 15) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit {status:?}");
+    let image = read_file(&dir.path().join("dump.rdb"));
+    assert_eq!(image[&b"late"[..]], RdbValue::Str(b"write".to_vec()));
+    assert_eq!(image.len(), 600_001);
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
