@@ -36,6 +36,12 @@ fn main() {
         std::process::exit(1);
     }
     init_logging(&config.loglevel);
+    // A file-size limit (ulimit -f) must fail a snapshot write with EFBIG,
+    // not kill the server.
+    // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

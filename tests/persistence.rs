@@ -393,3 +393,78 @@ extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
 }
+
+#[test]
+fn a_save_past_the_file_size_limit_keeps_the_old_file() {
+    // The server runs under `ulimit -f 1024` (1 MB files): like a full disk.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "");
+    let port = free_port();
+    let child = Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "ulimit -f 1024; exec {} {} --port {port} --shards 256",
+                env!("CARGO_BIN_EXE_redistill"),
+                cfg.display()
+            ),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let node = Node { child, port };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut c = loop {
+        if let Ok(c) = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .unwrap()
+            .get_connection()
+        {
+            break c;
+        }
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _: () = c.set("small", "dataset").unwrap();
+    let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
+    let good = std::fs::read(dir.path().join("dump.rdb")).unwrap();
+    let mut pipe = redis::pipe();
+    for i in 0..5000 {
+        pipe.cmd("SET")
+            .arg(format!("big{i}"))
+            .arg("x".repeat(1000))
+            .ignore();
+    }
+    let _: () = pipe.query(&mut c).unwrap();
+    let e = redis::cmd("SAVE").query::<()>(&mut c).unwrap_err();
+    assert_eq!(e.code(), Some("ERR"));
+    let _: String = redis::cmd("BGSAVE").query(&mut c).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).unwrap();
+        if info.contains("rdb_bgsave_in_progress:0") {
+            assert!(info.contains("rdb_last_bgsave_status:err"), "{info}");
+            break;
+        }
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        std::fs::read(dir.path().join("dump.rdb")).unwrap(),
+        good,
+        "the old snapshot changed"
+    );
+    let temps = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("temp-")
+        })
+        .count();
+    assert_eq!(temps, 0, "a temp file was left behind");
+    assert_eq!(c.get::<_, String>("small").unwrap(), "dataset");
+    drop(node);
+}
