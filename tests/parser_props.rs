@@ -1,7 +1,7 @@
 //! Property tests for the request parser and the glob matcher.
 
 use proptest::prelude::*;
-use redistill::protocol::{ParseLimits, Parser, Request};
+use redistill::protocol::ParseLimits;
 use redistill::store::glob::glob_match;
 
 fn encode(args: &[Vec<u8>]) -> Vec<u8> {
@@ -16,34 +16,10 @@ fn encode(args: &[Vec<u8>]) -> Vec<u8> {
 
 /// Parses a whole buffer, feeding it in the given chunk sizes.
 fn parse_chunked(input: &[u8], chunk: usize) -> Result<Vec<Vec<Vec<u8>>>, String> {
-    let mut parser = Parser::new();
-    let limits = ParseLimits::default();
-    let mut buf: Vec<u8> = Vec::new();
-    let mut out = Vec::new();
-    for piece in input.chunks(chunk.max(1)) {
-        buf.extend_from_slice(piece);
-        loop {
-            match parser.parse(&buf, &limits) {
-                Ok(None) => break,
-                Ok(Some(req)) => {
-                    match req {
-                        Request::Multibulk { .. } => out.push(
-                            parser
-                                .args
-                                .iter()
-                                .map(|r| buf[r.clone()].to_vec())
-                                .collect(),
-                        ),
-                        Request::Inline { .. } => out.push(parser.inline_args.clone()),
-                        Request::Empty { .. } => {}
-                    }
-                    buf.drain(..req.consumed());
-                }
-                Err(e) => return Err(e.message()),
-            }
-        }
+    match redistill::fuzz_support::parse_stream(input, chunk, &ParseLimits::default()) {
+        (cmds, None) => Ok(cmds),
+        (_, Some(err)) => Err(err),
     }
-    Ok(out)
 }
 
 /// A straightforward reference glob matcher (dynamic programming over

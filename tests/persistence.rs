@@ -74,6 +74,20 @@ fn conn(n: &Node) -> redis::Connection {
         .unwrap()
 }
 
+/// Snapshot temp files left in `dir`.
+fn temp_files(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("temp-")
+        })
+        .count()
+}
+
 fn read_file(path: &Path) -> HashMap<Vec<u8>, RdbValue> {
     let data = std::fs::read(path).unwrap();
     let mut out = HashMap::new();
@@ -204,16 +218,7 @@ fn snapshots_disabled_and_failed_saves() {
     assert_eq!(e.code(), Some("ERR"));
     let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).unwrap();
     assert!(info.contains("rdb_last_bgsave_status:err"), "{info}");
-    let temps = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with("temp-")
-        })
-        .count();
+    let temps = temp_files(dir.path());
     assert_eq!(temps, 0);
     assert_eq!(c.get::<_, String>("k").unwrap(), "v");
 }
@@ -307,16 +312,7 @@ fn kill_during_bgsave_keeps_the_previous_snapshot() {
     let node = start(dir.path(), "");
     let mut c = conn(&node);
     assert_eq!(c.get::<_, String>("first").unwrap(), "1");
-    let temps = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with("temp-")
-        })
-        .count();
+    let temps = temp_files(dir.path());
     assert_eq!(temps, 0, "stale temp files were not cleaned at start");
 }
 
@@ -454,16 +450,7 @@ fn a_save_past_the_file_size_limit_keeps_the_old_file() {
         good,
         "the old snapshot changed"
     );
-    let temps = std::fs::read_dir(dir.path())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with("temp-")
-        })
-        .count();
+    let temps = temp_files(dir.path());
     assert_eq!(temps, 0, "a temp file was left behind");
     assert_eq!(c.get::<_, String>("small").unwrap(), "dataset");
     drop(node);
