@@ -244,6 +244,9 @@ pub struct Flags {
     /// Largest request a client may have pending, e.g. 1gb (min 1mb) [default: 1gb]
     #[arg(long = "client-query-buffer-limit")]
     pub client_query_buffer_limit: Option<String>,
+    /// Seconds to let clients finish on shutdown before closing them [default: 10]
+    #[arg(long = "shutdown-timeout")]
+    pub shutdown_timeout: Option<i64>,
     /// New connections accepted per second; 0 = unlimited [default: 0]
     #[arg(long = "connection-rate-limit")]
     pub connection_rate_limit: Option<i64>,
@@ -279,6 +282,8 @@ pub struct Config {
     pub request_timeout: u64,
     /// Largest pending request per client (`client-query-buffer-limit`).
     pub query_buffer_limit: u64,
+    /// Seconds to drain clients on shutdown.
+    pub shutdown_timeout: u64,
 }
 
 impl Default for Config {
@@ -480,6 +485,12 @@ impl Config {
                 1,
                 86400,
             )? as u64,
+            shutdown_timeout: range(
+                "--shutdown-timeout",
+                flags.shutdown_timeout.unwrap_or(10),
+                0,
+                3600,
+            )? as u64,
             query_buffer_limit: match &flags.client_query_buffer_limit {
                 None => 1 << 30,
                 Some(t) => match parse_memory(t) {
@@ -492,18 +503,6 @@ impl Config {
                 },
             },
         })
-    }
-
-    /// Settings this build accepts but cannot act on yet; starting with them
-    /// on would silently ignore what the operator asked for.
-    pub fn unsupported(&self) -> Option<String> {
-        if self.health_check_port != 0 {
-            return Some(
-                "server.health_check_port: the health endpoint is not available in this build yet"
-                    .into(),
-            );
-        }
-        None
     }
 }
 

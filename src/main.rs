@@ -31,10 +31,6 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let Some(e) = config.unsupported() {
-        eprintln!("redistill: configuration error: {e}");
-        std::process::exit(1);
-    }
     init_logging(&config.loglevel);
     // A file-size limit (ulimit -f) must fail a snapshot write with EFBIG,
     // not kill the server.
@@ -52,9 +48,10 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let Err(e) = runtime.block_on(redistill::server::run(config)) {
+    let result = runtime.block_on(redistill::server::run(config));
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    if let Err(e) = result {
         eprintln!("redistill: {e}");
         std::process::exit(1);
     }
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
 }

@@ -33,7 +33,7 @@ pub fn rss_bytes() -> u64 {
 }
 
 /// (user, system) CPU seconds of this process, from /proc.
-fn cpu_seconds() -> (f64, f64) {
+pub fn cpu_seconds() -> (f64, f64) {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name (which is in parentheses).
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");

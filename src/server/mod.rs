@@ -3,6 +3,7 @@
 
 pub mod clients;
 pub mod connection;
+pub mod http;
 pub mod info;
 pub mod persistence;
 pub mod slowlog;
@@ -178,6 +179,16 @@ impl Shared {
         self.shutdown.send_replace(true);
     }
 
+    pub fn shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Ready to serve: the snapshot (if any) has loaded, listeners are up,
+    /// and no shutdown has begun.
+    pub fn ready(&self) -> bool {
+        !self.persist.loading.load(Relaxed) && !self.shutting_down()
+    }
+
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown.subscribe()
     }
@@ -226,6 +237,16 @@ pub async fn start(config: Config) -> Result<Running, String> {
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             addrs.push(listener.local_addr().map_err(|e| e.to_string())?);
             tokio::spawn(accept_loop(listener, shared.clone(), tls.clone()));
+        }
+    }
+    if config.health_check_port != 0 {
+        for ip in &config.bind {
+            let addr = SocketAddr::new(*ip, config.health_check_port);
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr} (health_check_port): {e}"))?;
+            addrs.push(listener.local_addr().map_err(|e| e.to_string())?);
+            tokio::spawn(http::serve(listener, shared.clone()));
         }
     }
     if config.persistence_enabled {
@@ -416,6 +437,46 @@ pub async fn run(config: Config) -> Result<(), String> {
     }
     shared.request_shutdown();
     shared.stats.sample();
+    // Drain and save, unless a second signal says to stop at once.
+    tokio::select! {
+        r = drain_and_save(&shared) => r?,
+        _ = tokio::signal::ctrl_c() => return Err(exit_now(&shared)),
+        _ = term.recv() => return Err(exit_now(&shared)),
+    }
+    let ks = shared.ks.stats();
+    tracing::info!(
+        "Redistill stopped after {}s: {} connections received, {} commands processed, {} keys, {} evicted, {} expired",
+        shared.started.elapsed().as_secs(),
+        shared.stats.connections_received.load(Relaxed),
+        shared.stats.commands_processed.load(Relaxed),
+        shared.ks.dbsize(),
+        ks.evicted,
+        ks.expired,
+    );
+    Ok(())
+}
+
+/// A second signal during shutdown: leave at once, without a half-written snapshot.
+fn exit_now(shared: &Shared) -> String {
+    crate::persist::snapshot::remove_stale_temp_files(&shared.persist.path);
+    "second signal received: exiting at once".to_string()
+}
+
+/// Lets connected clients finish what they sent (bounded by the drain
+/// time), then writes the final snapshot when configured.
+async fn drain_and_save(shared: &Arc<Shared>) -> Result<(), String> {
+    let drain = Duration::from_secs(shared.settings.read().shutdown_timeout);
+    let deadline = Instant::now() + drain;
+    while shared.stats.connected_clients.load(Relaxed) > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let left = shared.stats.connected_clients.load(Relaxed);
+    if left > 0 {
+        tracing::warn!(
+            "{left} clients still connected after the {}s drain time",
+            drain.as_secs()
+        );
+    }
     let (enabled, on_shutdown) = {
         let s = shared.settings.read();
         (s.persistence_enabled, s.save_on_shutdown)
@@ -441,11 +502,5 @@ pub async fn run(config: Config) -> Result<(), String> {
             ));
         }
     }
-    tracing::info!(
-        "Redistill stopped after {}s: {} connections received, {} commands processed",
-        shared.started.elapsed().as_secs(),
-        shared.stats.connections_received.load(Relaxed),
-        shared.stats.commands_processed.load(Relaxed)
-    );
     Ok(())
 }
