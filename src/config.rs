@@ -559,6 +559,27 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_config_is_valid_and_matches_the_defaults() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/redistill.toml");
+        let flags = Flags {
+            config: Some(path.into()),
+            ..Flags::default()
+        };
+        let c = Config::load(flags, None).unwrap();
+        let d = Config::default();
+        assert_eq!(c.port, d.port);
+        assert_eq!(c.bind, d.bind);
+        assert_eq!(c.num_shards, d.num_shards);
+        assert_eq!(c.max_connections, d.max_connections);
+        assert_eq!(c.tls_port, d.tls_port);
+        assert_eq!(c.max_memory, d.max_memory);
+        assert_eq!(c.eviction_policy, d.eviction_policy);
+        assert_eq!(c.snapshot_path, d.snapshot_path);
+        assert_eq!(c.snapshot_interval, d.snapshot_interval);
+        assert_eq!(c.save_on_shutdown, d.save_on_shutdown);
+    }
+
+    #[test]
     fn precedence() {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(b"[security]\npassword = \"file\"\n[server]\nport = 7000\n")

@@ -8,6 +8,19 @@ use parking_lot::Mutex;
 
 use crate::command::{CommandTable, LocalStats};
 
+/// Upper bounds (microseconds) of the command latency histogram buckets;
+/// a last, unbounded bucket follows.
+pub const LATENCY_BOUNDS_US: [u64; 9] = [10, 50, 100, 500, 1_000, 5_000, 10_000, 50_000, 100_000];
+
+/// The histogram bucket a command latency falls in.
+#[inline]
+pub fn latency_bucket(us: u64) -> usize {
+    LATENCY_BOUNDS_US
+        .iter()
+        .position(|&b| us <= b)
+        .unwrap_or(LATENCY_BOUNDS_US.len())
+}
+
 #[derive(Default)]
 pub struct CommandCounters {
     pub calls: AtomicU64,
@@ -34,6 +47,9 @@ pub struct Stats {
     /// Writes since the last snapshot (INFO `rdb_changes_since_last_save`).
     pub dirty: AtomicU64,
     pub commands: Box<[CommandCounters]>,
+    /// Commands per latency bucket (see [`LATENCY_BOUNDS_US`]), and their total time.
+    pub latency: [AtomicU64; LATENCY_BOUNDS_US.len() + 1],
+    pub latency_sum_us: AtomicU64,
     pub errors: Mutex<Vec<(&'static str, u64)>>,
     /// Samples of `commands_processed` taken every 100 ms, for ops/sec.
     samples: Mutex<std::collections::VecDeque<(std::time::Instant, u64)>>,
@@ -55,6 +71,8 @@ impl Default for Stats {
             net_output_bytes: AtomicU64::new(0),
             dirty: AtomicU64::new(0),
             commands: (0..n).map(|_| CommandCounters::default()).collect(),
+            latency: Default::default(),
+            latency_sum_us: AtomicU64::new(0),
             errors: Mutex::new(Vec::new()),
             samples: Mutex::new(Default::default()),
         }
@@ -71,6 +89,16 @@ impl Stats {
         if local.dirty != 0 {
             self.dirty.fetch_add(local.dirty, Relaxed);
             local.dirty = 0;
+        }
+        for (i, n) in local.latency.iter_mut().enumerate() {
+            if *n != 0 {
+                self.latency[i].fetch_add(*n, Relaxed);
+                *n = 0;
+            }
+        }
+        if local.latency_sum_us != 0 {
+            self.latency_sum_us.fetch_add(local.latency_sum_us, Relaxed);
+            local.latency_sum_us = 0;
         }
         for &id in &local.touched {
             let l = &mut local.calls[id as usize];

@@ -56,6 +56,9 @@ pub struct LocalStats {
     pub commands: u64,
     /// Successful writes, for `rdb_changes_since_last_save`.
     pub dirty: u64,
+    /// Commands per latency bucket, and their summed time (µs).
+    pub latency: [u64; crate::stats::LATENCY_BOUNDS_US.len() + 1],
+    pub latency_sum_us: u64,
     pub errors: Vec<(&'static str, u64)>,
 }
 
@@ -287,6 +290,8 @@ pub fn execute(
         stat.failed += 1;
     }
     client.stats.commands += 1;
+    client.stats.latency[crate::stats::latency_bucket(elapsed)] += 1;
+    client.stats.latency_sum_us += elapsed;
     if !failed && spec.flags & table::WRITE != 0 {
         client.stats.dirty += 1;
     }

@@ -409,6 +409,10 @@ fn raise_fd_limit(max_clients: usize) {
 
 /// Runs the server until SIGTERM, SIGINT or SHUTDOWN.
 pub async fn run(config: Config) -> Result<(), String> {
+    // Signal handlers first, so a SIGTERM right after READY is a graceful stop.
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     raise_fd_limit(config.max_connections);
     let running = start(config.clone()).await?;
     let ports: Vec<String> = running.addrs.iter().map(|a| a.to_string()).collect();
@@ -426,21 +430,26 @@ pub async fn run(config: Config) -> Result<(), String> {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "(built-in defaults)".into()),
     );
+    if config.password.is_empty() && config.bind.iter().any(|ip| !ip.is_loopback()) {
+        tracing::warn!(
+            "listening on a non-loopback address without a password: anyone who can reach it can read and write all data; set [security] password or --requirepass"
+        );
+    }
+    notify_systemd("READY=1");
     let shared = running.shared;
     let mut stop = shared.shutdown_signal();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| e.to_string())?;
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received, shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT received, shutting down"),
         _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
         _ = stop.changed() => tracing::info!("SHUTDOWN command received, shutting down"),
     }
     shared.request_shutdown();
+    notify_systemd("STOPPING=1");
     shared.stats.sample();
     // Drain and save, unless a second signal says to stop at once.
     tokio::select! {
         r = drain_and_save(&shared) => r?,
-        _ = tokio::signal::ctrl_c() => return Err(exit_now(&shared)),
+        _ = int.recv() => return Err(exit_now(&shared)),
         _ = term.recv() => return Err(exit_now(&shared)),
     }
     let ks = shared.ks.stats();
@@ -454,6 +463,28 @@ pub async fn run(config: Config) -> Result<(), String> {
         ks.expired,
     );
     Ok(())
+}
+
+/// Tells systemd (Type=notify) about our state through $NOTIFY_SOCKET, if set.
+fn notify_systemd(state: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else {
+        return;
+    };
+    let bytes = path.as_encoded_bytes();
+    let sent = if let Some(name) = bytes.strip_prefix(b"@") {
+        // An abstract socket name.
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(name)
+            .and_then(|addr| sock.send_to_addr(state.as_bytes(), &addr))
+    } else {
+        sock.send_to(state.as_bytes(), &path)
+    };
+    if let Err(e) = sent {
+        tracing::warn!("cannot notify systemd: {e}");
+    }
 }
 
 /// A second signal during shutdown: leave at once, without a half-written snapshot.
