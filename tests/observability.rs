@@ -315,3 +315,54 @@ fn systemd_is_told_ready_and_stopping() {
     assert_eq!(&buf[..n], b"STOPPING=1");
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn a_second_signal_exits_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = Writer::new(
+        std::io::BufWriter::new(std::fs::File::create(dir.path().join("dump.rdb")).unwrap()),
+        &[],
+    )
+    .unwrap();
+    w.select_db(600_000, 0).unwrap();
+    for i in 0..600_000u32 {
+        w.write_string(format!("key:{i}").as_bytes(), b"value", None)
+            .unwrap();
+    }
+    w.finish().unwrap();
+    let before = std::fs::read(dir.path().join("dump.rdb")).unwrap();
+    let node = start(dir.path(), true);
+    while http_get(node.http, "/health/ready").map(|r| r.0) != Some(200) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut node = node;
+    let pid = node.child.id() as i32;
+    unsafe { kill(pid, 15) };
+    std::thread::sleep(Duration::from_millis(20));
+    unsafe { kill(pid, 15) };
+    let status = node.child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{status:?}");
+    // The snapshot on disk is either the old one or a complete new one, and
+    // no temp file is left.
+    let after = std::fs::read(dir.path().join("dump.rdb")).unwrap();
+    if after != before {
+        let mut n = 0;
+        read(&after, &ReadOptions { now_ms: 0 }, |_| {
+            n += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(n, 600_000);
+    }
+    let temps = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("temp-")
+        })
+        .count();
+    assert_eq!(temps, 0);
+}

@@ -89,6 +89,15 @@ pub fn begin(ks: &Keyspace, now_ms: u64) -> Pending {
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Set when the process must stop at once: a snapshot being written gives
+/// up between shards and removes its temp file.
+static ABORT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes any snapshot in progress give up (a second shutdown signal).
+pub fn abort_all() {
+    ABORT.store(true, Relaxed);
+}
+
 const TEMP_PREFIX: &str = "temp-redistill-";
 
 fn dir_of(path: &Path) -> PathBuf {
@@ -123,6 +132,9 @@ pub fn write(ks: &Keyspace, pending: Pending, path: &Path) -> io::Result<u64> {
         let mut w = Writer::new(BufWriter::with_capacity(1 << 20, file), &aux)?;
         w.select_db(pending.keys, pending.expires)?;
         for i in 0..ks.num_shards() {
+            if ABORT.load(Relaxed) {
+                return Err(io::Error::other("snapshot aborted by shutdown"));
+            }
             let chunk = match pending.sink.take(i) {
                 Some(c) => c,
                 None => {

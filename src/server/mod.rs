@@ -449,8 +449,8 @@ pub async fn run(config: Config) -> Result<(), String> {
     // Drain and save, unless a second signal says to stop at once.
     tokio::select! {
         r = drain_and_save(&shared) => r?,
-        _ = int.recv() => return Err(exit_now(&shared)),
-        _ = term.recv() => return Err(exit_now(&shared)),
+        _ = int.recv() => return Err(exit_now(&shared).await),
+        _ = term.recv() => return Err(exit_now(&shared).await),
     }
     let ks = shared.ks.stats();
     tracing::info!(
@@ -488,7 +488,13 @@ fn notify_systemd(state: &str) {
 }
 
 /// A second signal during shutdown: leave at once, without a half-written snapshot.
-fn exit_now(shared: &Shared) -> String {
+async fn exit_now(shared: &Shared) -> String {
+    crate::persist::snapshot::abort_all();
+    // A snapshot being written stops at its next shard and removes its temp file.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while shared.persist.in_progress.load(Relaxed) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     crate::persist::snapshot::remove_stale_temp_files(&shared.persist.path);
     "second signal received: exiting at once".to_string()
 }
