@@ -13,48 +13,14 @@ import argparse
 import csv
 import io
 import os
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import Server  # noqa: E402
+
 TESTS = ["SET", "GET", "INCR", "HSET"]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_ready(port):
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16):
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"server on port {port} did not start")
-
-
-def start(kind, tmp):
-    port = free_port()
-    if kind == "redis":
-        cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", tmp]
-    else:
-        cmd = [os.path.join(ROOT, "target", "release", "redistill"), "--port", str(port)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_ready(port)
-    return proc, port
 
 
 def bench(port, pipeline, requests):
@@ -75,28 +41,23 @@ def main():
     ap.add_argument("--requests", type=int, default=200000)
     ap.add_argument("--pipelines", default="1,16")
     args = ap.parse_args()
-    binary = os.path.join(ROOT, "target", "release", "redistill")
-    if not os.path.exists(binary):
-        sys.exit("build first: cargo build --release")
-    with tempfile.TemporaryDirectory() as tmp:
-        servers = {k: start(k, tmp) for k in ("redis", "redistill")}
-        try:
-            print(f"redis-benchmark -c 50 -d 64 -r 100000 -n {args.requests}, {args.rounds} rounds, alternating")
-            print(f"{'test':<6} {'-P':>3} {'redis ops/s':>14} {'redistill ops/s':>16} {'ratio':>7}")
-            for depth in [int(p) for p in args.pipelines.split(",")]:
-                samples = {k: {t: [] for t in TESTS} for k in servers}
-                for _ in range(args.rounds):
-                    for kind in ("redis", "redistill"):
-                        for t, v in bench(servers[kind][1], depth, args.requests).items():
-                            samples[kind][t].append(v)
-                for t in TESTS:
-                    a = statistics.median(samples["redis"][t])
-                    b = statistics.median(samples["redistill"][t])
-                    print(f"{t:<6} {depth:>3} {a:>14.0f} {b:>16.0f} {b / a:>6.2f}x")
-        finally:
-            for proc, _ in servers.values():
-                proc.terminate()
-                proc.wait()
+    servers = {k: Server(k) for k in ("redis", "redistill")}
+    try:
+        print(f"redis-benchmark -c 50 -d 64 -r 100000 -n {args.requests}, {args.rounds} rounds, alternating")
+        print(f"{'test':<6} {'-P':>3} {'redis ops/s':>14} {'redistill ops/s':>16} {'ratio':>7}")
+        for depth in [int(p) for p in args.pipelines.split(",")]:
+            samples = {k: {t: [] for t in TESTS} for k in servers}
+            for _ in range(args.rounds):
+                for kind in ("redis", "redistill"):
+                    for t, v in bench(servers[kind].port, depth, args.requests).items():
+                        samples[kind][t].append(v)
+            for t in TESTS:
+                a = statistics.median(samples["redis"][t])
+                b = statistics.median(samples["redistill"][t])
+                print(f"{t:<6} {depth:>3} {a:>14.0f} {b:>16.0f} {b / a:>6.2f}x")
+    finally:
+        for srv in servers.values():
+            srv.stop()
 
 
 if __name__ == "__main__":

@@ -8,13 +8,7 @@ use common::{redistill, rss_of};
 use redis::{Commands, RedisResult, Value};
 
 fn info_field(c: &mut redis::Connection, field: &str) -> u64 {
-    let info: String = redis::cmd("INFO").arg("all").query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("INFO lacks {field}"))
-        .trim()
-        .parse()
-        .unwrap()
+    common::info_u64(c, field)
 }
 
 #[test]

@@ -13,13 +13,7 @@ fn info_field(port: u16, field: &str) -> u64 {
         .unwrap()
         .get_connection()
         .unwrap();
-    let info: String = redis::cmd("INFO").arg("all").query(&mut c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("INFO lacks {field}"))
-        .trim()
-        .parse()
-        .unwrap()
+    common::info_u64(&mut c, field)
 }
 
 #[test]

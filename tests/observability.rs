@@ -5,7 +5,7 @@
 
 mod common;
 use common::free_port;
-use redistill::persist::rdb::{read, ReadOptions, Writer};
+use redistill::persist::rdb::{read, ReadOptions};
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -159,17 +159,7 @@ fn health_and_metrics_endpoints() {
 #[test]
 fn readiness_follows_loading_and_shutdown() {
     let dir = tempfile::tempdir().unwrap();
-    let mut w = Writer::new(
-        std::io::BufWriter::new(std::fs::File::create(dir.path().join("dump.rdb")).unwrap()),
-        &[],
-    )
-    .unwrap();
-    w.select_db(600_000, 0).unwrap();
-    for i in 0..600_000u32 {
-        w.write_string(format!("key:{i}").as_bytes(), b"value", None)
-            .unwrap();
-    }
-    w.finish().unwrap();
+    common::write_snapshot_of(&dir.path().join("dump.rdb"), 600_000);
     let node = start(dir.path(), true);
     let mut saw_loading = false;
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -319,17 +309,7 @@ fn systemd_is_told_ready_and_stopping() {
 #[test]
 fn a_second_signal_exits_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let mut w = Writer::new(
-        std::io::BufWriter::new(std::fs::File::create(dir.path().join("dump.rdb")).unwrap()),
-        &[],
-    )
-    .unwrap();
-    w.select_db(600_000, 0).unwrap();
-    for i in 0..600_000u32 {
-        w.write_string(format!("key:{i}").as_bytes(), b"value", None)
-            .unwrap();
-    }
-    w.finish().unwrap();
+    common::write_snapshot_of(&dir.path().join("dump.rdb"), 600_000);
     let before = std::fs::read(dir.path().join("dump.rdb")).unwrap();
     let node = start(dir.path(), true);
     while http_get(node.http, "/health/ready").map(|r| r.0) != Some(200) {

@@ -320,17 +320,7 @@ fn kill_during_bgsave_keeps_the_previous_snapshot() {
 fn loading_state_and_shutdown_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     // A large snapshot so loading takes a while.
-    let mut w = Writer::new(
-        std::io::BufWriter::new(std::fs::File::create(dir.path().join("dump.rdb")).unwrap()),
-        &[],
-    )
-    .unwrap();
-    w.select_db(600_000, 0).unwrap();
-    for i in 0..600_000u32 {
-        w.write_string(format!("key:{i}").as_bytes(), b"some value bytes", None)
-            .unwrap();
-    }
-    w.finish().unwrap();
+    common::write_snapshot_of(&dir.path().join("dump.rdb"), 600_000);
     let cfg = config(dir.path(), "");
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_redistill"))

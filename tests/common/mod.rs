@@ -232,3 +232,26 @@ impl Server {
         );
     }
 }
+
+/// A numeric INFO field, read over `c`.
+pub fn info_u64(c: &mut redis::Connection, field: &str) -> u64 {
+    let info: String = redis::cmd("INFO").arg("all").query(c).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("INFO lacks {field}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Writes an RDB snapshot of `n` small string keys (`key:0`..) to `path`.
+pub fn write_snapshot_of(path: &std::path::Path, n: u32) {
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut w = redistill::persist::rdb::Writer::new(file, &[]).unwrap();
+    w.select_db(n as u64, 0).unwrap();
+    for i in 0..n {
+        w.write_string(format!("key:{i}").as_bytes(), b"value", None)
+            .unwrap();
+    }
+    w.finish().unwrap();
+}
