@@ -107,6 +107,7 @@ struct ServerSection {
     bind: String,
     port: i64,
     num_shards: i64,
+    threads: i64,
     max_connections: i64,
     connection_timeout: i64,
     connection_rate_limit: i64,
@@ -119,6 +120,7 @@ impl Default for ServerSection {
             bind: "127.0.0.1".into(),
             port: 6379,
             num_shards: 2048,
+            threads: 0,
             max_connections: 10000,
             connection_timeout: 0,
             connection_rate_limit: 0,
@@ -222,6 +224,9 @@ pub struct Flags {
     /// Number of keyspace shards, a power of two [default: 2048]
     #[arg(long)]
     pub shards: Option<i64>,
+    /// Worker threads serving clients; 0 = one per CPU core [default: 0]
+    #[arg(long)]
+    pub threads: Option<i64>,
     /// Log level: debug | verbose | notice | warning [default: notice]
     #[arg(long)]
     pub loglevel: Option<String>,
@@ -259,6 +264,8 @@ pub struct Config {
     pub bind: Vec<IpAddr>,
     pub port: u16,
     pub num_shards: usize,
+    /// Worker threads; 0 = one per CPU core.
+    pub threads: usize,
     pub max_connections: usize,
     pub connection_timeout: u64,
     pub connection_rate_limit: u64,
@@ -357,6 +364,12 @@ impl Config {
                 "server.num_shards: {shards} must be a power of two between 256 and 65536"
             ));
         }
+        let threads = range(
+            "server.threads",
+            flags.threads.unwrap_or(s.threads),
+            0,
+            1024,
+        )? as usize;
         let max_connections = range(
             "server.max_connections",
             flags.maxclients.unwrap_or(s.max_connections),
@@ -461,6 +474,7 @@ impl Config {
             bind,
             port,
             num_shards: shards as usize,
+            threads,
             max_connections,
             connection_timeout,
             connection_rate_limit,
