@@ -41,9 +41,10 @@ impl Policy for Lru {
         let samples = super::samples().min(n);
         let mut fresh: Vec<(u32, u64)> = Vec::with_capacity(samples);
         for _ in 0..samples {
-            let e = shard.entry(fastrand::usize(..n));
-            if !protected(e.hash) {
-                fresh.push((now.wrapping_sub(e.access), e.hash));
+            let pos = fastrand::usize(..n);
+            let hash = shard.hash_at(pos);
+            if !protected(hash) {
+                fresh.push((now.wrapping_sub(shard.entry(pos).access), hash));
             }
         }
         let pool = &mut shard.evict_state().lru.candidates;
@@ -65,6 +66,6 @@ impl Policy for Lru {
             }
         }
         // Every sample was protected: fall back to any other key.
-        (0..n).find(|&p| !protected(shard.entry(p).hash))
+        (0..n).find(|&p| !protected(shard.hash_at(p)))
     }
 }

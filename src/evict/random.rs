@@ -22,10 +22,10 @@ impl Policy for Random {
         }
         for _ in 0..16 {
             let pos = fastrand::usize(..n);
-            if !protected(shard.entry(pos).hash) {
+            if !protected(shard.hash_at(pos)) {
                 return Some(pos);
             }
         }
-        (0..n).find(|&p| !protected(shard.entry(p).hash))
+        (0..n).find(|&p| !protected(shard.hash_at(p)))
     }
 }

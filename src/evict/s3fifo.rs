@@ -72,7 +72,7 @@ impl Policy for S3Fifo {
 
     fn adopt(&self, shard: &mut Shard) {
         // Existing keys start in the main queue with no hits.
-        let hashes: Vec<u64> = shard.entries().iter().map(|e| e.hash).collect();
+        let hashes: Vec<u64> = (0..shard.len()).map(|p| shard.hash_at(p)).collect();
         for pos in 0..shard.len() {
             shard.entry_mut(pos).meta = IN_MAIN;
         }
@@ -83,10 +83,7 @@ impl Policy for S3Fifo {
     }
 
     fn on_insert(&self, shard: &mut Shard, pos: usize) {
-        let (hash, charge) = {
-            let e = shard.entry(pos);
-            (e.hash, e.charge())
-        };
+        let (hash, charge) = { (shard.hash_at(pos), shard.entry(pos).charge()) };
         let q = &mut shard.evict_state().s3;
         let to_main = q.ghost_set.remove(&hash);
         if to_main {

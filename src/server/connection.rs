@@ -100,6 +100,7 @@ where
             .fetch_add((rbuf.len() - before) as u64, Relaxed);
         let now = now_ms();
         handle.last_active_ms.store(now, Relaxed);
+        client.start_batch();
 
         let mut after = After::Continue;
         let mut consumed = 0;
@@ -160,6 +161,7 @@ where
                                 .net_output_bytes
                                 .fetch_add(out.len() as u64, Relaxed);
                             out.clear();
+                            client.start_batch();
                         }
                     }
                     Err(e) => {

@@ -8,7 +8,9 @@
 
 pub mod expire;
 
+pub mod entries;
 pub mod glob;
+pub mod key;
 pub mod shard;
 pub mod value;
 
@@ -36,7 +38,7 @@ struct PaddedShard(Mutex<Shard>);
 pub struct Keyspace {
     shards: Box<[PaddedShard]>,
     mask: u64,
-    hasher: foldhash::fast::RandomState,
+    hasher: shard::KeyHasher,
     /// Bytes accounted over all shards (kept by the shards as they change).
     used: Arc<AtomicI64>,
 }
@@ -64,12 +66,13 @@ impl Keyspace {
     pub fn new(num_shards: usize) -> Self {
         assert!(num_shards.is_power_of_two() && num_shards <= 1 << 16);
         let used = Arc::new(AtomicI64::new(0));
+        let hasher = shard::KeyHasher::default();
         Keyspace {
             shards: (0..num_shards)
-                .map(|_| PaddedShard(Mutex::new(Shard::new(used.clone()))))
+                .map(|_| PaddedShard(Mutex::new(Shard::new(used.clone(), hasher.clone()))))
                 .collect(),
             mask: (num_shards - 1) as u64,
-            hasher: foldhash::fast::RandomState::default(),
+            hasher,
             used,
         }
     }
@@ -246,7 +249,7 @@ impl Keyspace {
     pub fn for_each_live(&self, now_ms: u64, mut f: impl FnMut(&Entry) -> bool) {
         for s in self.shards.iter() {
             let s = s.0.lock();
-            for e in s.entries() {
+            for e in s.entries().iter() {
                 if !e.is_expired(now_ms) && !f(e) {
                     return;
                 }
@@ -297,7 +300,7 @@ impl Keyspace {
                     .iter()
                     .enumerate()
                     .filter(|(_, e)| !e.is_expired(now_ms))
-                    .map(|(i, e)| (scan_order(e.hash), i))
+                    .map(|(i, e)| (scan_order(s.hash_of(e)), i))
                     .filter(|(o, _)| *o >= threshold),
             );
             let batch = (count - examined.min(count)).max(s.len() / 16).max(1);

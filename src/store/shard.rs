@@ -1,26 +1,38 @@
 //! One shard of the keyspace: a dense vector of entries plus a hash index of
-//! positions into it. The dense vector gives O(1) random sampling (for
+//! positions into it. The dense vector (chunked, see `entries`) gives O(1) random sampling (for
 //! eviction and expiry) and cheap iteration; the index is a `hashbrown`
-//! table of `u32` positions keyed by the precomputed 64-bit key hash.
+//! table of `u32` positions keyed by the 64-bit key hash.
+//!
+//! An entry is one 64-byte, cache-line-aligned record: a short key inline,
+//! the value (integers as integers, string bytes behind one pointer), the
+//! expiry and the eviction bits. A lookup touches the index and then a
+//! single line of the entry vector. Hashes are not stored: the index
+//! recomputes them from the inline key when it grows.
 //!
 //! Every mutation goes through this type so memory accounting, the count of
 //! keys with a TTL, and the keyspace statistics stay exact.
 
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 
 use hashbrown::HashTable;
 
+use super::entries::Entries;
+use super::key::Key;
 use super::value::Value;
 use crate::evict::{self, EvictState};
+
+/// The keyspace's hash function (one per process, randomly seeded).
+pub type KeyHasher = foldhash::fast::RandomState;
 
 /// Fixed bookkeeping cost charged per entry on top of key and value bytes:
 /// the entry itself, its index slot, and allocator rounding.
 pub const ENTRY_OVERHEAD: usize = std::mem::size_of::<Entry>() + 16;
 
+#[repr(align(64))]
 pub struct Entry {
-    pub hash: u64,
-    pub key: Box<[u8]>,
+    pub key: Key,
     pub value: Value,
     /// Absolute unix time in milliseconds; 0 means no expiry.
     pub expire_at: u64,
@@ -32,7 +44,7 @@ pub struct Entry {
 
 impl Entry {
     pub fn charge(&self) -> usize {
-        ENTRY_OVERHEAD + self.key.len() + self.value.heap_size()
+        ENTRY_OVERHEAD + self.key.heap_size() + self.value.heap_size()
     }
     #[inline]
     pub fn is_expired(&self, now_ms: u64) -> bool {
@@ -50,7 +62,8 @@ pub struct ShardStats {
 }
 
 pub struct Shard {
-    entries: Vec<Entry>,
+    entries: Entries,
+    hasher: KeyHasher,
     index: HashTable<u32>,
     used_bytes: usize,
     volatile: usize,
@@ -68,7 +81,7 @@ pub struct Shard {
 
 impl Default for Shard {
     fn default() -> Self {
-        Shard::new(Arc::new(AtomicI64::new(0)))
+        Shard::new(Arc::new(AtomicI64::new(0)), KeyHasher::default())
     }
 }
 
@@ -82,9 +95,10 @@ pub fn access_clock(now_ms: u64) -> u32 {
 }
 
 impl Shard {
-    pub fn new(global_used: Arc<AtomicI64>) -> Shard {
+    pub fn new(global_used: Arc<AtomicI64>, hasher: KeyHasher) -> Shard {
         Shard {
-            entries: Vec::new(),
+            entries: Entries::default(),
+            hasher,
             index: HashTable::new(),
             used_bytes: 0,
             volatile: 0,
@@ -139,10 +153,24 @@ impl Shard {
     /// Position of the entry whose key hashes to `hash` (eviction queues
     /// identify keys by hash).
     pub fn position_by_hash(&self, hash: u64) -> Option<usize> {
-        let entries = &self.entries;
+        let (entries, hasher) = (&self.entries, &self.hasher);
         self.index
-            .find(hash, |&i| entries[i as usize].hash == hash)
+            .find(hash, |&i| {
+                hasher.hash_one(&*entries[i as usize].key) == hash
+            })
             .map(|&i| i as usize)
+    }
+
+    /// The hash of the key at `pos`.
+    #[inline]
+    pub fn hash_at(&self, pos: usize) -> u64 {
+        self.hash_of(&self.entries[pos])
+    }
+
+    /// The hash of an entry's key.
+    #[inline]
+    pub fn hash_of(&self, e: &Entry) -> u64 {
+        self.hasher.hash_one(&*e.key)
     }
 
     #[inline]
@@ -165,7 +193,7 @@ impl Shard {
     pub fn volatile(&self) -> usize {
         self.volatile
     }
-    pub fn entries(&self) -> &[Entry] {
+    pub fn entries(&self) -> &Entries {
         &self.entries
     }
     pub fn entry(&self, pos: usize) -> &Entry {
@@ -229,8 +257,7 @@ impl Shard {
         self.before_write();
         let pos = self.entries.len();
         let entry = Entry {
-            hash,
-            key: key.into(),
+            key: Key::new(key),
             value,
             expire_at,
             access: access_clock(now_ms),
@@ -241,9 +268,10 @@ impl Shard {
             self.volatile += 1;
         }
         self.entries.push(entry);
-        let entries = &self.entries;
-        self.index
-            .insert_unique(hash, pos as u32, |&i| entries[i as usize].hash);
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        self.index.insert_unique(hash, pos as u32, |&i| {
+            hasher.hash_one(&*entries[i as usize].key)
+        });
         self.evict_state();
         evict::active().on_insert(self, pos);
         pos
@@ -317,13 +345,13 @@ impl Shard {
     /// Removes the entry at `pos` (the last entry moves into its place).
     pub fn remove_at(&mut self, pos: usize) -> Entry {
         self.before_write();
-        let hash = self.entries[pos].hash;
+        let hash = self.hash_at(pos);
         if let Ok(slot) = self.index.find_entry(hash, |&i| i as usize == pos) {
             slot.remove();
         }
         let last = self.entries.len() - 1;
         if pos != last {
-            let moved_hash = self.entries[last].hash;
+            let moved_hash = self.hash_at(last);
             if let Some(slot) = self.index.find_mut(moved_hash, |&i| i as usize == last) {
                 *slot = pos as u32;
             }
@@ -348,7 +376,7 @@ impl Shard {
     /// Drops every entry.
     pub fn clear(&mut self) {
         self.before_write();
-        self.entries = Vec::new();
+        self.entries = Entries::default();
         self.index = HashTable::new();
         self.add_used(-(self.used_bytes as isize));
         self.evict = EvictState::default();
@@ -404,14 +432,25 @@ impl Shard {
 mod tests {
     use super::*;
 
+    /// The hash the test shards use (their index rehashes with it).
     fn h(k: &[u8]) -> u64 {
-        use std::hash::BuildHasher;
-        foldhash::fast::FixedState::with_seed(1).hash_one(k)
+        test_hasher().hash_one(k)
+    }
+
+    fn test_hasher() -> KeyHasher {
+        static HASHER: OnceLock<KeyHasher> = OnceLock::new();
+        HASHER.get_or_init(KeyHasher::default).clone()
+    }
+
+    #[test]
+    fn an_entry_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<Entry>(), 64);
+        assert_eq!(std::mem::align_of::<Entry>(), 64);
     }
 
     #[test]
     fn insert_remove_keeps_index_consistent() {
-        let mut s = Shard::default();
+        let mut s = Shard::new(Arc::new(AtomicI64::new(0)), test_hasher());
         for i in 0..1000u32 {
             let k = i.to_be_bytes();
             s.insert(

@@ -1,0 +1,72 @@
+//! The dense entry storage of a shard: a vector of fixed-size chunks.
+//!
+//! Growing never copies entries or leaves a freed old array behind (a plain
+//! `Vec` doubles, copies everything and wastes up to half its capacity);
+//! at most one partly filled chunk per shard is slack. Positions are dense,
+//! `0..len`, and removal moves the last entry into the hole.
+
+use super::shard::Entry;
+
+/// Entries per chunk: 32 × 64 bytes = one 2 KB allocation.
+const CHUNK: usize = 32;
+
+#[derive(Default)]
+pub struct Entries {
+    chunks: Vec<Vec<Entry>>,
+    len: usize,
+}
+
+impl Entries {
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn push(&mut self, e: Entry) {
+        if self.len % CHUNK == 0 {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        self.chunks.last_mut().expect("a chunk with room").push(e);
+        self.len += 1;
+    }
+
+    /// Removes the entry at `pos`, moving the last entry into its place.
+    pub fn swap_remove(&mut self, pos: usize) -> Entry {
+        assert!(pos < self.len, "entry position out of range");
+        let last_chunk = self.chunks.last_mut().expect("not empty");
+        let last = last_chunk.pop().expect("chunks are never empty");
+        if last_chunk.is_empty() {
+            self.chunks.pop();
+        }
+        self.len -= 1;
+        if pos == self.len {
+            last
+        } else {
+            std::mem::replace(&mut self[pos], last)
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> + '_ {
+        self.chunks.iter().flatten()
+    }
+}
+
+impl std::ops::Index<usize> for Entries {
+    type Output = Entry;
+    #[inline]
+    fn index(&self, pos: usize) -> &Entry {
+        &self.chunks[pos / CHUNK][pos % CHUNK]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Entries {
+    #[inline]
+    fn index_mut(&mut self, pos: usize) -> &mut Entry {
+        &mut self.chunks[pos / CHUNK][pos % CHUNK]
+    }
+}
