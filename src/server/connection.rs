@@ -58,6 +58,12 @@ where
     // When the first byte of a not yet complete request arrived.
     let mut pending_since: Option<Instant> = None;
     let request_timeout = Duration::from_secs(srv.settings.read().request_timeout);
+    // Created once and kept registered across reads, so waiting for a kill
+    // or a shutdown costs nothing per request.
+    let killed = handle.killed();
+    tokio::pin!(killed);
+    let stopped = stop.changed();
+    tokio::pin!(stopped);
 
     'conn: loop {
         if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
@@ -79,8 +85,8 @@ where
         let deadline = pending_since.map(|t| t + allowed);
         let outcome = tokio::select! {
             r = read => r,
-            _ = handle.killed() => break 'conn,
-            _ = stop.changed() => break 'conn,
+            _ = &mut killed => break 'conn,
+            _ = &mut stopped => break 'conn,
             _ = idle(timeout) => {
                 tracing::debug!("closing idle client {}", handle.addr);
                 srv.stats.timeout_disconnections.fetch_add(1, Relaxed);
