@@ -10,6 +10,7 @@ pub mod expire;
 
 pub mod entries;
 pub mod glob;
+pub mod index;
 pub mod key;
 pub mod shard;
 pub mod value;

@@ -1,7 +1,7 @@
 //! One shard of the keyspace: a dense vector of entries plus a hash index of
-//! positions into it. The dense vector (chunked, see `entries`) gives O(1) random sampling (for
-//! eviction and expiry) and cheap iteration; the index is a `hashbrown`
-//! table of `u32` positions keyed by the 64-bit key hash.
+//! positions into it. The dense vector (chunked, see `entries`) gives O(1)
+//! random sampling (for eviction and expiry) and cheap iteration; the index
+//! (see `index`) maps the 64-bit key hash to positions.
 //!
 //! An entry is one 64-byte, cache-line-aligned record: a short key inline,
 //! the value (integers as integers, string bytes behind one pointer), the
@@ -16,9 +16,8 @@ use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 
-use hashbrown::HashTable;
-
 use super::entries::Entries;
+use super::index::Index;
 use super::key::Key;
 use super::value::Value;
 use crate::evict::{self, EvictState};
@@ -64,7 +63,7 @@ pub struct ShardStats {
 pub struct Shard {
     entries: Entries,
     hasher: KeyHasher,
-    index: HashTable<u32>,
+    index: Index,
     used_bytes: usize,
     volatile: usize,
     pub stats: ShardStats,
@@ -99,7 +98,7 @@ impl Shard {
         Shard {
             entries: Entries::default(),
             hasher,
-            index: HashTable::new(),
+            index: Index::default(),
             used_bytes: 0,
             volatile: 0,
             stats: ShardStats::default(),
@@ -155,10 +154,7 @@ impl Shard {
     pub fn position_by_hash(&self, hash: u64) -> Option<usize> {
         let (entries, hasher) = (&self.entries, &self.hasher);
         self.index
-            .find(hash, |&i| {
-                hasher.hash_one(&*entries[i as usize].key) == hash
-            })
-            .map(|&i| i as usize)
+            .find(hash, |i| hasher.hash_one(&*entries[i].key) == hash)
     }
 
     /// The hash of the key at `pos`.
@@ -204,9 +200,7 @@ impl Shard {
     #[inline]
     pub fn position(&self, hash: u64, key: &[u8]) -> Option<usize> {
         let entries = &self.entries;
-        self.index
-            .find(hash, |&i| &*entries[i as usize].key == key)
-            .map(|&i| i as usize)
+        self.index.find(hash, |i| &*entries[i].key == key)
     }
 
     /// Position of a live key; an expired key is removed first (lazy expiry).
@@ -268,10 +262,7 @@ impl Shard {
             self.volatile += 1;
         }
         self.entries.push(entry);
-        let (entries, hasher) = (&self.entries, &self.hasher);
-        self.index.insert_unique(hash, pos as u32, |&i| {
-            hasher.hash_one(&*entries[i as usize].key)
-        });
+        self.index.insert(hash, pos);
         self.evict_state();
         evict::active().on_insert(self, pos);
         pos
@@ -346,15 +337,11 @@ impl Shard {
     pub fn remove_at(&mut self, pos: usize) -> Entry {
         self.before_write();
         let hash = self.hash_at(pos);
-        if let Ok(slot) = self.index.find_entry(hash, |&i| i as usize == pos) {
-            slot.remove();
-        }
+        self.index.remove(hash, pos);
         let last = self.entries.len() - 1;
         if pos != last {
             let moved_hash = self.hash_at(last);
-            if let Some(slot) = self.index.find_mut(moved_hash, |&i| i as usize == last) {
-                *slot = pos as u32;
-            }
+            self.index.relocate(moved_hash, last, pos);
         }
         let entry = self.entries.swap_remove(pos);
         self.add_used(-(entry.charge() as isize));
@@ -377,7 +364,7 @@ impl Shard {
     pub fn clear(&mut self) {
         self.before_write();
         self.entries = Entries::default();
-        self.index = HashTable::new();
+        self.index = Index::default();
         self.add_used(-(self.used_bytes as isize));
         self.evict = EvictState::default();
         self.volatile = 0;
