@@ -31,6 +31,45 @@ pub const OUTPUT_LIMIT: usize = 64 * 1024 * 1024;
 /// The same cap before AUTH.
 pub const UNAUTH_OUTPUT_LIMIT: usize = 64 * 1024;
 
+/// Requests parsed ahead of execution so their keys' memory is prefetched
+/// together (see `Keyspace::prefetch`).
+const PREFETCH_WINDOW: usize = 16;
+/// Fewer pending bytes than this cannot hold several requests worth
+/// prefetching for.
+const PREFETCH_MIN_BYTES: usize = 96;
+
+/// Parses up to `PREFETCH_WINDOW` complete multibulk requests at the start
+/// of `buf` without running them and prefetches the first key of each.
+/// Returns how many requests the window covers (at least 1).
+fn prefetch_ahead(
+    srv: &Shared,
+    parser: &mut Parser,
+    buf: &[u8],
+    limits: &ParseLimits,
+    hashes: &mut Vec<u64>,
+) -> usize {
+    hashes.clear();
+    let mut at = 0;
+    let mut requests = 0;
+    while requests < PREFETCH_WINDOW && buf.get(at) == Some(&b'*') {
+        match parser.parse(&buf[at..], limits) {
+            Ok(Some(req)) => {
+                if parser.args.len() >= 2 {
+                    let key = &parser.args[1];
+                    hashes.push(srv.ks.hash(&buf[at + key.start..at + key.end]));
+                }
+                at += req.consumed();
+                requests += 1;
+            }
+            _ => break,
+        }
+    }
+    if hashes.len() > 1 {
+        srv.ks.prefetch(hashes);
+    }
+    requests.max(1)
+}
+
 /// Reuses a vector's allocation for borrows of a different lifetime.
 fn recycle<'b>(mut v: Vec<&[u8]>) -> Vec<&'b [u8]> {
     v.clear();
@@ -53,6 +92,8 @@ where
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Reply::new();
     let mut parser = Parser::new();
+    let mut lookahead = Parser::new();
+    let mut prefetched: Vec<u64> = Vec::with_capacity(PREFETCH_WINDOW);
     let mut argv_store: Vec<&[u8]> = Vec::with_capacity(16);
     let mut stop = srv.shutdown_signal();
     // When the first byte of a not yet complete request arrived.
@@ -113,11 +154,26 @@ where
         {
             let buf = &rbuf[..];
             let mut argv = recycle(std::mem::take(&mut argv_store));
+            // Requests left in the current prefetch window.
+            let mut window = 0;
             loop {
                 let limits = ParseLimits {
                     unauthenticated: !client.authenticated,
                     ..ParseLimits::default()
                 };
+                if window == 0 && buf.len() - consumed < PREFETCH_MIN_BYTES {
+                    // One small request (the common unpipelined case): nothing to overlap.
+                    window = 1;
+                } else if window == 0 {
+                    window = prefetch_ahead(
+                        &srv,
+                        &mut lookahead,
+                        &buf[consumed..],
+                        &limits,
+                        &mut prefetched,
+                    );
+                }
+                window -= 1;
                 match parser.parse(&buf[consumed..], &limits) {
                     Ok(None) => break,
                     Ok(Some(req)) => {

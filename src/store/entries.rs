@@ -51,6 +51,14 @@ impl Entries {
         }
     }
 
+    /// Prefetches the entry at `pos`.
+    #[inline]
+    pub fn prefetch(&self, pos: usize) {
+        if let Some(chunk) = self.chunks.get(pos / CHUNK) {
+            super::index::prefetch(chunk.as_ptr().wrapping_add(pos % CHUNK));
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Entry> + '_ {
         self.chunks.iter().flatten()
     }

@@ -196,6 +196,29 @@ impl Shard {
         &self.entries[pos]
     }
 
+    /// Prefetches the index slot a lookup of `hash` starts from.
+    #[inline]
+    pub fn prefetch_slot(&self, hash: u64) {
+        self.index.prefetch_home(hash);
+    }
+
+    /// Prefetches the entry a lookup of `hash` will most likely land on.
+    #[inline]
+    pub fn prefetch_entry(&self, hash: u64) {
+        if let Some(pos) = self.index.likely(hash) {
+            self.entries.prefetch(pos);
+        }
+    }
+
+    /// Prefetches the heap part of the value a lookup of `hash` will most
+    /// likely find.
+    #[inline]
+    pub fn prefetch_value(&self, hash: u64) {
+        if let Some(pos) = self.index.likely(hash) {
+            self.entries[pos].value.prefetch();
+        }
+    }
+
     /// Position of `key` whether or not it has expired.
     #[inline]
     pub fn position(&self, hash: u64, key: &[u8]) -> Option<usize> {

@@ -94,6 +94,17 @@ impl Value {
         }
     }
 
+    /// Prefetches the first line of the value's heap part, if it has one.
+    #[inline]
+    pub fn prefetch(&self) {
+        match self {
+            Value::Str(b) => super::index::prefetch(b.as_ptr()),
+            Value::Raw(v) => super::index::prefetch(v.as_ptr()),
+            Value::Hash(h) => super::index::prefetch(&**h),
+            Value::Int(_) => {}
+        }
+    }
+
     /// Bytes this value holds on the heap, for memory accounting.
     pub fn heap_size(&self) -> usize {
         match self {
