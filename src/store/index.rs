@@ -61,8 +61,7 @@ impl Index {
     /// accepts one.
     #[inline]
     pub fn find(&self, hash: u64, eq: impl FnMut(usize) -> bool) -> Option<usize> {
-        self.find_slot(hash, |p| eq(p))
-            .map(|i| pos_of(self.slots[i]))
+        self.find_slot(hash, eq).map(|i| pos_of(self.slots[i]))
     }
 
     #[inline]
