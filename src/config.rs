@@ -39,6 +39,18 @@ impl EvictionPolicy {
     }
 }
 
+/// The number of worker threads for a `threads` setting: the setting
+/// itself, or for 0 one fewer than the CPU cores (at least one). The kernel's
+/// network processing for every connection needs a core too: on 2 cores,
+/// one worker serves pipelined load 10-15% faster than two (bench/compare).
+pub fn worker_threads(setting: usize) -> usize {
+    if setting > 0 {
+        return setting;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.saturating_sub(1).max(1)
+}
+
 /// Parses a memory size as Redis does: bytes, or a number with `k`, `kb`,
 /// `m`, `mb`, `g`, `gb` (case-insensitive; `k` = 1000, `kb` = 1024).
 pub fn parse_memory(s: &str) -> Option<u64> {
@@ -224,7 +236,7 @@ pub struct Flags {
     /// Number of keyspace shards, a power of two [default: 2048]
     #[arg(long)]
     pub shards: Option<i64>,
-    /// Worker threads serving clients; 0 = one per CPU core [default: 0]
+    /// Worker threads serving clients; 0 = one fewer than the CPU cores, at least 1 [default: 0]
     #[arg(long)]
     pub threads: Option<i64>,
     /// Log level: debug | verbose | notice | warning [default: notice]
@@ -264,7 +276,7 @@ pub struct Config {
     pub bind: Vec<IpAddr>,
     pub port: u16,
     pub num_shards: usize,
-    /// Worker threads; 0 = one per CPU core.
+    /// Worker threads; 0 = automatic (see `worker_threads`).
     pub threads: usize,
     pub max_connections: usize,
     pub connection_timeout: u64,
@@ -533,6 +545,13 @@ mod tests {
             ..Flags::default()
         };
         Config::load(flags, None)
+    }
+
+    #[test]
+    fn worker_threads_follow_the_setting_or_leave_a_core() {
+        assert_eq!(worker_threads(3), 3);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(worker_threads(0), cores.saturating_sub(1).max(1));
     }
 
     #[test]

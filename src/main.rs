@@ -39,9 +39,7 @@ fn main() {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
     let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if config.threads > 0 {
-        builder.worker_threads(config.threads);
-    }
+    builder.worker_threads(redistill::config::worker_threads(config.threads));
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
