@@ -45,6 +45,11 @@ impl Reply {
         self.buf.truncate(mark);
     }
     /// Releases a large buffer after a big reply has been written.
+    /// Bytes the buffer can hold without growing.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     pub fn shrink(&mut self, keep: usize) {
         if self.buf.capacity() > keep && self.buf.is_empty() {
             self.buf = Vec::with_capacity(keep);

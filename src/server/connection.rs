@@ -19,8 +19,15 @@ use crate::protocol::{ParseLimits, Parser, Reply, Request};
 use crate::store::now_ms;
 
 const READ_CHUNK: usize = 16 * 1024;
-/// A read buffer larger than this is released once it is empty again.
-const KEEP_READ_BUFFER: usize = 64 * 1024;
+/// Room for the next read while a request is incomplete: large values and
+/// deep pipelines arrive in a few big reads (and get one reply write per
+/// read) instead of one 16 KB read and one reply write per request.
+const READ_CHUNK_BUSY: usize = 128 * 1024;
+/// Read and reply buffers larger than this are released once empty and
+/// unused for `SHRINK_AFTER` (a client sending large pipelines keeps its
+/// buffers instead of regrowing them for every batch).
+const KEEP_BUFFER: usize = 64 * 1024;
+const SHRINK_AFTER: Duration = Duration::from_secs(2);
 /// Replies are flushed mid-batch once this many bytes are pending.
 const FLUSH_THRESHOLD: usize = 1024 * 1024;
 /// The query buffer limit before AUTH (Redis's, for unauthenticated clients).
@@ -98,6 +105,8 @@ where
     let mut stop = srv.shutdown_signal();
     // When the first byte of a not yet complete request arrived.
     let mut pending_since: Option<Instant> = None;
+    // When oversized, empty buffers are to be released.
+    let mut shrink_at: Option<Instant> = None;
     let request_timeout = Duration::from_secs(srv.settings.read().request_timeout);
     // Created once and kept registered across reads, so waiting for a kill
     // or a shutdown costs nothing per request.
@@ -107,8 +116,13 @@ where
     tokio::pin!(stopped);
 
     'conn: loop {
-        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
-            rbuf.reserve(rbuf.len().max(READ_CHUNK));
+        let room = if rbuf.is_empty() {
+            READ_CHUNK
+        } else {
+            READ_CHUNK_BUSY
+        };
+        if rbuf.capacity() - rbuf.len() < room / 4 {
+            rbuf.reserve(rbuf.len().max(room));
         }
         let timeout = srv.idle_timeout.load(Relaxed);
         let before = rbuf.len();
@@ -132,6 +146,14 @@ where
                 tracing::debug!("closing idle client {}", handle.addr);
                 srv.stats.timeout_disconnections.fetch_add(1, Relaxed);
                 break 'conn;
+            }
+            _ = until(shrink_at) => {
+                shrink_at = None;
+                if rbuf.is_empty() && rbuf.capacity() > KEEP_BUFFER {
+                    rbuf = BytesMut::with_capacity(READ_CHUNK);
+                }
+                out.shrink(KEEP_BUFFER);
+                continue 'conn;
             }
             _ = until(deadline) => {
                 tracing::debug!("closing client {} that did not finish its request in time", handle.addr);
@@ -256,13 +278,12 @@ where
                 .net_output_bytes
                 .fetch_add(out.len() as u64, Relaxed);
             out.clear();
-            out.shrink(KEEP_READ_BUFFER);
         }
         if after == After::Close || handle.is_killed() {
             break;
         }
-        if rbuf.is_empty() && rbuf.capacity() > KEEP_READ_BUFFER {
-            rbuf = BytesMut::with_capacity(READ_CHUNK);
+        if rbuf.capacity() > KEEP_BUFFER || out.capacity() > KEEP_BUFFER {
+            shrink_at = Some(Instant::now() + SHRINK_AFTER);
         }
         let query_limit = if client.authenticated {
             srv.query_buffer_limit.load(Relaxed) as usize

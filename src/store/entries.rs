@@ -78,3 +78,56 @@ impl std::ops::IndexMut<usize> for Entries {
         &mut self.chunks[pos / CHUNK][pos % CHUNK]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::key::Key;
+    use crate::store::value::Value;
+
+    fn entry(i: i64) -> Entry {
+        Entry {
+            key: Key::new(&i.to_be_bytes()),
+            value: Value::Int(i),
+            expire_at: 0,
+            access: 0,
+            meta: 0,
+        }
+    }
+
+    fn ints(e: &Entries) -> Vec<i64> {
+        e.iter()
+            .map(|e| match e.value {
+                Value::Int(i) => i,
+                _ => unreachable!(),
+            })
+            .collect()
+    }
+
+    /// Pushes and swap-removals across chunk boundaries behave like a Vec's.
+    #[test]
+    fn behaves_like_a_vec() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        let mut model: Vec<i64> = Vec::new();
+        let mut entries = Entries::default();
+        for i in 0..5_000 {
+            if model.is_empty() || rng.u32(..5) < 3 {
+                model.push(i);
+                entries.push(entry(i));
+            } else {
+                let pos = rng.usize(..model.len());
+                let removed = entries.swap_remove(pos);
+                assert!(matches!(removed.value, Value::Int(v) if v == model[pos]));
+                model.swap_remove(pos);
+            }
+            assert_eq!(entries.len(), model.len());
+            assert_eq!(entries.chunks.len(), model.len().div_ceil(CHUNK));
+        }
+        assert_eq!(ints(&entries), model);
+        while !model.is_empty() {
+            entries.swap_remove(0);
+            model.swap_remove(0);
+        }
+        assert!(entries.is_empty() && entries.chunks.is_empty());
+    }
+}
