@@ -38,8 +38,16 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder.worker_threads(redistill::config::worker_threads(config.threads));
+    // One worker: a single-threaded scheduler (no work stealing, no
+    // cross-thread wakeups). More: the work-stealing one.
+    let workers = redistill::config::worker_threads(config.threads);
+    let mut builder = if workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(workers);
+        b
+    };
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
