@@ -32,6 +32,8 @@ fn main() {
         }
     };
     init_logging(&config.loglevel);
+    // Calibrate the TSC clock used for command timing now, not on the first command.
+    let _ = quanta::Instant::now();
     // A file-size limit (ulimit -f) must fail a snapshot write with EFBIG,
     // not kill the server.
     // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.

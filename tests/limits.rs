@@ -237,6 +237,25 @@ fn unauthenticated_clients_are_tightly_capped() {
     assert_eq!(raw.roundtrip(&cmd(&[b"PING"]), b"+PONG\r\n"), b"+PONG\r\n");
 }
 
+/// A pipeline whose AUTH or RESET changes the parse limits half way: the
+/// requests after it are parsed under the new limits (the server parses a
+/// pipeline ahead of running it, and must not judge them by the old ones).
+#[test]
+fn limits_follow_auth_and_reset_within_one_pipeline() {
+    let srv = redistill(&["--requirepass", "pw"]);
+    let mut raw = Raw::connect(srv.port);
+    let mset: Vec<&[u8]> = std::iter::once(&b"MSET"[..])
+        .chain(std::iter::repeat_n(&b"k"[..], 12))
+        .collect();
+    let mut pipeline = cmd(&[b"AUTH", b"pw"]);
+    pipeline.extend(cmd(&mset));
+    pipeline.extend(cmd(&[b"RESET"]));
+    pipeline.extend(cmd(&mset));
+    let expected: &[u8] =
+        b"+OK\r\n+OK\r\n+RESET\r\n-ERR Protocol error: unauthenticated multibulk length\r\n";
+    assert_eq!(raw.roundtrip(&pipeline, expected), expected.to_vec());
+}
+
 #[test]
 fn password_sources_follow_precedence() {
     // The file alone...

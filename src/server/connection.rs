@@ -5,6 +5,7 @@
 //! bytes arrive (never to a size a header merely announces) and shrinks
 //! back after a large request.
 
+use std::ops::Range;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,41 +41,70 @@ pub const UNAUTH_OUTPUT_LIMIT: usize = 64 * 1024;
 
 /// Requests parsed ahead of execution so their keys' memory is prefetched
 /// together (see `Keyspace::prefetch`).
-const PREFETCH_WINDOW: usize = 16;
-/// Fewer pending bytes than this cannot hold several requests worth
-/// prefetching for.
-const PREFETCH_MIN_BYTES: usize = 96;
+const WINDOW: usize = 16;
 
-/// Parses up to `PREFETCH_WINDOW` complete multibulk requests at the start
-/// of `buf` without running them and prefetches the first key of each.
-/// Returns how many requests the window covers (at least 1).
-fn prefetch_ahead(
-    srv: &Shared,
-    parser: &mut Parser,
-    buf: &[u8],
-    limits: &ParseLimits,
-    hashes: &mut Vec<u64>,
-) -> usize {
-    hashes.clear();
-    let mut at = 0;
-    let mut requests = 0;
-    while requests < PREFETCH_WINDOW && buf.get(at) == Some(&b'*') {
-        match parser.parse(&buf[at..], limits) {
-            Ok(Some(req)) => {
-                if parser.args.len() >= 2 {
-                    let key = &parser.args[1];
-                    hashes.push(srv.ks.hash(&buf[at + key.start..at + key.end]));
-                }
-                at += req.consumed();
-                requests += 1;
+/// Up to `WINDOW` complete multibulk requests, parsed once, whose first
+/// keys were prefetched together before any of them runs.
+#[derive(Default)]
+struct Window {
+    /// Argument ranges of every request, as offsets into the read buffer.
+    args: Vec<Range<usize>>,
+    /// Per request: first index into `args`, argument count, and the buffer
+    /// offset where the request ends.
+    requests: Vec<(usize, usize, usize)>,
+    next: usize,
+    hashes: Vec<u64>,
+}
+
+impl Window {
+    fn clear(&mut self) {
+        self.args.clear();
+        self.requests.clear();
+        self.next = 0;
+    }
+
+    /// Parses the multibulk requests that start at `from` (stopping at an
+    /// inline request, an incomplete one or a protocol error, which the
+    /// caller handles one at a time) and prefetches their first keys.
+    fn fill(
+        &mut self,
+        srv: &Shared,
+        parser: &mut Parser,
+        buf: &[u8],
+        from: usize,
+        limits: &ParseLimits,
+    ) {
+        self.clear();
+        self.hashes.clear();
+        let mut at = from;
+        while self.requests.len() < WINDOW && buf.get(at) == Some(&b'*') {
+            let Ok(Some(req)) = parser.parse(&buf[at..], limits) else {
+                break;
+            };
+            let first = self.args.len();
+            if let Request::Multibulk { .. } = req {
+                self.args
+                    .extend(parser.args.iter().map(|r| at + r.start..at + r.end));
             }
-            _ => break,
+            let count = self.args.len() - first;
+            if count >= 2 {
+                let key = &self.args[first + 1];
+                self.hashes.push(srv.ks.hash(&buf[key.clone()]));
+            }
+            at += req.consumed();
+            self.requests.push((first, count, at));
+        }
+        if self.hashes.len() > 1 {
+            srv.ks.prefetch(&self.hashes);
         }
     }
-    if hashes.len() > 1 {
-        srv.ks.prefetch(hashes);
+
+    /// The next parsed request, if any is left.
+    fn next_request(&mut self) -> Option<(&[Range<usize>], usize)> {
+        let &(first, count, end) = self.requests.get(self.next)?;
+        self.next += 1;
+        Some((&self.args[first..first + count], end))
     }
-    requests.max(1)
 }
 
 /// Reuses a vector's allocation for borrows of a different lifetime.
@@ -99,8 +129,7 @@ where
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Reply::new();
     let mut parser = Parser::new();
-    let mut lookahead = Parser::new();
-    let mut prefetched: Vec<u64> = Vec::with_capacity(PREFETCH_WINDOW);
+    let mut window = Window::default();
     let mut argv_store: Vec<&[u8]> = Vec::with_capacity(16);
     let mut stop = srv.shutdown_signal();
     // When the first byte of a not yet complete request arrived.
@@ -176,84 +205,94 @@ where
         {
             let buf = &rbuf[..];
             let mut argv = recycle(std::mem::take(&mut argv_store));
-            // Requests left in the current prefetch window.
-            let mut window = 0;
+            window.clear();
             loop {
                 let limits = ParseLimits {
                     unauthenticated: !client.authenticated,
                     ..ParseLimits::default()
                 };
-                if window == 0 && buf.len() - consumed < PREFETCH_MIN_BYTES {
-                    // One small request (the common unpipelined case): nothing to overlap.
-                    window = 1;
-                } else if window == 0 {
-                    window = prefetch_ahead(
-                        &srv,
-                        &mut lookahead,
-                        &buf[consumed..],
-                        &limits,
-                        &mut prefetched,
-                    );
+                if window.next == window.requests.len() {
+                    window.fill(&srv, &mut parser, buf, consumed, &limits);
                 }
-                window -= 1;
-                match parser.parse(&buf[consumed..], &limits) {
-                    Ok(None) => break,
-                    Ok(Some(req)) => {
-                        let base = consumed;
-                        consumed += req.consumed();
-                        match req {
-                            Request::Empty { .. } => continue,
-                            Request::Multibulk { .. } => {
-                                argv.clear();
-                                argv.extend(
-                                    parser
-                                        .args
-                                        .iter()
-                                        .map(|r| &buf[base + r.start..base + r.end]),
-                                );
-                                after = command::execute(&srv, &mut client, &mut out, now, &argv);
-                            }
-                            Request::Inline { .. } => {
-                                let owned = std::mem::take(&mut parser.inline_args);
-                                let args: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
-                                after = command::execute(&srv, &mut client, &mut out, now, &args);
+                if let Some((ranges, end)) = window.next_request() {
+                    consumed = end;
+                    if ranges.is_empty() {
+                        continue;
+                    }
+                    argv.clear();
+                    argv.extend(ranges.iter().map(|r| &buf[r.clone()]));
+                    let was_authenticated = client.authenticated;
+                    after = command::execute(&srv, &mut client, &mut out, now, &argv);
+                    if client.authenticated != was_authenticated {
+                        // The parse limits changed: parse the rest again under them.
+                        window.clear();
+                    }
+                } else {
+                    // An inline request, an incomplete one, or a protocol error.
+                    match parser.parse(&buf[consumed..], &limits) {
+                        Ok(None) => break,
+                        Ok(Some(req)) => {
+                            consumed += req.consumed();
+                            match req {
+                                Request::Empty { .. } => continue,
+                                Request::Multibulk { .. } => {
+                                    // Not reached (the window takes every complete
+                                    // multibulk request), but run it if it were.
+                                    let base = consumed - req.consumed();
+                                    argv.clear();
+                                    argv.extend(
+                                        parser
+                                            .args
+                                            .iter()
+                                            .map(|r| &buf[base + r.start..base + r.end]),
+                                    );
+                                    after =
+                                        command::execute(&srv, &mut client, &mut out, now, &argv);
+                                }
+                                Request::Inline { .. } => {
+                                    let owned = std::mem::take(&mut parser.inline_args);
+                                    let args: Vec<&[u8]> =
+                                        owned.iter().map(Vec::as_slice).collect();
+                                    after =
+                                        command::execute(&srv, &mut client, &mut out, now, &args);
+                                }
                             }
                         }
-                        let limit = if client.authenticated {
-                            OUTPUT_LIMIT
-                        } else {
-                            UNAUTH_OUTPUT_LIMIT
-                        };
-                        if out.len() > limit {
-                            tracing::warn!(
-                                "closing client {} that reached the output buffer limit",
-                                handle.addr
-                            );
-                            srv.stats.output_limit_disconnections.fetch_add(1, Relaxed);
-                            after = After::Drop;
-                        }
-                        if after != After::Continue {
+                        Err(e) => {
+                            tracing::debug!("protocol error from {}: {}", handle.addr, e.message());
+                            out.error(&e.message());
+                            after = After::Close;
                             break;
                         }
-                        if out.len() >= FLUSH_THRESHOLD {
-                            if !write_in_time(&mut stream, out.as_bytes(), request_timeout).await {
-                                srv.stats.output_limit_disconnections.fetch_add(1, Relaxed);
-                                after = After::Drop;
-                                break;
-                            }
-                            srv.stats
-                                .net_output_bytes
-                                .fetch_add(out.len() as u64, Relaxed);
-                            out.clear();
-                            client.start_batch();
-                        }
                     }
-                    Err(e) => {
-                        tracing::debug!("protocol error from {}: {}", handle.addr, e.message());
-                        out.error(&e.message());
-                        after = After::Close;
+                }
+                let limit = if client.authenticated {
+                    OUTPUT_LIMIT
+                } else {
+                    UNAUTH_OUTPUT_LIMIT
+                };
+                if out.len() > limit {
+                    tracing::warn!(
+                        "closing client {} that reached the output buffer limit",
+                        handle.addr
+                    );
+                    srv.stats.output_limit_disconnections.fetch_add(1, Relaxed);
+                    after = After::Drop;
+                }
+                if after != After::Continue {
+                    break;
+                }
+                if out.len() >= FLUSH_THRESHOLD {
+                    if !write_in_time(&mut stream, out.as_bytes(), request_timeout).await {
+                        srv.stats.output_limit_disconnections.fetch_add(1, Relaxed);
+                        after = After::Drop;
                         break;
                     }
+                    srv.stats
+                        .net_output_bytes
+                        .fetch_add(out.len() as u64, Relaxed);
+                    out.clear();
+                    client.start_batch();
                 }
             }
             argv_store = recycle(argv);
