@@ -253,3 +253,36 @@ fn many_arguments_work() {
     assert_eq!(raw.roundtrip(&cmd(&refs), b"+OK\r\n"), b"+OK\r\n");
     assert_eq!(raw.roundtrip(b"DBSIZE\r\n", b":10000\r\n"), b":10000\r\n");
 }
+
+/// The server parses a pipeline ahead of running it (to prefetch its keys).
+/// Requests before a malformed one, inline requests and empty multibulks
+/// mixed into it are still answered in order, exactly once.
+#[test]
+fn mixed_pipelines_with_a_bad_request_are_answered_in_order() {
+    let srv = redistill(&[]);
+    let mut raw = Raw::connect(srv.port);
+    let mut req = Vec::new();
+    for i in 0..20 {
+        req.extend(cmd(&[b"SET", format!("k{i}").as_bytes(), b"v"]));
+    }
+    req.extend_from_slice(b"PING\r\n*0\r\n");
+    req.extend(cmd(&[b"GET", b"k7"]));
+    req.extend_from_slice(b"\r\nECHO inline\r\n");
+    req.extend(cmd(&[b"INCR", b"k1"]));
+    req.extend_from_slice(b"*2\r\n$3\r\nGET\r\n$x\r\n");
+    req.extend(cmd(&[b"SET", b"after", b"error"]));
+    let mut expected = "+OK\r\n".repeat(20);
+    expected.push_str("+PONG\r\n$1\r\nv\r\n$6\r\ninline\r\n");
+    expected.push_str("-ERR value is not an integer or out of range\r\n");
+    expected.push_str("-ERR Protocol error: invalid bulk length\r\n");
+    raw.send(&req);
+    let got = raw.read_n(expected.len() + 64);
+    assert_eq!(String::from_utf8_lossy(&got), expected);
+    assert!(raw.closed());
+    // Nothing after the bad request ran.
+    let mut check = Raw::connect(srv.port);
+    assert_eq!(
+        check.roundtrip(&cmd(&[b"EXISTS", b"after"]), b":0\r\n"),
+        b":0\r\n"
+    );
+}
