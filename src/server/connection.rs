@@ -20,7 +20,7 @@ use crate::protocol::{ParseLimits, Parser, Reply, Request};
 use crate::store::now_ms;
 
 const READ_CHUNK: usize = 16 * 1024;
-/// Room for the next read while a request is incomplete: large values and
+/// Room for the next read while a large request is incomplete: large values and
 /// deep pipelines arrive in a few big reads (and get one reply write per
 /// read) instead of one 16 KB read and one reply write per request.
 const READ_CHUNK_BUSY: usize = 128 * 1024;
@@ -145,10 +145,12 @@ where
     tokio::pin!(stopped);
 
     'conn: loop {
-        let room = if rbuf.is_empty() {
-            READ_CHUNK
-        } else {
+        // Big room only once a large request or pipeline is under way, so a
+        // client trickling a few bytes holds no more than a plain read buffer.
+        let room = if rbuf.len() >= READ_CHUNK / 2 {
             READ_CHUNK_BUSY
+        } else {
+            READ_CHUNK
         };
         if rbuf.capacity() - rbuf.len() < room / 4 {
             rbuf.reserve(rbuf.len().max(room));
