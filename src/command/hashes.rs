@@ -42,7 +42,7 @@ fn write_hash(ctx: &mut Ctx, s: &mut Shard, h: u64, key: &[u8]) -> Option<usize>
                 None
             }
         }
-        None => Some(s.insert(h, key, Value::Hash(Box::default()), 0, ctx.now)),
+        None => Some(s.insert(h, key, Value::Hash(HashValue::default()), 0, ctx.now)),
     }
 }
 
@@ -73,7 +73,6 @@ fn hset_generic(ctx: &mut Ctx, args: &[&[u8]]) -> Option<i64> {
             .chunks_exact(2)
             .filter(|p| hv.set(p[0], p[1]))
             .count();
-        hv.compact();
         added
     });
     Some(added as i64)

@@ -195,8 +195,7 @@ pub fn load(ks: &Keyspace, path: &Path, now_ms: u64) -> Result<u64, String> {
                 for (f, v) in &pairs {
                     h.set(f, v);
                 }
-                h.compact();
-                Value::Hash(Box::new(h))
+                Value::Hash(h)
             }
         };
         let (hash, mut shard) = ks.lock(&e.key);

@@ -17,7 +17,7 @@ pub enum Value {
     Raw(Vec<u8>),
     /// A string that is the canonical decimal form of a 64-bit integer.
     Int(i64),
-    Hash(Box<HashValue>),
+    Hash(HashValue),
 }
 
 /// The data type as TYPE and SCAN TYPE name it.
@@ -100,7 +100,7 @@ impl Value {
         match self {
             Value::Str(b) => super::index::prefetch(b.as_ptr()),
             Value::Raw(v) => super::index::prefetch(v.as_ptr()),
-            Value::Hash(h) => super::index::prefetch(&**h),
+            Value::Hash(h) => h.prefetch(),
             Value::Int(_) => {}
         }
     }
@@ -136,7 +136,7 @@ impl Value {
             Value::Str(b) => Value::Str(b.clone()),
             Value::Raw(v) => Value::Raw(v.clone()),
             Value::Int(i) => Value::Int(*i),
-            Value::Hash(h) => Value::Hash(Box::new(h.as_ref().clone())),
+            Value::Hash(h) => Value::Hash(h.clone()),
         }
     }
 }
@@ -145,21 +145,29 @@ impl Value {
 /// their bytes (two allocations and a table slot).
 const HASH_PAIR_OVERHEAD: usize = 48;
 
-/// A small hash: pairs packed one after another as
-/// `[field len: u8][field][value len: u8][value]`, in insertion order (the
-/// equivalent of Redis's listpack). Fields and values are at most
-/// [`HASH_SMALL_MAX_VALUE`] bytes here, so one length byte suffices.
-#[derive(Clone, Default)]
-struct Packed {
-    data: Vec<u8>,
-    count: usize,
+/// A small hash: a pair count (`u16`, little-endian) followed by the pairs
+/// packed one after another as `[field len: u8][field][value len: u8][value]`,
+/// in insertion order (the equivalent of Redis's listpack), in one exactly
+/// sized allocation. Fields and values are at most [`HASH_SMALL_MAX_VALUE`]
+/// bytes here, so one length byte suffices.
+#[derive(Clone)]
+struct Packed(Box<[u8]>);
+
+impl Default for Packed {
+    fn default() -> Self {
+        Packed(Box::new([0, 0]))
+    }
 }
 
 impl Packed {
+    fn count(&self) -> usize {
+        u16::from_le_bytes([self.0[0], self.0[1]]) as usize
+    }
+
     /// Iterates (offset of the pair, field, value).
     fn pairs(&self) -> impl Iterator<Item = (usize, &[u8], &[u8])> + '_ {
-        let d = &self.data;
-        let mut at = 0;
+        let d = &self.0;
+        let mut at = 2;
         std::iter::from_fn(move || {
             if at >= d.len() {
                 return None;
@@ -181,24 +189,43 @@ impl Packed {
             .map(|(start, f, v)| (start, 2 + f.len() + v.len()))
     }
 
-    fn encode<'a>(field: &'a [u8], value: &'a [u8]) -> impl Iterator<Item = u8> + 'a {
-        std::iter::once(field.len() as u8)
-            .chain(field.iter().copied())
-            .chain(std::iter::once(value.len() as u8))
-            .chain(value.iter().copied())
+    /// Rebuilds the buffer with bytes `cut` replaced by `pair` (if any) and
+    /// the count moved by `delta`.
+    fn rebuild(&mut self, cut: std::ops::Range<usize>, pair: Option<(&[u8], &[u8])>, delta: isize) {
+        let old = &self.0;
+        let added = pair.map_or(0, |(f, v)| 2 + f.len() + v.len());
+        let mut out = Vec::with_capacity(old.len() - cut.len() + added);
+        let count = (self.count() as isize + delta) as u16;
+        out.extend_from_slice(&count.to_le_bytes());
+        out.extend_from_slice(&old[2..cut.start]);
+        if let Some((f, v)) = pair {
+            out.push(f.len() as u8);
+            out.extend_from_slice(f);
+            out.push(v.len() as u8);
+            out.extend_from_slice(v);
+        }
+        out.extend_from_slice(&old[cut.end..]);
+        self.0 = out.into_boxed_slice();
     }
 
     /// Sets a field; true when it is new.
     fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
         match self.find(field) {
             Some((start, len)) => {
-                self.data
-                    .splice(start..start + len, Self::encode(field, value));
+                self.rebuild(start..start + len, Some((field, value)), 0);
                 false
             }
             None => {
-                self.data.extend(Self::encode(field, value));
-                self.count += 1;
+                // Append in place: the allocator can often extend the block.
+                let mut v = std::mem::take(&mut self.0).into_vec();
+                v.reserve_exact(2 + field.len() + value.len());
+                v.push(field.len() as u8);
+                v.extend_from_slice(field);
+                v.push(value.len() as u8);
+                v.extend_from_slice(value);
+                let count = u16::from_le_bytes([v[0], v[1]]) + 1;
+                v[..2].copy_from_slice(&count.to_le_bytes());
+                self.0 = v.into_boxed_slice();
                 true
             }
         }
@@ -207,8 +234,7 @@ impl Packed {
     fn remove(&mut self, field: &[u8]) -> bool {
         match self.find(field) {
             Some((start, len)) => {
-                self.data.drain(start..start + len);
-                self.count -= 1;
+                self.rebuild(start..start + len, None, -1);
                 true
             }
             None => false,
@@ -216,25 +242,30 @@ impl Packed {
     }
 }
 
+/// A large hash: a table plus the bytes its pairs account for.
+#[derive(Clone)]
+struct Large {
+    map: HashMap<Box<[u8]>, Box<[u8]>, foldhash::fast::RandomState>,
+    bytes: usize,
+}
+
 #[derive(Clone)]
 enum HashRepr {
     Small(Packed),
-    Large(HashMap<Box<[u8]>, Box<[u8]>, foldhash::fast::RandomState>),
+    Large(Box<Large>),
 }
 
-/// A hash value: field → value, insertion-ordered while small.
+/// A hash value: field → value, insertion-ordered while small. Held inline
+/// in the entry: a small hash is a single allocation.
 #[derive(Clone)]
 pub struct HashValue {
     repr: HashRepr,
-    /// Bytes held by a large hash's pairs (fields, values, per-pair overhead).
-    large_bytes: usize,
 }
 
 impl Default for HashValue {
     fn default() -> Self {
         HashValue {
             repr: HashRepr::Small(Packed::default()),
-            large_bytes: 0,
         }
     }
 }
@@ -246,8 +277,8 @@ fn pair_cost(f: &[u8], v: &[u8]) -> usize {
 impl HashValue {
     pub fn len(&self) -> usize {
         match &self.repr {
-            HashRepr::Small(p) => p.count,
-            HashRepr::Large(m) => m.len(),
+            HashRepr::Small(p) => p.count(),
+            HashRepr::Large(l) => l.map.len(),
         }
     }
 
@@ -259,28 +290,27 @@ impl HashValue {
         matches!(self.repr, HashRepr::Small(_))
     }
 
-    /// Bytes on the heap: the hash object plus its pairs.
+    /// Bytes on the heap: the packed pairs, or the table and its pairs.
     pub fn heap_size(&self) -> usize {
-        std::mem::size_of::<HashValue>()
-            + match &self.repr {
-                HashRepr::Small(p) => p.data.capacity(),
-                HashRepr::Large(m) => self.large_bytes + m.capacity() * 2,
-            }
+        match &self.repr {
+            HashRepr::Small(p) => p.0.len(),
+            HashRepr::Large(l) => std::mem::size_of::<Large>() + l.bytes + l.map.capacity() * 2,
+        }
     }
 
-    /// Releases spare capacity left by growth (called after a batch of writes).
-    pub fn compact(&mut self) {
-        if let HashRepr::Small(p) = &mut self.repr {
-            if p.data.capacity() > p.data.len() + p.data.len() / 8 + 8 {
-                p.data.shrink_to_fit();
-            }
+    /// Prefetches the first line of the hash's heap part.
+    #[inline]
+    pub fn prefetch(&self) {
+        match &self.repr {
+            HashRepr::Small(p) => super::index::prefetch(p.0.as_ptr()),
+            HashRepr::Large(l) => super::index::prefetch(&**l),
         }
     }
 
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match &self.repr {
             HashRepr::Small(p) => p.pairs().find(|(_, f, _)| *f == field).map(|(_, _, v)| v),
-            HashRepr::Large(m) => m.get(field).map(|v| &**v),
+            HashRepr::Large(l) => l.map.get(field).map(|v| &**v),
         }
     }
 
@@ -288,22 +318,22 @@ impl HashValue {
     pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
         if let HashRepr::Small(p) = &self.repr {
             let too_long = field.len() > HASH_SMALL_MAX_VALUE || value.len() > HASH_SMALL_MAX_VALUE;
-            let too_many = p.count >= HASH_SMALL_MAX_ENTRIES && p.find(field).is_none();
+            let too_many = p.count() >= HASH_SMALL_MAX_ENTRIES && p.find(field).is_none();
             if too_long || too_many {
                 self.convert_to_large();
             }
         }
         match &mut self.repr {
             HashRepr::Small(p) => p.set(field, value),
-            HashRepr::Large(m) => match m.get_mut(field) {
+            HashRepr::Large(l) => match l.map.get_mut(field) {
                 Some(old) => {
-                    self.large_bytes = self.large_bytes - old.len() + value.len();
+                    l.bytes = l.bytes - old.len() + value.len();
                     *old = value.into();
                     false
                 }
                 None => {
-                    m.insert(field.into(), value.into());
-                    self.large_bytes += pair_cost(field, value);
+                    l.map.insert(field.into(), value.into());
+                    l.bytes += pair_cost(field, value);
                     true
                 }
             },
@@ -314,23 +344,22 @@ impl HashValue {
         let HashRepr::Small(p) = &self.repr else {
             return;
         };
-        let mut m = HashMap::with_capacity_and_hasher(p.count + 1, Default::default());
+        let mut map = HashMap::with_capacity_and_hasher(p.count() + 1, Default::default());
         let mut bytes = 0;
         for (_, f, v) in p.pairs() {
             bytes += pair_cost(f, v);
-            m.insert(f.into(), v.into());
+            map.insert(f.into(), v.into());
         }
-        self.repr = HashRepr::Large(m);
-        self.large_bytes = bytes;
+        self.repr = HashRepr::Large(Box::new(Large { map, bytes }));
     }
 
     /// Removes a field; returns true when it existed.
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match &mut self.repr {
             HashRepr::Small(p) => p.remove(field),
-            HashRepr::Large(m) => match m.remove_entry(field) {
+            HashRepr::Large(l) => match l.map.remove_entry(field) {
                 Some((f, val)) => {
-                    self.large_bytes -= pair_cost(&f, &val);
+                    l.bytes -= pair_cost(&f, &val);
                     true
                 }
                 None => false,
@@ -342,7 +371,7 @@ impl HashValue {
     pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
         match &self.repr {
             HashRepr::Small(p) => Box::new(p.pairs().map(|(_, f, v)| (f, v))),
-            HashRepr::Large(m) => Box::new(m.iter().map(|(f, v)| (&**f, &**v))),
+            HashRepr::Large(l) => Box::new(l.map.iter().map(|(f, v)| (&**f, &**v))),
         }
     }
 
@@ -355,7 +384,7 @@ impl HashValue {
     pub fn scan_order(&self, field: &[u8]) -> u64 {
         use std::hash::BuildHasher;
         match &self.repr {
-            HashRepr::Large(m) => (m.hasher().hash_one(field) >> 1) | 1,
+            HashRepr::Large(l) => (l.map.hasher().hash_one(field) >> 1) | 1,
             HashRepr::Small(_) => 1,
         }
     }
@@ -364,6 +393,43 @@ impl HashValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Random sets, overwrites and removals on a small hash keep the
+    /// packed form equal to an insertion-ordered reference list.
+    #[test]
+    fn packed_hash_matches_a_reference_list() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        let mut h = HashValue::default();
+        let mut model: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        for _ in 0..5_000 {
+            let field = format!("f{}", rng.u32(..40)).into_bytes();
+            if rng.u32(..3) == 0 {
+                let existed = model.iter().position(|(f, _)| *f == field);
+                assert_eq!(h.remove(&field), existed.is_some());
+                if let Some(i) = existed {
+                    model.remove(i);
+                }
+            } else {
+                let value = vec![b'v'; rng.usize(..=HASH_SMALL_MAX_VALUE)];
+                let existed = model.iter().position(|(f, _)| *f == field);
+                assert_eq!(h.set(&field, &value), existed.is_none());
+                match existed {
+                    Some(i) => model[i].1 = value,
+                    None => model.push((field, value)),
+                }
+            }
+            assert!(h.is_small());
+            assert_eq!(h.len(), model.len());
+        }
+        let got: Vec<(Vec<u8>, Vec<u8>)> =
+            h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
+        assert_eq!(got, model);
+        let packed: usize = 2 + model
+            .iter()
+            .map(|(f, v)| 2 + f.len() + v.len())
+            .sum::<usize>();
+        assert_eq!(h.heap_size(), packed);
+    }
 
     #[test]
     fn hash_converts_when_large() {
