@@ -13,15 +13,14 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], incr: i64) {
     let current = match pos.map(|p| &s.entry(p).value) {
         None => 0,
         Some(Value::Int(i)) => *i,
-        Some(Value::Str(b)) => match numeric::parse_i64(b) {
-            Some(i) => i,
-            None => return ctx.not_integer(),
-        },
-        Some(Value::Raw(b)) => match numeric::parse_i64(b) {
-            Some(i) => i,
-            None => return ctx.not_integer(),
-        },
         Some(Value::Hash(_)) => return ctx.wrongtype(),
+        Some(v) => {
+            let mut buf = itoa::Buffer::new();
+            match v.as_bytes(&mut buf).and_then(numeric::parse_i64) {
+                Some(i) => i,
+                None => return ctx.not_integer(),
+            }
+        }
     };
     let Some(next) = current.checked_add(incr) else {
         return ctx.error(errors::OVERFLOW);
@@ -83,7 +82,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) {
         }
     };
     ctx.out.bulk(&result);
-    let value = Value::Str(result.into_boxed_slice());
+    let value = Value::string(&result);
     match pos {
         Some(p) => {
             s.replace_value(p, value);

@@ -54,6 +54,7 @@ fn resolve_expire(ctx: &mut Ctx, expire: Option<(ExpireUnit, &[u8])>) -> Option<
 fn reply_value(ctx: &mut Ctx, v: Option<&Value>) {
     match v {
         None => ctx.out.null(),
+        Some(Value::Inline { len, bytes }) => ctx.out.bulk(&bytes[..*len as usize]),
         Some(Value::Str(b)) => ctx.out.bulk(b),
         Some(Value::Raw(b)) => ctx.out.bulk(b),
         Some(Value::Int(i)) => ctx.out.bulk_int(*i),
@@ -366,7 +367,7 @@ pub fn setrange(ctx: &mut Ctx, args: &[&[u8]]) {
             if !check_string_length(ctx, offset, value.len() as u64) {
                 return;
             }
-            s.insert(h, args[1], Value::Raw(Vec::new()), 0, ctx.now)
+            s.insert(h, args[1], Value::Raw(Box::default()), 0, ctx.now)
         }
         Some(pos) => {
             let v = &s.entry(pos).value;

@@ -10,11 +10,20 @@ pub const HASH_SMALL_MAX_VALUE: usize = 64;
 /// Largest string that Redis keeps in the `embstr` encoding.
 const EMBSTR_MAX: usize = 44;
 
+/// Longest string value kept inside the entry itself.
+pub const INLINE_MAX: usize = 22;
+
 pub enum Value {
+    /// A short string kept inside the entry (no allocation, no extra cache
+    /// miss to read it).
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_MAX],
+    },
     /// A string set as a whole (`SET`, `MSET`...).
     Str(Box<[u8]>),
     /// A string grown in place (`APPEND`, `SETRANGE`), with spare capacity.
-    Raw(Vec<u8>),
+    Raw(Box<Vec<u8>>),
     /// A string that is the canonical decimal form of a 64-bit integer.
     Int(i64),
     Hash(HashValue),
@@ -44,7 +53,21 @@ impl Value {
                 return Value::Int(i);
             }
         }
-        Value::Str(b.into())
+        Value::string(b)
+    }
+
+    /// Stores bytes as a string (never as an integer).
+    pub fn string(b: &[u8]) -> Value {
+        if b.len() <= INLINE_MAX {
+            let mut bytes = [0u8; INLINE_MAX];
+            bytes[..b.len()].copy_from_slice(b);
+            Value::Inline {
+                len: b.len() as u8,
+                bytes,
+            }
+        } else {
+            Value::Str(b.into())
+        }
     }
 
     pub fn kind(&self) -> Kind {
@@ -61,6 +84,7 @@ impl Value {
     /// The string's bytes, formatting integers into `buf`. `None` for hashes.
     pub fn as_bytes<'a>(&'a self, buf: &'a mut itoa::Buffer) -> Option<&'a [u8]> {
         match self {
+            Value::Inline { len, bytes } => Some(&bytes[..*len as usize]),
             Value::Str(b) => Some(b),
             Value::Raw(v) => Some(v),
             Value::Int(i) => Some(buf.format(*i).as_bytes()),
@@ -71,6 +95,7 @@ impl Value {
     /// Length of a string value.
     pub fn str_len(&self) -> usize {
         match self {
+            Value::Inline { len, .. } => *len as usize,
             Value::Str(b) => b.len(),
             Value::Raw(v) => v.len(),
             Value::Int(i) => crate::numeric::i64_len(*i),
@@ -82,11 +107,12 @@ impl Value {
     pub fn make_raw(&mut self) -> &mut Vec<u8> {
         if !matches!(self, Value::Raw(_)) {
             let bytes = match self {
+                Value::Inline { len, bytes } => bytes[..*len as usize].to_vec(),
                 Value::Str(b) => b.to_vec(),
                 Value::Int(i) => itoa::Buffer::new().format(*i).as_bytes().to_vec(),
                 _ => Vec::new(),
             };
-            *self = Value::Raw(bytes);
+            *self = Value::Raw(Box::new(bytes));
         }
         match self {
             Value::Raw(v) => v,
@@ -101,7 +127,7 @@ impl Value {
             Value::Str(b) => super::index::prefetch(b.as_ptr()),
             Value::Raw(v) => super::index::prefetch(v.as_ptr()),
             Value::Hash(h) => h.prefetch(),
-            Value::Int(_) => {}
+            Value::Int(_) | Value::Inline { .. } => {}
         }
     }
 
@@ -109,8 +135,8 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(b) => b.len(),
-            Value::Raw(v) => v.capacity(),
-            Value::Int(_) => 0,
+            Value::Raw(v) => std::mem::size_of::<Vec<u8>>() + v.capacity(),
+            Value::Int(_) | Value::Inline { .. } => 0,
             Value::Hash(h) => h.heap_size(),
         }
     }
@@ -119,6 +145,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Int(_) => "int",
+            Value::Inline { .. } => "embstr",
             Value::Str(b) if b.len() <= EMBSTR_MAX => "embstr",
             Value::Str(_) | Value::Raw(_) => "raw",
             Value::Hash(h) => {
@@ -133,6 +160,10 @@ impl Value {
 
     pub fn deep_clone(&self) -> Value {
         match self {
+            Value::Inline { len, bytes } => Value::Inline {
+                len: *len,
+                bytes: *bytes,
+            },
             Value::Str(b) => Value::Str(b.clone()),
             Value::Raw(v) => Value::Raw(v.clone()),
             Value::Int(i) => Value::Int(*i),
@@ -460,7 +491,30 @@ mod tests {
     #[test]
     fn integers_are_canonical_only() {
         assert!(matches!(Value::from_bytes(b"123"), Value::Int(123)));
-        assert!(matches!(Value::from_bytes(b"0123"), Value::Str(_)));
-        assert!(matches!(Value::from_bytes(b"-0"), Value::Str(_)));
+        assert!(matches!(
+            Value::from_bytes(b"0123"),
+            Value::Inline { len: 4, .. }
+        ));
+        assert!(matches!(
+            Value::from_bytes(b"-0"),
+            Value::Inline { len: 2, .. }
+        ));
+    }
+
+    #[test]
+    fn short_strings_are_inline_and_long_ones_boxed() {
+        for len in [0, 1, 8, INLINE_MAX, INLINE_MAX + 1, 64] {
+            let bytes: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            let v = Value::from_bytes(&bytes);
+            assert_eq!(matches!(v, Value::Inline { .. }), len <= INLINE_MAX);
+            assert_eq!(v.as_bytes(&mut itoa::Buffer::new()), Some(&bytes[..]));
+            assert_eq!(v.str_len(), len);
+            assert_eq!(v.heap_size() == 0, len <= INLINE_MAX);
+            assert_eq!(
+                v.encoding(),
+                if len <= EMBSTR_MAX { "embstr" } else { "raw" }
+            );
+        }
+        assert_eq!(std::mem::size_of::<Value>(), 24);
     }
 }
