@@ -256,6 +256,65 @@ fn limits_follow_auth_and_reset_within_one_pipeline() {
     assert_eq!(raw.roundtrip(&pipeline, expected), expected.to_vec());
 }
 
+/// The `rbs` field of this server's CLIENT LIST line for the client `name`.
+fn read_buffer_size(port: u16, name: &str) -> u64 {
+    let mut admin = Raw::connect(port);
+    admin.send(&cmd(&[b"CLIENT", b"LIST"]));
+    let mut got = Vec::new();
+    while !got.contains(&b'\n') {
+        got.extend(admin.read_n(1));
+    }
+    let header = got.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let len: usize = std::str::from_utf8(&got[1..header - 2])
+        .unwrap()
+        .parse()
+        .unwrap();
+    while got.len() < header + len + 2 {
+        got.extend(admin.read_n(1));
+    }
+    let list = String::from_utf8_lossy(&got[header..header + len]).into_owned();
+    let line = list
+        .lines()
+        .find(|l| l.contains(&format!(" name={name} ")))
+        .unwrap_or_else(|| panic!("no client named {name} in {list}"));
+    line.split(' ')
+        .find_map(|f| f.strip_prefix("rbs="))
+        .expect("rbs field")
+        .parse()
+        .unwrap()
+}
+
+/// A client sending a large pipeline keeps its grown read buffer while it
+/// is busy, and is back to 16 KB once idle for 2 s (CLIENT LIST `rbs`).
+#[test]
+fn grown_read_buffers_shrink_once_idle() {
+    let srv = redistill(&[]);
+    let mut big = Raw::connect(srv.port);
+    assert_eq!(
+        big.roundtrip(&cmd(&[b"CLIENT", b"SETNAME", b"big"]), b"+OK\r\n"),
+        b"+OK\r\n"
+    );
+    assert_eq!(read_buffer_size(srv.port, "big"), 16384);
+    let value = vec![b'x'; 100_000];
+    let mut req = Vec::new();
+    for i in 0..20 {
+        req.extend(cmd(&[b"SET", format!("k{i}").as_bytes(), &value]));
+    }
+    let expected = "+OK\r\n".repeat(20);
+    assert_eq!(
+        big.roundtrip(&req, expected.as_bytes()),
+        expected.as_bytes()
+    );
+    assert!(read_buffer_size(srv.port, "big") > 64 * 1024);
+    std::thread::sleep(Duration::from_millis(2600));
+    assert_eq!(read_buffer_size(srv.port, "big"), 16384);
+    // Still served normally afterwards.
+    assert_eq!(
+        big.roundtrip(&cmd(&[b"STRLEN", b"k3"]), b":100000\r\n"),
+        b":100000\r\n"
+    );
+}
+
 #[test]
 fn password_sources_follow_precedence() {
     // The file alone...

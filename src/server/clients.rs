@@ -16,6 +16,8 @@ pub struct ClientHandle {
     pub laddr: SocketAddr,
     pub created_ms: u64,
     pub last_active_ms: AtomicU64,
+    /// Capacity of the connection's read buffer (CLIENT LIST `rbs`).
+    pub read_buffer_size: AtomicU64,
     pub name: Mutex<Option<Vec<u8>>>,
     pub lib_name: Mutex<Option<Vec<u8>>>,
     pub lib_ver: Mutex<Option<Vec<u8>>>,
@@ -63,7 +65,7 @@ impl ClientHandle {
             flags.push('N');
         }
         format!(
-            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=NULL user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=NULL user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -71,6 +73,7 @@ impl ClientHandle {
             age,
             idle,
             flags,
+            self.read_buffer_size.load(Relaxed),
             self.resp.load(Relaxed),
             s(&self.lib_name),
             s(&self.lib_ver),
@@ -93,6 +96,7 @@ impl ClientRegistry {
             laddr,
             created_ms: now_ms,
             last_active_ms: AtomicU64::new(now_ms),
+            read_buffer_size: AtomicU64::new(0),
             name: Mutex::new(None),
             lib_name: Mutex::new(None),
             lib_ver: Mutex::new(None),

@@ -136,6 +136,10 @@ where
     let mut pending_since: Option<Instant> = None;
     // When oversized, empty buffers are to be released.
     let mut shrink_at: Option<Instant> = None;
+    // Bytes allocated for the read buffer (`BytesMut::capacity` counts only
+    // from the current read position).
+    let mut rbuf_size = READ_CHUNK;
+    handle.read_buffer_size.store(rbuf_size as u64, Relaxed);
     let request_timeout = Duration::from_secs(srv.settings.read().request_timeout);
     // Created once and kept registered across reads, so waiting for a kill
     // or a shutdown costs nothing per request.
@@ -154,6 +158,7 @@ where
         };
         if rbuf.capacity() - rbuf.len() < room / 4 {
             rbuf.reserve(rbuf.len().max(room));
+            rbuf_size = rbuf_size.max(rbuf.capacity());
         }
         let timeout = srv.idle_timeout.load(Relaxed);
         let before = rbuf.len();
@@ -180,8 +185,10 @@ where
             }
             _ = until(shrink_at) => {
                 shrink_at = None;
-                if rbuf.is_empty() && rbuf.capacity() > KEEP_BUFFER {
+                if rbuf.is_empty() && rbuf_size > KEEP_BUFFER {
                     rbuf = BytesMut::with_capacity(READ_CHUNK);
+                    rbuf_size = READ_CHUNK;
+                    handle.read_buffer_size.store(rbuf_size as u64, Relaxed);
                 }
                 out.shrink(KEEP_BUFFER);
                 continue 'conn;
@@ -323,9 +330,10 @@ where
         if after == After::Close || handle.is_killed() {
             break;
         }
-        if rbuf.capacity() > KEEP_BUFFER || out.capacity() > KEEP_BUFFER {
+        if rbuf_size > KEEP_BUFFER || out.capacity() > KEEP_BUFFER {
             shrink_at = Some(Instant::now() + SHRINK_AFTER);
         }
+        handle.read_buffer_size.store(rbuf_size as u64, Relaxed);
         let query_limit = if client.authenticated {
             srv.query_buffer_limit.load(Relaxed) as usize
         } else {
