@@ -34,6 +34,17 @@ fn config(dir: &Path, extra: &str) -> PathBuf {
 }
 
 fn start(dir: &Path, extra: &str) -> Node {
+    // A port picked by `free_port` can be taken by a server of a test running
+    // alongside: then ours exits (or another answers), and we try another.
+    for _ in 0..5 {
+        if let Some(node) = try_start(dir, extra) {
+            return node;
+        }
+    }
+    panic!("server did not start");
+}
+
+fn try_start(dir: &Path, extra: &str) -> Option<Node> {
     let cfg = config(dir, extra);
     let port = free_port();
     let log = dir.join(format!("server-{port}.log"));
@@ -49,22 +60,29 @@ fn start(dir: &Path, extra: &str) -> Node {
         .stderr(std::fs::File::create(dir.join(format!("err-{port}.log"))).unwrap())
         .spawn()
         .unwrap();
+    let mut node = Node { child, port };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
+        if let Ok(Some(_)) = node.child.try_wait() {
+            return None;
+        }
         if let Ok(mut c) = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
             .unwrap()
             .get_connection()
         {
-            let info: redis::RedisResult<String> =
-                redis::cmd("INFO").arg("persistence").query(&mut c);
-            if info.is_ok_and(|i| i.contains("loading:0")) {
-                break;
+            let info: redis::RedisResult<String> = redis::cmd("INFO").query(&mut c);
+            if let Ok(info) = info {
+                if !info.contains(&format!("process_id:{}\r\n", node.child.id())) {
+                    return None;
+                }
+                if info.contains("loading:0") {
+                    return Some(node);
+                }
             }
         }
         assert!(Instant::now() < deadline, "server did not become ready");
         std::thread::sleep(Duration::from_millis(20));
     }
-    Node { child, port }
 }
 
 fn conn(n: &Node) -> redis::Connection {

@@ -38,12 +38,30 @@ fn wait_ready(port: u16, child: &mut Child) -> bool {
         }
         if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
             s.set_read_timeout(Some(Duration::from_secs(2))).ok();
-            if s.write_all(b"PING\r\n").is_ok() {
-                let mut buf = [0u8; 64];
-                if let Ok(n) = s.read(&mut buf) {
-                    if n > 0 {
-                        return true;
+            if s.write_all(b"INFO server\r\n").is_ok() {
+                let mut reply = Vec::new();
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 {
+                        break;
                     }
+                    reply.extend_from_slice(&buf[..n]);
+                    if reply.starts_with(b"-") || reply.ends_with(b"\r\n\r\n") {
+                        break;
+                    }
+                }
+                let text = String::from_utf8_lossy(&reply);
+                // Another test's server may hold the port this one failed to
+                // bind: only our own process counts (NOAUTH: cannot tell).
+                let pid = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("process_id:"))
+                    .and_then(|p| p.trim().parse::<u32>().ok());
+                match pid {
+                    Some(pid) if pid == child.id() => return true,
+                    Some(_) => return false,
+                    None if !reply.is_empty() => return true,
+                    None => {}
                 }
             }
         }
