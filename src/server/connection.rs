@@ -99,6 +99,14 @@ impl Window {
         }
     }
 
+    /// Holds the one multibulk request `parser` just parsed at `at..end`.
+    fn hold(&mut self, parser: &Parser, at: usize, end: usize) {
+        self.clear();
+        self.args
+            .extend(parser.args.iter().map(|r| at + r.start..at + r.end));
+        self.requests.push((0, self.args.len(), end));
+    }
+
     /// The next parsed request, if any is left.
     fn next_request(&mut self) -> Option<(&[Range<usize>], usize)> {
         let &(first, count, end) = self.requests.get(self.next)?;
@@ -241,24 +249,20 @@ where
                     match parser.parse(&buf[consumed..], &limits) {
                         Ok(None) => break,
                         Ok(Some(req)) => {
-                            consumed += req.consumed();
+                            let end = consumed + req.consumed();
                             match req {
-                                Request::Empty { .. } => continue,
+                                Request::Empty { .. } => {
+                                    consumed = end;
+                                    continue;
+                                }
                                 Request::Multibulk { .. } => {
-                                    // Not reached (the window takes every complete
-                                    // multibulk request), but run it if it were.
-                                    let base = consumed - req.consumed();
-                                    argv.clear();
-                                    argv.extend(
-                                        parser
-                                            .args
-                                            .iter()
-                                            .map(|r| &buf[base + r.start..base + r.end]),
-                                    );
-                                    after =
-                                        command::execute(&srv, &mut client, &mut out, now, &argv);
+                                    // The window takes these; should one get here,
+                                    // it runs through the window all the same.
+                                    window.hold(&parser, consumed, end);
+                                    continue;
                                 }
                                 Request::Inline { .. } => {
+                                    consumed = end;
                                     let owned = std::mem::take(&mut parser.inline_args);
                                     let args: Vec<&[u8]> =
                                         owned.iter().map(Vec::as_slice).collect();
@@ -292,15 +296,10 @@ where
                     break;
                 }
                 if out.len() >= FLUSH_THRESHOLD {
-                    if !write_in_time(&mut stream, out.as_bytes(), request_timeout).await {
-                        srv.stats.output_limit_disconnections.fetch_add(1, Relaxed);
+                    if !flush(&mut stream, &mut out, &srv, request_timeout).await {
                         after = After::Drop;
                         break;
                     }
-                    srv.stats
-                        .net_output_bytes
-                        .fetch_add(out.len() as u64, Relaxed);
-                    out.clear();
                     client.start_batch();
                 }
             }
@@ -317,15 +316,8 @@ where
         if after == After::Drop {
             break;
         }
-        if !out.is_empty() {
-            if !write_in_time(&mut stream, out.as_bytes(), request_timeout).await {
-                srv.stats.output_limit_disconnections.fetch_add(1, Relaxed);
-                break;
-            }
-            srv.stats
-                .net_output_bytes
-                .fetch_add(out.len() as u64, Relaxed);
-            out.clear();
+        if !out.is_empty() && !flush(&mut stream, &mut out, &srv, request_timeout).await {
+            break;
         }
         if after == After::Close || handle.is_killed() {
             break;
@@ -350,6 +342,25 @@ where
     }
     srv.stats.absorb(&mut client.stats);
     let _ = stream.shutdown().await;
+}
+
+/// Writes the pending replies and counts them; false when the client did
+/// not take them in time (it is then to be closed).
+async fn flush<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    out: &mut Reply,
+    srv: &Shared,
+    limit: Duration,
+) -> bool {
+    if !write_in_time(stream, out.as_bytes(), limit).await {
+        srv.stats.output_limit_disconnections.fetch_add(1, Relaxed);
+        return false;
+    }
+    srv.stats
+        .net_output_bytes
+        .fetch_add(out.len() as u64, Relaxed);
+    out.clear();
+    true
 }
 
 /// Writes `bytes`, giving up when the client does not read them in time
