@@ -1,40 +1,137 @@
 //! Every error text the server sends, worded exactly as Redis words it.
 //! Clients and tests match on these strings, so they live in one place.
+//!
+//! A command fails by returning a [`CmdError`]: the error code (the first
+//! word, counted in INFO errorstats) and the full text. Dispatch writes it
+//! as the command's one reply.
 
-pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
-pub const NOT_FLOAT: &str = "ERR value is not a valid float";
-pub const SYNTAX: &str = "ERR syntax error";
-pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
-pub const DECR_OVERFLOW: &str = "ERR decrement would overflow";
-pub const NAN_OR_INF: &str = "ERR increment would produce NaN or Infinity";
-pub const HASH_NOT_INTEGER: &str = "ERR hash value is not an integer";
-pub const HASH_NOT_FLOAT: &str = "ERR hash value is not a float";
-pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
-pub const OFFSET_OUT_OF_RANGE: &str = "ERR offset is out of range";
-pub const NO_SUCH_KEY: &str = "ERR no such key";
-pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
-pub const INVALID_CURSOR: &str = "ERR invalid cursor";
-pub const DB_OUT_OF_RANGE: &str = "ERR DB index is out of range";
-pub const INVALID_DB_INDEX: &str = "ERR invalid DB index";
-pub const NOAUTH: &str = "NOAUTH Authentication required.";
-pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
-pub const AUTH_NOT_CONFIGURED: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
-pub const HELLO_NOAUTH: &str = "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time";
-pub const NOPROTO: &str = "NOPROTO unsupported protocol version";
-pub const PROTO_NOT_INTEGER: &str = "ERR Protocol version is not an integer or out of range";
-pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
-pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
+use std::borrow::Cow;
+
+/// A command's error reply: its code and its full text (which starts with
+/// the code, as Redis sends it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CmdError {
+    code: Cow<'static, str>,
+    text: Cow<'static, [u8]>,
+}
+
+/// What a handler returns.
+pub type CmdResult<T = ()> = Result<T, CmdError>;
+
+impl CmdError {
+    /// A fixed text whose first word is `code`.
+    pub const fn fixed(code: &'static str, text: &'static str) -> CmdError {
+        CmdError {
+            code: Cow::Borrowed(code),
+            text: Cow::Borrowed(text.as_bytes()),
+        }
+    }
+
+    /// A built text; the code is its first word.
+    pub fn new(text: impl Into<Vec<u8>>) -> CmdError {
+        let text: Vec<u8> = text.into();
+        let code = text
+            .split(|&c| c == b' ')
+            .next()
+            .map(|w| String::from_utf8_lossy(w).into_owned())
+            .unwrap_or_default();
+        CmdError {
+            code: Cow::Owned(code),
+            text: Cow::Owned(text),
+        }
+    }
+
+    /// `ERR <text>`.
+    pub fn err(text: impl AsRef<[u8]>) -> CmdError {
+        let mut v = b"ERR ".to_vec();
+        v.extend_from_slice(text.as_ref());
+        CmdError {
+            code: Cow::Borrowed("ERR"),
+            text: Cow::Owned(v),
+        }
+    }
+
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    pub fn text(&self) -> &[u8] {
+        &self.text
+    }
+
+    /// The text without its code (for "Transaction discarded because of: ..."
+    /// and script error wrapping).
+    pub fn text_lossy(&self) -> String {
+        String::from_utf8_lossy(&self.text).into_owned()
+    }
+}
+
+impl std::fmt::Display for CmdError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.text))
+    }
+}
+
+macro_rules! fixed {
+    ($($name:ident = $code:literal, $text:literal;)*) => {
+        $(pub const $name: CmdError = CmdError::fixed($code, $text);)*
+    };
+}
+
+fixed! {
+    WRONGTYPE = "WRONGTYPE", "WRONGTYPE Operation against a key holding the wrong kind of value";
+    NOT_INTEGER = "ERR", "ERR value is not an integer or out of range";
+    NOT_FLOAT = "ERR", "ERR value is not a valid float";
+    SYNTAX = "ERR", "ERR syntax error";
+    OVERFLOW = "ERR", "ERR increment or decrement would overflow";
+    DECR_OVERFLOW = "ERR", "ERR decrement would overflow";
+    NAN_OR_INF = "ERR", "ERR increment would produce NaN or Infinity";
+    HASH_NOT_INTEGER = "ERR", "ERR hash value is not an integer";
+    HASH_NOT_FLOAT = "ERR", "ERR hash value is not a float";
+    STRING_TOO_LONG = "ERR", "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+    OFFSET_OUT_OF_RANGE = "ERR", "ERR offset is out of range";
+    NO_SUCH_KEY = "ERR", "ERR no such key";
+    SAME_OBJECT = "ERR", "ERR source and destination objects are the same";
+    INVALID_CURSOR = "ERR", "ERR invalid cursor";
+    DB_OUT_OF_RANGE = "ERR", "ERR DB index is out of range";
+    INVALID_DB_INDEX = "ERR", "ERR invalid DB index";
+    NOAUTH = "NOAUTH", "NOAUTH Authentication required.";
+    WRONGPASS = "WRONGPASS", "WRONGPASS invalid username-password pair or user is disabled.";
+    AUTH_NOT_CONFIGURED = "ERR", "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
+    HELLO_NOAUTH = "NOAUTH", "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time";
+    NOPROTO = "NOPROTO", "NOPROTO unsupported protocol version";
+    PROTO_NOT_INTEGER = "ERR", "ERR Protocol version is not an integer or out of range";
+    OOM = "OOM", "OOM command not allowed when used memory > 'maxmemory'.";
+    LOADING = "LOADING", "LOADING Redis is loading the dataset in memory";
+    BUSY = "BUSY", "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+    NO_SUCH_CLIENT = "ERR", "ERR No such client";
+    INVALID_CLIENT_ID = "ERR", "ERR Invalid client ID";
+    CLIENT_ID_POSITIVE = "ERR", "ERR client-id should be greater than 0";
+    CLIENT_NAME_INVALID = "ERR", "ERR Client names cannot contain spaces, newlines or special characters.";
+    EXPIRE_NX_CONFLICT = "ERR", "ERR NX and XX, GT or LT options at the same time are not compatible";
+    EXPIRE_GT_LT_CONFLICT = "ERR", "ERR GT and LT options at the same time are not compatible";
+    LFU_NOT_SELECTED = "ERR", "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+    VALUE_OUT_OF_RANGE = "ERR", "ERR value is out of range";
+    VALUE_NAN_OR_INF = "ERR", "ERR value is NaN or Infinity";
+    COUNT_OUT_OF_RANGE = "ERR", "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+    SHUTDOWN_FAILED = "ERR", "ERR Errors trying to SHUTDOWN. Check logs.";
+    NO_SHUTDOWN = "ERR", "ERR No shutdown in progress.";
+    SAVE_IN_PROGRESS = "ERR", "ERR Background save already in progress";
+    SAVE_FAILED = "ERR", "ERR";
+    SNAPSHOTS_DISABLED = "ERR", "ERR snapshots are disabled: set [persistence] enabled = true in the configuration";
+    SLOWLOG_COUNT = "ERR", "ERR count should be greater than or equal to -1";
+    INVALID_COMMAND = "ERR", "ERR Invalid command specified";
+    INVALID_COMMAND_ARGS = "ERR", "ERR Invalid number of arguments specified for command";
+    NO_KEY_ARGS = "ERR", "ERR The command has no key arguments";
+
+    CONFIG_REWRITE_UNSUPPORTED = "ERR", "ERR CONFIG REWRITE is not supported: Redistill reads TOML configuration, edit the file instead";
+}
+
+/// CONFIG SET's reason for a parameter that cannot change at run time.
+pub const CONFIG_IMMUTABLE: &str = "can't set immutable config";
+
+/// Sent by the server (not a command) when `maxclients` is reached.
 pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
-pub const NO_SUCH_CLIENT: &str = "ERR No such client";
-pub const CLIENT_NAME_INVALID: &str =
-    "ERR Client names cannot contain spaces, newlines or special characters.";
-pub const EXPIRE_NX_CONFLICT: &str =
-    "ERR NX and XX, GT or LT options at the same time are not compatible";
-pub const EXPIRE_GT_LT_CONFLICT: &str = "ERR GT and LT options at the same time are not compatible";
-pub const LFU_NOT_SELECTED: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
-pub const VALUE_OUT_OF_RANGE: &str = "ERR value is out of range";
-pub const SHUTDOWN_FAILED: &str = "ERR Errors trying to SHUTDOWN. Check logs.";
 
 /// Appends `s` cut at its first NUL byte, as C's `%s` would print it.
 fn push_c_str(out: &mut Vec<u8>, s: &[u8], max: usize) {
@@ -46,7 +143,7 @@ fn push_c_str(out: &mut Vec<u8>, s: &[u8], max: usize) {
 }
 
 /// `ERR unknown command 'foo', with args beginning with: 'a' 'b' `
-pub fn unknown_command(name: &[u8], args: &[&[u8]]) -> Vec<u8> {
+pub fn unknown_command(name: &[u8], args: &[&[u8]]) -> CmdError {
     let mut out = b"ERR unknown command '".to_vec();
     push_c_str(&mut out, name, 128);
     out.extend_from_slice(b"', with args beginning with: ");
@@ -61,32 +158,119 @@ pub fn unknown_command(name: &[u8], args: &[&[u8]]) -> Vec<u8> {
         listed.extend_from_slice(b"' ");
     }
     out.extend_from_slice(&listed);
-    out
+    CmdError::new(out)
+}
+
+/// A protocol violation's reply text: `ERR Protocol error: <detail>`.
+pub fn protocol_error(detail: &str) -> String {
+    format!("ERR Protocol error: {detail}")
 }
 
 /// `ERR wrong number of arguments for 'get' command`
-pub fn wrong_arity(full_name: &str) -> String {
-    format!("ERR wrong number of arguments for '{full_name}' command")
+pub fn wrong_arity(full_name: &str) -> CmdError {
+    CmdError::err(format!(
+        "wrong number of arguments for '{full_name}' command"
+    ))
 }
 
 /// `ERR unknown subcommand 'foo'. Try CONFIG HELP.`
-pub fn unknown_subcommand(sub: &[u8], parent: &str) -> Vec<u8> {
+pub fn unknown_subcommand(sub: &[u8], parent: &str) -> CmdError {
     let mut out = b"ERR unknown subcommand '".to_vec();
     push_c_str(&mut out, sub, 128);
     out.extend_from_slice(b"'. Try ");
     out.extend_from_slice(parent.to_ascii_uppercase().as_bytes());
     out.extend_from_slice(b" HELP.");
-    out
+    CmdError::new(out)
 }
 
 /// `ERR invalid expire time in 'set' command`
-pub fn invalid_expire(full_name: &str) -> String {
-    format!("ERR invalid expire time in '{full_name}' command")
+pub fn invalid_expire(full_name: &str) -> CmdError {
+    CmdError::err(format!("invalid expire time in '{full_name}' command"))
 }
 
 /// `ERR Unsupported option foo` (EXPIRE family)
-pub fn unsupported_option(opt: &[u8]) -> Vec<u8> {
-    let mut out = b"ERR Unsupported option ".to_vec();
+pub fn unsupported_option(opt: &[u8]) -> CmdError {
+    let mut out = b"Unsupported option ".to_vec();
     push_c_str(&mut out, opt, usize::MAX);
-    out
+    CmdError::err(out)
+}
+
+/// `ERR <what> '<arg>'` with the argument quoted as given.
+pub fn with_arg(prefix: &str, arg: &[u8], suffix: &str) -> CmdError {
+    let mut out = prefix.as_bytes().to_vec();
+    out.extend_from_slice(arg);
+    out.extend_from_slice(suffix.as_bytes());
+    CmdError::err(out)
+}
+
+/// CONFIG SET's wrapper: `ERR CONFIG SET failed (possibly related to argument 'x') - why`
+pub fn config_set_failed(name: &str, why: &str) -> CmdError {
+    CmdError::err(format!(
+        "CONFIG SET failed (possibly related to argument '{name}') - {why}"
+    ))
+}
+
+/// `ERR Unknown option or number of arguments for CONFIG SET - 'x'`
+pub fn config_set_unknown(name: &[u8]) -> CmdError {
+    with_arg(
+        "Unknown option or number of arguments for CONFIG SET - '",
+        name,
+        "'",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_texts() {
+        assert_eq!(WRONGTYPE.code(), "WRONGTYPE");
+        assert_eq!(CmdError::err("x").text(), b"ERR x");
+        assert_eq!(CmdError::new("XYZ custom").code(), "XYZ");
+        assert_eq!(
+            unknown_subcommand(b"foo", "config").text(),
+            b"ERR unknown subcommand 'foo'. Try CONFIG HELP."
+        );
+    }
+
+    /// Error texts live here: no other source file spells an error code
+    /// at the start of a string literal.
+    #[test]
+    fn no_error_literals_outside_this_module() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        let mut stack = vec![std::path::PathBuf::from(root)];
+        let mut offenders = Vec::new();
+        while let Some(p) = stack.pop() {
+            for e in std::fs::read_dir(&p).unwrap().flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|x| x == "rs")
+                    && !path.ends_with("errors.rs")
+                {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    // Unit tests compare replies against literal texts.
+                    let code = text.split("#[cfg(test)]").next().unwrap_or("");
+                    for pat in [
+                        "\"ERR ",
+                        "\"-ERR ",
+                        "\"WRONGTYPE",
+                        "\"NOAUTH",
+                        "\"OOM ",
+                        "CmdError::err(",
+                        "CmdError::new(",
+                    ] {
+                        if code.contains(pat) {
+                            offenders.push(format!("{}: {pat}", path.display()));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            offenders.is_empty(),
+            "error texts outside errors.rs: {offenders:?}"
+        );
+    }
 }

@@ -60,6 +60,9 @@ pub fn check_request_parser(data: &[u8]) {
 
 /// The RDB reader turns any bytes into entries or an error, never a panic.
 pub fn check_rdb_reader(data: &[u8]) {
-    let opts = crate::persist::rdb::ReadOptions { now_ms: 0 };
-    let _ = crate::persist::rdb::read(data, &opts, |_| Ok(()));
+    let opts = crate::engine::persist::rdb::ReadOptions {
+        now_ms: 0,
+        databases: 16,
+    };
+    let _ = crate::engine::persist::rdb::read(data, &opts, |_| Ok(()));
 }

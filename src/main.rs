@@ -1,17 +1,18 @@
-//! `redistill [CONFIG.toml] [flags]`: parse flags, load and validate the
-//! configuration, and run the server. Exit code 1 on any startup error.
+//! `redistill [CONFIG.toml] [--<parameter> <value>]...`: parse the command
+//! line, load and check the configuration, and run the server. Exit code 1
+//! on any startup error.
 
-use clap::Parser;
+use std::sync::Arc;
+
+use redistill::config::{self, Args, Settings, P};
 
 #[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-use redistill::config::{Config, Flags};
 
 fn init_logging(level: &str) {
     let level = match level {
-        "debug" => tracing::Level::DEBUG,
-        "verbose" => tracing::Level::DEBUG,
+        "debug" | "verbose" => tracing::Level::DEBUG,
         "warning" => tracing::Level::WARN,
         _ => tracing::Level::INFO,
     };
@@ -23,15 +24,29 @@ fn init_logging(level: &str) {
 }
 
 fn main() {
-    let flags = Flags::parse();
-    let config = match Config::load(flags, std::env::var("REDIS_PASSWORD").ok()) {
-        Ok(c) => c,
+    let args = match Args::parse(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("redistill: {e} (see --help)");
+            std::process::exit(1);
+        }
+    };
+    if args.help {
+        print!("{}", config::help_text());
+        return;
+    }
+    if args.version {
+        println!("redistill {}", env!("CARGO_PKG_VERSION"));
+        return;
+    }
+    let settings = match Settings::load(&args, std::env::var("REDIS_PASSWORD").ok()) {
+        Ok(s) => Arc::new(s),
         Err(e) => {
             eprintln!("redistill: configuration error: {e}");
             std::process::exit(1);
         }
     };
-    init_logging(&config.loglevel);
+    init_logging(&settings.render(P::Loglevel));
     // Calibrate the TSC clock used for command timing now, not on the first command.
     let _ = quanta::Instant::now();
     // A file-size limit (ulimit -f) must fail a snapshot write with EFBIG,
@@ -42,7 +57,7 @@ fn main() {
     }
     // One worker: a single-threaded scheduler (no work stealing, no
     // cross-thread wakeups). More: the work-stealing one.
-    let workers = redistill::config::worker_threads(config.threads);
+    let workers = config::worker_threads(settings.uint(P::Threads) as usize);
     let mut builder = if workers == 1 {
         tokio::runtime::Builder::new_current_thread()
     } else {
@@ -57,7 +72,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let result = runtime.block_on(redistill::server::run(config));
+    let result = runtime.block_on(redistill::server::run(settings));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     if let Err(e) = result {
         eprintln!("redistill: {e}");

@@ -374,21 +374,21 @@ fn password_flag_beats_environment() {
 
 #[test]
 fn accept_loop_survives_running_out_of_file_descriptors() {
-    let port = common::free_port();
+    let owned = common::OwnedPort::new();
+    let port = owned.port;
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("server.log");
-    let mut child = std::process::Command::new("bash")
-        .args([
-            "-c",
-            &format!(
-                "ulimit -n 64; exec {} --port {port} --shards 256",
-                env!("CARGO_BIN_EXE_redistill")
-            ),
-        ])
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(std::fs::File::create(dir.path().join("err.log")).unwrap())
-        .spawn()
-        .unwrap();
+    let mut cmd = std::process::Command::new("bash");
+    cmd.args([
+        "-c",
+        &format!(
+            "ulimit -n 64; exec {} --listen-fd 3 --shards 256",
+            env!("CARGO_BIN_EXE_redistill")
+        ),
+    ])
+    .stdout(std::fs::File::create(&log).unwrap())
+    .stderr(std::fs::File::create(dir.path().join("err.log")).unwrap());
+    let mut child = owned.inherit(&mut cmd).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "server did not start");

@@ -5,7 +5,7 @@
 
 mod common;
 use common::free_port;
-use redistill::persist::rdb::{read, ReadOptions};
+use redistill::engine::persist::rdb::{read, ReadOptions};
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -37,6 +37,7 @@ struct Node {
     child: Child,
     port: u16,
     http: u16,
+    _owned: common::OwnedPort,
 }
 
 impl Drop for Node {
@@ -47,10 +48,21 @@ impl Drop for Node {
 }
 
 fn start(dir: &Path, persistence: bool) -> Node {
-    let (port, http) = (free_port(), free_port());
+    // The RESP port is a listener this test owns; the health port is picked
+    // free, and another try follows if a parallel test took it first.
+    for _ in 0..5 {
+        if let Some(node) = try_start(dir, persistence) {
+            return node;
+        }
+    }
+    panic!("server did not start");
+}
+
+fn try_start(dir: &Path, persistence: bool) -> Option<Node> {
+    let owned = common::OwnedPort::new();
+    let (port, http) = (owned.port, free_port());
     let cfg = dir.join("redistill.toml");
-    let mut text =
-        format!("[server]\nport = {port}\nhealth_check_port = {http}\nnum_shards = 256\n");
+    let mut text = format!("[server]\nhealth_check_port = {http}\nnum_shards = 256\n");
     if persistence {
         text += &format!(
             "[persistence]\nenabled = true\nsnapshot_interval = 0\nsnapshot_path = \"{}\"\n",
@@ -58,18 +70,24 @@ fn start(dir: &Path, persistence: bool) -> Node {
         );
     }
     std::fs::write(&cfg, text).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_redistill"))
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_redistill"));
+    cmd.arg(&cfg).stdout(Stdio::null()).stderr(Stdio::null());
+    let child = owned.attach(&mut cmd).spawn().unwrap();
+    let mut node = Node {
+        child,
+        port,
+        http,
+        _owned: owned,
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     while http_get(http, "/health/live").is_none() {
+        if let Ok(Some(_)) = node.child.try_wait() {
+            return None;
+        }
         assert!(Instant::now() < deadline, "health endpoint did not come up");
         std::thread::sleep(Duration::from_millis(10));
     }
-    Node { child, port, http }
+    Some(node)
 }
 
 #[test]
@@ -251,10 +269,17 @@ fn sigterm_under_load_keeps_every_acknowledged_write() {
     assert!(status.success(), "exit {status:?}");
     let data = std::fs::read(dir.path().join("dump.rdb")).unwrap();
     let mut saved = HashSet::new();
-    read(&data, &ReadOptions { now_ms: 0 }, |e| {
-        saved.insert(String::from_utf8(e.key).unwrap());
-        Ok(())
-    })
+    read(
+        &data,
+        &ReadOptions {
+            now_ms: 0,
+            databases: 16,
+        },
+        |e| {
+            saved.insert(String::from_utf8(e.key).unwrap());
+            Ok(())
+        },
+    )
     .unwrap();
     let acked = acked.lock().unwrap();
     assert!(
@@ -280,14 +305,13 @@ fn systemd_is_told_ready_and_stopping() {
     let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_redistill"))
-        .args(["--port", &port.to_string()])
-        .env("NOTIFY_SOCKET", &sock_path)
+    let owned = common::OwnedPort::new();
+    let port = owned.port;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_redistill"));
+    cmd.env("NOTIFY_SOCKET", &sock_path)
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("err.log")).unwrap())
-        .spawn()
-        .unwrap();
+        .stderr(std::fs::File::create(dir.path().join("err.log")).unwrap());
+    let mut child = owned.attach(&mut cmd).spawn().unwrap();
     let mut buf = [0u8; 64];
     let n = sock.recv(&mut buf).unwrap_or_else(|e| {
         panic!(
@@ -327,10 +351,17 @@ fn a_second_signal_exits_at_once() {
     let after = std::fs::read(dir.path().join("dump.rdb")).unwrap();
     if after != before {
         let mut n = 0;
-        read(&after, &ReadOptions { now_ms: 0 }, |_| {
-            n += 1;
-            Ok(())
-        })
+        read(
+            &after,
+            &ReadOptions {
+                now_ms: 0,
+                databases: 16,
+            },
+            |_| {
+                n += 1;
+                Ok(())
+            },
+        )
         .unwrap();
         assert_eq!(n, 600_000);
     }

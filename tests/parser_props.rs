@@ -1,8 +1,8 @@
 //! Property tests for the request parser and the glob matcher.
 
 use proptest::prelude::*;
+use redistill::engine::store::glob::glob_match;
 use redistill::protocol::ParseLimits;
-use redistill::store::glob::glob_match;
 
 fn encode(args: &[Vec<u8>]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", args.len()).into_bytes();
@@ -149,7 +149,7 @@ proptest! {
 
 mod rdb_props {
     use proptest::prelude::*;
-    use redistill::persist::rdb::{read, RdbEntry, RdbValue, ReadOptions, Writer};
+    use redistill::engine::persist::rdb::{read, RdbEntry, RdbValue, ReadOptions, Writer};
 
     fn value() -> impl Strategy<Value = RdbValue> {
         prop_oneof![
@@ -174,10 +174,10 @@ mod rdb_props {
             entries in prop::collection::vec((prop::collection::vec(any::<u8>(), 0..30), value(), prop::option::of(2_000u64..u64::MAX / 2)), 0..30)
         ) {
             let mut w = Writer::new(Vec::new(), &[("redis-ver", "7.0.15".into())]).unwrap();
-            w.select_db(entries.len() as u64, 0).unwrap();
+            w.select_db(0, entries.len() as u64, 0).unwrap();
             let entries: Vec<RdbEntry> = entries
                 .into_iter()
-                .map(|(key, value, expire_ms)| RdbEntry { key, value, expire_ms })
+                .map(|(key, value, expire_ms)| RdbEntry { db: 0, key, value, expire_ms })
                 .collect();
             for e in &entries {
                 match &e.value {
@@ -187,14 +187,14 @@ mod rdb_props {
             }
             let data = w.finish().unwrap();
             let mut got = Vec::new();
-            read(&data, &ReadOptions { now_ms: 1_000 }, |e| { got.push(e); Ok(()) }).unwrap();
+            read(&data, &ReadOptions { now_ms: 1_000, databases: 16 }, |e| { got.push(e); Ok(()) }).unwrap();
             prop_assert_eq!(got, entries);
         }
 
         #[test]
         fn rdb_reader_never_panics_on_mutations(seed in any::<u64>(), flips in prop::collection::vec((any::<usize>(), any::<u8>()), 1..4)) {
             let mut w = Writer::new(Vec::new(), &[]).unwrap();
-            w.select_db(2, 0).unwrap();
+            w.select_db(0, 2, 0).unwrap();
             w.write_string(b"k", &seed.to_le_bytes(), None).unwrap();
             w.write_hash(b"h", 1, [(&b"f"[..], &b"v"[..])].into_iter(), Some(5_000)).unwrap();
             let mut data = w.finish().unwrap();
@@ -202,7 +202,7 @@ mod rdb_props {
                 let n = data.len();
                 data[at % n] = b;
             }
-            let _ = read(&data, &ReadOptions { now_ms: 0 }, |_| Ok(()));
+            let _ = read(&data, &ReadOptions { now_ms: 0, databases: 16 }, |_| Ok(()));
         }
     }
 }

@@ -3,9 +3,9 @@
 //! start on corrupt files, the LOADING state, and the shutdown snapshot.
 
 mod common;
-use common::{free_port, Raw};
+use common::{OwnedPort, Raw};
 use redis::Commands;
-use redistill::persist::rdb::{read, RdbValue, ReadOptions, Writer};
+use redistill::engine::persist::rdb::{read, RdbValue, ReadOptions, Writer};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 struct Node {
     child: Child,
     port: u16,
+    _owned: OwnedPort,
 }
 
 impl Drop for Node {
@@ -34,33 +35,24 @@ fn config(dir: &Path, extra: &str) -> PathBuf {
 }
 
 fn start(dir: &Path, extra: &str) -> Node {
-    // A port picked by `free_port` can be taken by a server of a test running
-    // alongside: then ours exits (or another answers), and we try another.
-    for _ in 0..5 {
-        if let Some(node) = try_start(dir, extra) {
-            return node;
-        }
-    }
-    panic!("server did not start");
+    try_start(dir, extra).expect("server did not start")
 }
 
 fn try_start(dir: &Path, extra: &str) -> Option<Node> {
     let cfg = config(dir, extra);
-    let port = free_port();
+    let owned = OwnedPort::new();
+    let port = owned.port;
     let log = dir.join(format!("server-{port}.log"));
-    let child = Command::new(env!("CARGO_BIN_EXE_redistill"))
-        .args([
-            cfg.to_str().unwrap(),
-            "--port",
-            &port.to_string(),
-            "--shards",
-            "256",
-        ])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_redistill"));
+    cmd.args([cfg.to_str().unwrap(), "--shards", "256"])
         .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(std::fs::File::create(dir.join(format!("err-{port}.log"))).unwrap())
-        .spawn()
-        .unwrap();
-    let mut node = Node { child, port };
+        .stderr(std::fs::File::create(dir.join(format!("err-{port}.log"))).unwrap());
+    let child = owned.attach(&mut cmd).spawn().unwrap();
+    let mut node = Node {
+        child,
+        port,
+        _owned: owned,
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(Some(_)) = node.child.try_wait() {
@@ -75,7 +67,8 @@ fn try_start(dir: &Path, extra: &str) -> Option<Node> {
                 if !info.contains(&format!("process_id:{}\r\n", node.child.id())) {
                     return None;
                 }
-                if info.contains("loading:0") {
+                // (not `async_loading:0`)
+                if info.contains("\nloading:0") {
                     return Some(node);
                 }
             }
@@ -109,10 +102,17 @@ fn temp_files(dir: &Path) -> usize {
 fn read_file(path: &Path) -> HashMap<Vec<u8>, RdbValue> {
     let data = std::fs::read(path).unwrap();
     let mut out = HashMap::new();
-    read(&data, &ReadOptions { now_ms: 0 }, |e| {
-        out.insert(e.key, e.value);
-        Ok(())
-    })
+    read(
+        &data,
+        &ReadOptions {
+            now_ms: 0,
+            databases: 16,
+        },
+        |e| {
+            out.insert(e.key, e.value);
+            Ok(())
+        },
+    )
     .unwrap();
     out
 }
@@ -243,7 +243,7 @@ fn snapshots_disabled_and_failed_saves() {
 
 fn good_snapshot(dir: &Path) -> Vec<u8> {
     let mut w = Writer::new(Vec::new(), &[]).unwrap();
-    w.select_db(2, 0).unwrap();
+    w.select_db(0, 2, 0).unwrap();
     w.write_string(b"a", b"1", None).unwrap();
     w.write_string(b"b", b"two", None).unwrap();
     let data = w.finish().unwrap();
@@ -253,11 +253,10 @@ fn good_snapshot(dir: &Path) -> Vec<u8> {
 
 fn start_fails(dir: &Path) -> String {
     let cfg = config(dir, "");
-    let out = Command::new(env!("CARGO_BIN_EXE_redistill"))
-        .args([cfg.to_str().unwrap(), "--port", &free_port().to_string()])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let owned = OwnedPort::new();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_redistill"));
+    cmd.arg(cfg.to_str().unwrap()).stdin(Stdio::null());
+    let out = owned.attach(&mut cmd).output().unwrap();
     assert!(!out.status.success(), "started on a bad snapshot");
     String::from_utf8_lossy(&out.stderr).to_string()
 }
@@ -340,13 +339,13 @@ fn loading_state_and_shutdown_snapshot() {
     // A large snapshot so loading takes a while.
     common::write_snapshot_of(&dir.path().join("dump.rdb"), 600_000);
     let cfg = config(dir.path(), "");
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_redistill"))
-        .args([cfg.to_str().unwrap(), "--port", &port.to_string()])
+    let owned = OwnedPort::new();
+    let port = owned.port;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_redistill"));
+    cmd.arg(cfg.to_str().unwrap())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::null());
+    let mut child = owned.attach(&mut cmd).spawn().unwrap();
     let mut saw_loading = false;
     let mut saw_loading_error = false;
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -403,28 +402,36 @@ fn a_save_past_the_file_size_limit_keeps_the_old_file() {
     // The server runs under `ulimit -f 1024` (1 MB files): like a full disk.
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), "");
-    let port = free_port();
-    let child = Command::new("bash")
-        .args([
-            "-c",
-            &format!(
-                "ulimit -f 1024; exec {} {} --port {port} --shards 256",
-                env!("CARGO_BIN_EXE_redistill"),
-                cfg.display()
-            ),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let node = Node { child, port };
+    let owned = OwnedPort::new();
+    let port = owned.port;
+    let mut cmd = Command::new("bash");
+    cmd.args([
+        "-c",
+        &format!(
+            "ulimit -f 1024; exec {} {} --listen-fd 3 --shards 256",
+            env!("CARGO_BIN_EXE_redistill"),
+            cfg.display()
+        ),
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    let child = owned.inherit(&mut cmd).spawn().unwrap();
+    let node = Node {
+        child,
+        port,
+        _owned: owned,
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut c = loop {
-        if let Ok(c) = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        if let Ok(mut c) = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
             .unwrap()
             .get_connection()
         {
-            break c;
+            // Connected (the port is ours, so at once): wait for the load.
+            let info: redis::RedisResult<String> = redis::cmd("INFO").query(&mut c);
+            if info.is_ok_and(|i| i.contains("\nloading:0")) {
+                break c;
+            }
         }
         assert!(Instant::now() < deadline, "server did not start");
         std::thread::sleep(Duration::from_millis(20));

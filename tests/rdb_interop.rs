@@ -5,7 +5,7 @@
 
 mod common;
 use redis::Commands;
-use redistill::persist::rdb::{read, RdbEntry, RdbValue, ReadOptions, Writer};
+use redistill::engine::persist::rdb::{read, RdbEntry, RdbValue, ReadOptions, Writer};
 use std::collections::BTreeMap;
 use std::process::Command;
 
@@ -19,10 +19,17 @@ fn now_ms() -> u64 {
 fn read_file(path: &std::path::Path) -> Result<BTreeMap<Vec<u8>, RdbEntry>, String> {
     let data = std::fs::read(path).unwrap();
     let mut out = BTreeMap::new();
-    read(&data, &ReadOptions { now_ms: now_ms() }, |e| {
-        out.insert(e.key.clone(), e);
-        Ok(())
-    })
+    read(
+        &data,
+        &ReadOptions {
+            now_ms: now_ms(),
+            databases: 16,
+        },
+        |e| {
+            out.insert(e.key.clone(), e);
+            Ok(())
+        },
+    )
     .map_err(|e| e.to_string())?;
     Ok(out)
 }
@@ -38,7 +45,7 @@ fn our_snapshot_passes_redis_check_rdb_and_loads_in_redis() {
         &[("redis-ver", "7.0.15".into()), ("redis-bits", "64".into())],
     )
     .unwrap();
-    w.select_db(6, 1).unwrap();
+    w.select_db(0, 6, 1).unwrap();
     w.write_string(b"plain", b"hello world", None).unwrap();
     w.write_string(b"int", b"123456789", None).unwrap();
     w.write_string(b"neg", b"-5", None).unwrap();

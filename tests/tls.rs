@@ -4,7 +4,7 @@
 //! Certificates are made in the test with the `openssl` command.
 
 mod common;
-use common::{free_port, redistill, Raw};
+use common::{free_port, Raw};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -194,23 +194,32 @@ fn tls_server(
     ca: Option<&str>,
     extra: &[&str],
 ) -> (common::Server, u16) {
-    let port = free_port();
-    let (cert, key) = (pki.path(cert), pki.path(key));
-    let port_s = port.to_string();
-    let mut args = vec![
-        "--tls-port",
-        &port_s,
-        "--tls-cert-file",
-        &cert,
-        "--tls-key-file",
-        &key,
-    ];
-    let ca_path = ca.map(|c| pki.path(c));
-    if let Some(ca) = &ca_path {
-        args.extend(["--tls-ca-cert-file", ca.as_str()]);
+    // The TLS port is picked free: another try follows if a test running
+    // alongside took it first.
+    let mut last = String::new();
+    for _ in 0..5 {
+        let port = free_port();
+        let (cert, key) = (pki.path(cert), pki.path(key));
+        let port_s = port.to_string();
+        let mut args = vec![
+            "--tls-port",
+            &port_s,
+            "--tls-cert-file",
+            &cert,
+            "--tls-key-file",
+            &key,
+        ];
+        let ca_path = ca.map(|c| pki.path(c));
+        if let Some(ca) = &ca_path {
+            args.extend(["--tls-ca-cert-file", ca.as_str()]);
+        }
+        args.extend_from_slice(extra);
+        match common::try_redistill_env(&args, &[]) {
+            Ok(s) => return (s, port),
+            Err(log) => last = log,
+        }
     }
-    args.extend_from_slice(extra);
-    (redistill(&args), port)
+    panic!("redistill did not start with TLS:\n{last}");
 }
 
 fn cli(port: u16, pki: &Pki, client: Option<&str>, args: &[&str]) -> (bool, String) {

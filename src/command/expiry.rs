@@ -2,15 +2,16 @@
 //! TTL/PTTL, EXPIRETIME/PEXPIRETIME and PERSIST. Expiries are absolute unix
 //! milliseconds; a time already past deletes the key at once.
 
-use super::{eq_ic, Ctx};
-use crate::errors;
+use super::{eq_ic, int_arg, Ctx};
+use crate::engine::store::Access;
+use crate::errors::{self, CmdResult};
 
 const NX: u8 = 1;
 const XX: u8 = 2;
 const GT: u8 = 4;
 const LT: u8 = 8;
 
-fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], seconds: bool, relative: bool) {
+fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], seconds: bool, relative: bool) -> CmdResult {
     let mut flags = 0u8;
     for opt in &args[3..] {
         flags |= if eq_ic(opt, "nx") {
@@ -22,37 +23,35 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], seconds: bool, relative: bool) 
         } else if eq_ic(opt, "lt") {
             LT
         } else {
-            return ctx.error_bytes(&errors::unsupported_option(opt));
+            return Err(errors::unsupported_option(opt));
         };
     }
     if flags & NX != 0 && flags & (XX | GT | LT) != 0 {
-        return ctx.error(errors::EXPIRE_NX_CONFLICT);
+        return Err(errors::EXPIRE_NX_CONFLICT);
     }
     if flags & GT != 0 && flags & LT != 0 {
-        return ctx.error(errors::EXPIRE_GT_LT_CONFLICT);
+        return Err(errors::EXPIRE_GT_LT_CONFLICT);
     }
-    let Some(mut when) = ctx.int_arg(args[2]) else {
-        return;
-    };
+    let mut when = int_arg(args[2])?;
     if seconds {
         if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
-            return ctx.error(&errors::invalid_expire(ctx.spec.name));
+            return Err(errors::invalid_expire(ctx.spec.name));
         }
         when *= 1000;
     }
     let base = if relative { ctx.now as i64 } else { 0 };
     if when > i64::MAX - base {
-        return ctx.error(&errors::invalid_expire(ctx.spec.name));
+        return Err(errors::invalid_expire(ctx.spec.name));
     }
     when += base;
 
-    let (h, mut s) = ctx.srv.ks.lock(args[1]);
-    let Some(pos) = s.live(h, args[1], ctx.now) else {
+    let mut k = ctx.unit.key(ctx.sess.db, args[1]);
+    let Some(pos) = k.find(Access::WRITE) else {
         ctx.out.int(0);
-        return;
+        return Ok(());
     };
     if flags != 0 {
-        let current = s.entry(pos).expire_at;
+        let current = k.shard.entry(pos).expire_at;
         let has = current != 0;
         let current = current as i64;
         let refuse = (flags & NX != 0 && has)
@@ -61,70 +60,73 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], seconds: bool, relative: bool) 
             || (flags & LT != 0 && has && when >= current);
         if refuse {
             ctx.out.int(0);
-            return;
+            return Ok(());
         }
     }
-    if when <= ctx.now as i64 {
-        s.remove_at(pos);
-        s.stats.expired += 1;
+    if when <= k.now as i64 {
+        k.shard.remove_at(pos);
+        k.shard.stats.expired += 1;
     } else {
-        s.set_expire(pos, when as u64);
+        k.shard.set_expire(pos, when as u64);
     }
     ctx.out.int(1);
+    Ok(())
 }
 
-pub fn expire(ctx: &mut Ctx, args: &[&[u8]]) {
-    expire_generic(ctx, args, true, true);
+pub fn expire(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    expire_generic(ctx, args, true, true)
 }
-pub fn pexpire(ctx: &mut Ctx, args: &[&[u8]]) {
-    expire_generic(ctx, args, false, true);
+pub fn pexpire(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    expire_generic(ctx, args, false, true)
 }
-pub fn expireat(ctx: &mut Ctx, args: &[&[u8]]) {
-    expire_generic(ctx, args, true, false);
+pub fn expireat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    expire_generic(ctx, args, true, false)
 }
-pub fn pexpireat(ctx: &mut Ctx, args: &[&[u8]]) {
-    expire_generic(ctx, args, false, false);
+pub fn pexpireat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    expire_generic(ctx, args, false, false)
 }
 
-fn ttl_generic(ctx: &mut Ctx, key: &[u8], millis: bool, absolute: bool) {
-    let (h, mut s) = ctx.srv.ks.lock(key);
-    let Some(pos) = s.read(h, key, ctx.now) else {
+fn ttl_generic(ctx: &mut Ctx, key: &[u8], millis: bool, absolute: bool) -> CmdResult {
+    let mut k = ctx.unit.key(ctx.sess.db, key);
+    let Some(pos) = k.find(Access::READ_NOTOUCH) else {
         ctx.out.int(-2);
-        return;
+        return Ok(());
     };
-    let at = s.entry(pos).expire_at;
+    let at = k.shard.entry(pos).expire_at;
     if at == 0 {
         ctx.out.int(-1);
-        return;
+        return Ok(());
     }
     let ttl = if absolute {
         at as i64
     } else {
-        (at as i64 - ctx.now as i64).max(0)
+        (at as i64 - k.now as i64).max(0)
     };
     ctx.out.int(if millis { ttl } else { (ttl + 500) / 1000 });
+    Ok(())
 }
 
-pub fn ttl(ctx: &mut Ctx, args: &[&[u8]]) {
-    ttl_generic(ctx, args[1], false, false);
+pub fn ttl(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    ttl_generic(ctx, args[1], false, false)
 }
-pub fn pttl(ctx: &mut Ctx, args: &[&[u8]]) {
-    ttl_generic(ctx, args[1], true, false);
+pub fn pttl(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    ttl_generic(ctx, args[1], true, false)
 }
-pub fn expiretime(ctx: &mut Ctx, args: &[&[u8]]) {
-    ttl_generic(ctx, args[1], false, true);
+pub fn expiretime(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    ttl_generic(ctx, args[1], false, true)
 }
-pub fn pexpiretime(ctx: &mut Ctx, args: &[&[u8]]) {
-    ttl_generic(ctx, args[1], true, true);
+pub fn pexpiretime(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    ttl_generic(ctx, args[1], true, true)
 }
 
-pub fn persist(ctx: &mut Ctx, args: &[&[u8]]) {
-    let (h, mut s) = ctx.srv.ks.lock(args[1]);
-    match s.live(h, args[1], ctx.now) {
-        Some(pos) if s.entry(pos).expire_at != 0 => {
-            s.set_expire(pos, 0);
+pub fn persist(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut k = ctx.unit.key(ctx.sess.db, args[1]);
+    match k.find(Access::WRITE) {
+        Some(pos) if k.shard.entry(pos).expire_at != 0 => {
+            k.shard.set_expire(pos, 0);
             ctx.out.int(1);
         }
         _ => ctx.out.int(0),
     }
+    Ok(())
 }

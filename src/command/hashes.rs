@@ -2,55 +2,39 @@
 //! encoding); large ones are hash tables. A hash whose last field is
 //! deleted disappears, as in Redis.
 
-use super::{eq_ic, Ctx};
-use crate::errors;
+use super::{eq_ic, int_arg, Ctx};
+use crate::engine::store::glob::glob_match;
+use crate::engine::store::{Access, HashValue, Kind, Shard, Value};
+use crate::engine::unit::KeyRef;
+use crate::errors::{self, CmdResult};
 use crate::numeric::{self, FloatAdd};
-use crate::store::glob::glob_match;
-use crate::store::{HashValue, Shard, Value};
 
 /// A field and its value, borrowed from a hash.
 type Pair<'a> = (&'a [u8], &'a [u8]);
 
-/// Looks up a hash for reading. `Err(())` means the key holds another type
-/// (the WRONGTYPE error has been sent).
-fn read_hash<'s>(
-    ctx: &mut Ctx,
-    s: &'s mut Shard,
-    h: u64,
-    key: &[u8],
-) -> Result<Option<&'s HashValue>, ()> {
-    match s.read(h, key, ctx.now) {
-        None => Ok(None),
-        Some(pos) => match &s.entry(pos).value {
-            Value::Hash(hv) => Ok(Some(hv)),
-            _ => {
-                ctx.wrongtype();
-                Err(())
-            }
-        },
-    }
+/// The hash at `key` for reading (`None` when absent; WRONGTYPE for another type).
+fn read_hash<'a>(k: &'a mut KeyRef, access: Access) -> CmdResult<Option<&'a HashValue>> {
+    Ok(k.find_kind(access, Kind::Hash)?
+        .map(|pos| as_hash(k.value(pos))))
 }
 
-/// Finds or creates the hash at `key` for writing; `None` after WRONGTYPE.
-fn write_hash(ctx: &mut Ctx, s: &mut Shard, h: u64, key: &[u8]) -> Option<usize> {
-    match s.live(h, key, ctx.now) {
-        Some(pos) => {
-            if matches!(s.entry(pos).value, Value::Hash(_)) {
-                Some(pos)
-            } else {
-                ctx.wrongtype();
-                None
-            }
-        }
-        None => Some(s.insert(h, key, Value::Hash(HashValue::default()), 0, ctx.now)),
+fn as_hash(v: &Value) -> &HashValue {
+    match v {
+        Value::Hash(h) => h,
+        _ => unreachable!("checked by the lookup"),
     }
 }
 
 fn hash_mut(v: &mut Value) -> &mut HashValue {
     match v {
         Value::Hash(h) => h,
-        _ => unreachable!("checked by write_hash"),
+        _ => unreachable!("checked by the lookup"),
     }
+}
+
+/// Finds or creates the hash at `key` for writing.
+fn write_hash(k: &mut KeyRef) -> CmdResult<usize> {
+    k.find_or_create(Kind::Hash, || Value::Hash(HashValue::default()))
 }
 
 /// Removes `pos` when its hash became empty (after a failed write on a new key).
@@ -60,76 +44,75 @@ fn drop_if_empty(s: &mut Shard, pos: usize) {
     }
 }
 
-fn hset_generic(ctx: &mut Ctx, args: &[&[u8]]) -> Option<i64> {
+fn hset_generic(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult<i64> {
     if args.len() % 2 == 1 {
-        ctx.arity_error();
-        return None;
+        return Err(ctx.arity_error());
     }
-    let (h, mut s) = ctx.srv.ks.lock(args[1]);
-    let pos = write_hash(ctx, &mut s, h, args[1])?;
-    let added = s.update(pos, |v| {
+    let limits = ctx.eng.hash_limits();
+    let mut k = ctx.unit.key(ctx.sess.db, args[1]);
+    let pos = write_hash(&mut k)?;
+    let added = k.shard.update(pos, |v| {
         let hv = hash_mut(v);
-        let added = args[2..]
+        args[2..]
             .chunks_exact(2)
-            .filter(|p| hv.set(p[0], p[1]))
-            .count();
-        added
+            .filter(|p| hv.set(p[0], p[1], &limits))
+            .count()
     });
-    Some(added as i64)
+    Ok(added as i64)
 }
 
-pub fn hset(ctx: &mut Ctx, args: &[&[u8]]) {
-    if let Some(n) = hset_generic(ctx, args) {
-        ctx.out.int(n);
-    }
+pub fn hset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let n = hset_generic(ctx, args)?;
+    ctx.out.int(n);
+    Ok(())
 }
 
-pub fn hmset(ctx: &mut Ctx, args: &[&[u8]]) {
-    if hset_generic(ctx, args).is_some() {
-        ctx.out.ok();
-    }
+pub fn hmset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    hset_generic(ctx, args)?;
+    ctx.out.ok();
+    Ok(())
 }
 
-pub fn hsetnx(ctx: &mut Ctx, args: &[&[u8]]) {
-    let (h, mut s) = ctx.srv.ks.lock(args[1]);
-    let Some(pos) = write_hash(ctx, &mut s, h, args[1]) else {
-        return;
-    };
-    let added = s.update(pos, |v| {
+pub fn hsetnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let limits = ctx.eng.hash_limits();
+    let mut k = ctx.unit.key(ctx.sess.db, args[1]);
+    let pos = write_hash(&mut k)?;
+    let added = k.shard.update(pos, |v| {
         let hv = hash_mut(v);
-        hv.get(args[2]).is_none() && hv.set(args[2], args[3])
+        hv.get(args[2]).is_none() && hv.set(args[2], args[3], &limits)
     });
     ctx.out.int(added as i64);
+    Ok(())
 }
 
-pub fn hget(ctx: &mut Ctx, args: &[&[u8]]) {
-    let (h, mut s) = ctx.srv.ks.lock(args[1]);
-    if let Ok(hv) = read_hash(ctx, &mut s, h, args[1]) {
-        match hv.and_then(|hv| hv.get(args[2])) {
+pub fn hget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let access = ctx.access(Access::READ);
+    let mut k = ctx.unit.key(ctx.sess.db, args[1]);
+    match read_hash(&mut k, access)?.and_then(|hv| hv.get(args[2])) {
+        Some(v) => ctx.out.bulk(v),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+pub fn hmget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let access = ctx.access(Access::READ);
+    let mut k = ctx.unit.key(ctx.sess.db, args[1]);
+    let hv = read_hash(&mut k, access)?;
+    ctx.out.array(args.len() - 2);
+    for f in &args[2..] {
+        match hv.and_then(|hv| hv.get(f)) {
             Some(v) => ctx.out.bulk(v),
             None => ctx.out.null(),
         }
     }
+    Ok(())
 }
 
-pub fn hmget(ctx: &mut Ctx, args: &[&[u8]]) {
-    let (h, mut s) = ctx.srv.ks.lock(args[1]);
-    if let Ok(hv) = read_hash(ctx, &mut s, h, args[1]) {
-        ctx.out.array(args.len() - 2);
-        for f in &args[2..] {
-            match hv.and_then(|hv| hv.get(f)) {
-                Some(v) => ctx.out.bulk(v),
-                None => ctx.out.null(),
-            }
-        }
-    }
-}
-
-fn hget_all(ctx: &mut Ctx, key: &[u8], fields: bool, values: bool) {
-    let (h, mut s) = ctx.srv.ks.lock(key);
-    let Ok(hv) = read_hash(ctx, &mut s, h, key) else {
-        return;
-    };
+fn hget_all(ctx: &mut Ctx, key: &[u8], fields: bool, values: bool) -> CmdResult {
+    let access = ctx.access(Access::READ);
+    let mut k = ctx.unit.key(ctx.sess.db, key);
+    let hv = read_hash(&mut k, access)?;
     let n = hv.map_or(0, HashValue::len);
     if fields && values {
         ctx.out.map(n);
@@ -146,116 +129,111 @@ fn hget_all(ctx: &mut Ctx, key: &[u8], fields: bool, values: bool) {
             }
         }
     }
+    Ok(())
 }
 
-pub fn hgetall(ctx: &mut Ctx, args: &[&[u8]]) {
-    hget_all(ctx, args[1], true, true);
+pub fn hgetall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    hget_all(ctx, args[1], true, true)
 }
 
-pub fn hkeys(ctx: &mut Ctx, args: &[&[u8]]) {
-    hget_all(ctx, args[1], true, false);
+pub fn hkeys(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    hget_all(ctx, args[1], true, false)
 }
 
-pub fn hvals(ctx: &mut Ctx, args: &[&[u8]]) {
-    hget_all(ctx, args[1], false, true);
+pub fn hvals(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    hget_all(ctx, args[1], false, true)
 }
 
-pub fn hdel(ctx: &mut Ctx, args: &[&[u8]]) {
-    let (h, mut s) = ctx.srv.ks.lock(args[1]);
-    let Some(pos) = s.live(h, args[1], ctx.now) else {
+pub fn hdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut k = ctx.unit.key(ctx.sess.db, args[1]);
+    let Some(pos) = k.find_kind(Access::WRITE, Kind::Hash)? else {
         ctx.out.int(0);
-        return;
+        return Ok(());
     };
-    if !matches!(s.entry(pos).value, Value::Hash(_)) {
-        return ctx.wrongtype();
-    }
-    let removed = s.update(pos, |v| {
+    let removed = k.shard.update(pos, |v| {
         let hv = hash_mut(v);
         args[2..].iter().filter(|f| hv.remove(f)).count()
     });
-    drop_if_empty(&mut s, pos);
+    drop_if_empty(k.shard, pos);
     ctx.out.int(removed as i64);
+    Ok(())
 }
 
-pub fn hexists(ctx: &mut Ctx, args: &[&[u8]]) {
-    let (h, mut s) = ctx.srv.ks.lock(args[1]);
-    if let Ok(hv) = read_hash(ctx, &mut s, h, args[1]) {
-        let found = hv.is_some_and(|hv| hv.get(args[2]).is_some());
-        ctx.out.int(found as i64);
-    }
+pub fn hexists(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let access = ctx.access(Access::READ);
+    let mut k = ctx.unit.key(ctx.sess.db, args[1]);
+    let found = read_hash(&mut k, access)?.is_some_and(|hv| hv.get(args[2]).is_some());
+    ctx.out.int(found as i64);
+    Ok(())
 }
 
-pub fn hlen(ctx: &mut Ctx, args: &[&[u8]]) {
-    let (h, mut s) = ctx.srv.ks.lock(args[1]);
-    if let Ok(hv) = read_hash(ctx, &mut s, h, args[1]) {
-        ctx.out.int(hv.map_or(0, HashValue::len) as i64);
-    }
+pub fn hlen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let access = ctx.access(Access::READ);
+    let mut k = ctx.unit.key(ctx.sess.db, args[1]);
+    let n = read_hash(&mut k, access)?.map_or(0, HashValue::len);
+    ctx.out.int(n as i64);
+    Ok(())
 }
 
-pub fn hstrlen(ctx: &mut Ctx, args: &[&[u8]]) {
-    let (h, mut s) = ctx.srv.ks.lock(args[1]);
-    if let Ok(hv) = read_hash(ctx, &mut s, h, args[1]) {
-        let len = hv.and_then(|hv| hv.get(args[2])).map_or(0, <[u8]>::len);
-        ctx.out.int(len as i64);
-    }
+pub fn hstrlen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let access = ctx.access(Access::READ);
+    let mut k = ctx.unit.key(ctx.sess.db, args[1]);
+    let len = read_hash(&mut k, access)?
+        .and_then(|hv| hv.get(args[2]))
+        .map_or(0, <[u8]>::len);
+    ctx.out.int(len as i64);
+    Ok(())
 }
 
-pub fn hincrby(ctx: &mut Ctx, args: &[&[u8]]) {
-    let Some(incr) = ctx.int_arg(args[3]) else {
-        return;
-    };
-    let (h, mut s) = ctx.srv.ks.lock(args[1]);
-    let Some(pos) = write_hash(ctx, &mut s, h, args[1]) else {
-        return;
-    };
-    let current = match &s.entry(pos).value {
-        Value::Hash(hv) => hv.get(args[2]).map(numeric::parse_i64),
-        _ => unreachable!(),
-    };
-    let current = match current {
+pub fn hincrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let incr = int_arg(args[3])?;
+    let limits = ctx.eng.hash_limits();
+    let mut k = ctx.unit.key(ctx.sess.db, args[1]);
+    let pos = write_hash(&mut k)?;
+    let current = match as_hash(k.value(pos)).get(args[2]).map(numeric::parse_i64) {
         None => 0,
         Some(Some(v)) => v,
-        Some(None) => return ctx.error(errors::HASH_NOT_INTEGER),
+        Some(None) => return Err(errors::HASH_NOT_INTEGER),
     };
     let Some(next) = current.checked_add(incr) else {
-        drop_if_empty(&mut s, pos);
-        return ctx.error(errors::OVERFLOW);
+        drop_if_empty(k.shard, pos);
+        return Err(errors::OVERFLOW);
     };
     let mut buf = itoa::Buffer::new();
     let text = buf.format(next).as_bytes();
-    s.update(pos, |v| hash_mut(v).set(args[2], text));
+    k.shard
+        .update(pos, |v| hash_mut(v).set(args[2], text, &limits));
     ctx.out.int(next);
+    Ok(())
 }
 
-pub fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) {
+pub fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     // The increment is validated before the key is touched.
     match numeric::float_add(None, args[3]) {
         FloatAdd::Ok(_) => {}
-        FloatAdd::IncrementInfinite => return ctx.error("ERR value is NaN or Infinity"),
-        _ => return ctx.error(errors::NOT_FLOAT),
+        FloatAdd::IncrementInfinite => return Err(errors::VALUE_NAN_OR_INF),
+        _ => return Err(errors::NOT_FLOAT),
     }
-    let (h, mut s) = ctx.srv.ks.lock(args[1]);
-    let Some(pos) = write_hash(ctx, &mut s, h, args[1]) else {
-        return;
-    };
-    let current = match &s.entry(pos).value {
-        Value::Hash(hv) => hv.get(args[2]).map(<[u8]>::to_vec),
-        _ => unreachable!(),
-    };
+    let limits = ctx.eng.hash_limits();
+    let mut k = ctx.unit.key(ctx.sess.db, args[1]);
+    let pos = write_hash(&mut k)?;
+    let current = as_hash(k.value(pos)).get(args[2]).map(<[u8]>::to_vec);
     let result = match numeric::float_add(current.as_deref(), args[3]) {
         FloatAdd::Ok(r) => r,
-        FloatAdd::CurrentInvalid => return ctx.error(errors::HASH_NOT_FLOAT),
-        FloatAdd::IncrementInvalid => return ctx.error(errors::NOT_FLOAT),
+        FloatAdd::CurrentInvalid => return Err(errors::HASH_NOT_FLOAT),
+        FloatAdd::IncrementInvalid => return Err(errors::NOT_FLOAT),
         FloatAdd::IncrementInfinite | FloatAdd::ResultNotFinite => {
-            drop_if_empty(&mut s, pos);
-            return ctx.error(errors::NAN_OR_INF);
+            drop_if_empty(k.shard, pos);
+            return Err(errors::NAN_OR_INF);
         }
     };
-    s.update(pos, |v| hash_mut(v).set(args[2], &result));
+    k.shard
+        .update(pos, |v| hash_mut(v).set(args[2], &result, &limits));
     ctx.out.bulk(&result);
+    Ok(())
 }
 
-/// Parses `[MATCH pattern] [COUNT n]` (and `[TYPE t]` when allowed) for SCAN-like commands.
+/// `[MATCH pattern] [COUNT n]` (and `[TYPE t]` when allowed) of SCAN-like commands.
 pub struct ScanOptions<'a> {
     pub count: usize,
     pub pattern: Option<&'a [u8]>,
@@ -263,11 +241,10 @@ pub struct ScanOptions<'a> {
 }
 
 pub fn parse_scan_options<'a>(
-    ctx: &mut Ctx,
     args: &[&'a [u8]],
     start: usize,
     allow_type: bool,
-) -> Option<ScanOptions<'a>> {
+) -> CmdResult<ScanOptions<'a>> {
     let mut opts = ScanOptions {
         count: 10,
         pattern: None,
@@ -277,10 +254,9 @@ pub fn parse_scan_options<'a>(
     while i < args.len() {
         let more = args.len() - i;
         if eq_ic(args[i], "count") && more >= 2 {
-            let n = ctx.int_arg(args[i + 1])?;
+            let n = int_arg(args[i + 1])?;
             if n < 1 {
-                ctx.syntax_error();
-                return None;
+                return Err(errors::SYNTAX);
             }
             opts.count = n as usize;
         } else if eq_ic(args[i], "match") && more >= 2 {
@@ -289,32 +265,24 @@ pub fn parse_scan_options<'a>(
         } else if allow_type && eq_ic(args[i], "type") && more >= 2 {
             opts.type_name = Some(args[i + 1]);
         } else {
-            ctx.syntax_error();
-            return None;
+            return Err(errors::SYNTAX);
         }
         i += 2;
     }
-    Some(opts)
+    Ok(opts)
 }
 
-pub fn hscan(ctx: &mut Ctx, args: &[&[u8]]) {
-    let Some(cursor) = numeric::parse_cursor(args[2]) else {
-        return ctx.error(errors::INVALID_CURSOR);
+pub fn hscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let cursor = numeric::parse_cursor(args[2]).ok_or(errors::INVALID_CURSOR)?;
+    let access = ctx.access(Access::READ);
+    let mut k = ctx.unit.key(ctx.sess.db, args[1]);
+    let Some(hv) = read_hash(&mut k, access)? else {
+        ctx.out.array(2);
+        ctx.out.bulk(b"0");
+        ctx.out.empty_array();
+        return Ok(());
     };
-    let (h, mut s) = ctx.srv.ks.lock(args[1]);
-    let hv = match read_hash(ctx, &mut s, h, args[1]) {
-        Err(()) => return,
-        Ok(None) => {
-            ctx.out.array(2);
-            ctx.out.bulk(b"0");
-            ctx.out.empty_array();
-            return;
-        }
-        Ok(Some(hv)) => hv,
-    };
-    let Some(opts) = parse_scan_options(ctx, args, 3, false) else {
-        return;
-    };
+    let opts = parse_scan_options(args, 3, false)?;
     let matches = |f: &[u8]| opts.pattern.is_none_or(|p| glob_match(p, f, false));
     let mut pairs: Vec<Pair> = Vec::new();
     let next = if hv.is_small() {
@@ -327,7 +295,7 @@ pub fn hscan(ctx: &mut Ctx, args: &[&[u8]]) {
             .filter(|(o, _)| *o >= cursor)
             .collect();
         let batch = opts.count.max(hv.len() / 16);
-        let (below, next) = crate::store::ordered_cut(&mut cands, batch);
+        let (below, next) = crate::engine::store::ordered_cut(&mut cands, batch);
         pairs.extend(
             cands
                 .iter()
@@ -343,45 +311,43 @@ pub fn hscan(ctx: &mut Ctx, args: &[&[u8]]) {
         ctx.out.bulk(f);
         ctx.out.bulk(v);
     }
+    Ok(())
 }
 
 /// Largest reply HRANDFIELD builds for a negative count (repeats allowed).
 const MAX_RANDOM_REPLY: i64 = 1 << 24;
 
-pub fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) {
+pub fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut count = None;
     let mut with_values = false;
     if args.len() >= 3 {
-        let Some(c) = numeric::parse_i64(args[2]) else {
-            return ctx.not_integer();
-        };
+        let c = int_arg(args[2])?;
         if c == i64::MIN {
-            return ctx.error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807");
+            return Err(errors::COUNT_OUT_OF_RANGE);
         }
         if args.len() > 4 || (args.len() == 4 && !eq_ic(args[3], "withvalues")) {
-            return ctx.syntax_error();
+            return Err(errors::SYNTAX);
         }
         with_values = args.len() == 4;
         // Redis would build any reply size; a bound keeps memory finite.
         if (with_values && c < -(i64::MAX / 2)) || c < -MAX_RANDOM_REPLY {
-            return ctx.error(errors::VALUE_OUT_OF_RANGE);
+            return Err(errors::VALUE_OUT_OF_RANGE);
         }
         count = Some(c);
     }
-    let (h, mut s) = ctx.srv.ks.lock(args[1]);
-    let Ok(hv) = read_hash(ctx, &mut s, h, args[1]) else {
-        return;
-    };
+    let access = ctx.access(Access::READ);
+    let mut k = ctx.unit.key(ctx.sess.db, args[1]);
+    let hv = read_hash(&mut k, access)?;
     let Some(count) = count else {
         match hv.and_then(|hv| hv.nth(fastrand::usize(..hv.len().max(1)))) {
             Some((f, _)) => ctx.out.bulk(f),
             None => ctx.out.null(),
         }
-        return;
+        return Ok(());
     };
     let Some(hv) = hv.filter(|hv| !hv.is_empty() && count != 0) else {
         ctx.out.empty_array();
-        return;
+        return Ok(());
     };
     let len = hv.len();
     let picks: Vec<usize> = if count < 0 {
@@ -413,4 +379,5 @@ pub fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) {
             ctx.out.bulk(v);
         }
     }
+    Ok(())
 }

@@ -1,44 +1,43 @@
-//! Persistence commands: SAVE, BGSAVE, LASTSAVE.
+//! Persistence commands: SAVE, BGSAVE, LASTSAVE. SAVE and BGSAVE run in an
+//! exclusive unit (table flag), so the snapshot they start is one instant.
 
-use super::Ctx;
+use super::{eq_ic, Ctx};
+use crate::engine::persist::control::SaveError;
+use crate::errors::{self, CmdResult};
 
-fn require_enabled(ctx: &mut Ctx) -> bool {
-    if !ctx.srv.persist.enabled {
-        ctx.error(
-            "ERR snapshots are disabled: set [persistence] enabled = true in the configuration",
-        );
-        return false;
-    }
-    true
-}
-
-pub fn save(ctx: &mut Ctx, _args: &[&[u8]]) {
-    if !require_enabled(ctx) {
-        return;
-    }
-    match ctx.srv.save_now(ctx.now) {
-        Ok(()) => ctx.out.ok(),
-        Err(SaveError::InProgress) => ctx.error("ERR Background save already in progress"),
-        Err(SaveError::Failed) => ctx.error("ERR"),
-    }
-}
-
-pub fn bgsave(ctx: &mut Ctx, args: &[&[u8]]) {
-    if args.len() > 2 || (args.len() == 2 && !super::eq_ic(args[1], "schedule")) {
-        return ctx.syntax_error();
-    }
-    if !require_enabled(ctx) {
-        return;
-    }
-    if ctx.srv.start_bgsave(ctx.now) {
-        ctx.out.simple("Background saving started");
+fn require_enabled(ctx: &Ctx) -> CmdResult {
+    if ctx.eng.persist.enabled {
+        Ok(())
     } else {
-        ctx.error("ERR Background save already in progress");
+        Err(errors::SNAPSHOTS_DISABLED)
     }
 }
 
-pub fn lastsave(ctx: &mut Ctx, _args: &[&[u8]]) {
-    ctx.out.int(ctx.srv.persist.last_save_unix() as i64);
+fn save_error(e: SaveError) -> errors::CmdError {
+    match e {
+        SaveError::InProgress => errors::SAVE_IN_PROGRESS,
+        SaveError::Failed => errors::SAVE_FAILED,
+    }
 }
 
-pub use crate::server::persistence::SaveError;
+pub fn save(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    require_enabled(ctx)?;
+    ctx.eng.save(ctx.unit).map_err(save_error)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn bgsave(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if args.len() > 2 || (args.len() == 2 && !eq_ic(args[1], "schedule")) {
+        return Err(errors::SYNTAX);
+    }
+    require_enabled(ctx)?;
+    ctx.eng.bgsave(ctx.unit).map_err(save_error)?;
+    ctx.out.simple("Background saving started");
+    Ok(())
+}
+
+pub fn lastsave(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.out.int(ctx.eng.persist.last_save_unix() as i64);
+    Ok(())
+}

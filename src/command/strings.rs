@@ -1,9 +1,10 @@
 //! String commands: GET/SET and their variants, ranges, APPEND, and the
-//! multi-key MSET/MSETNX/MGET (atomic across shards).
+//! multi-key MSET/MSETNX/MGET (atomic: dispatch locks their shards together).
 
-use super::{eq_ic, Ctx};
-use crate::errors;
-use crate::store::Value;
+use super::{eq_ic, int_arg, Ctx};
+use crate::engine::store::{Access, Kind, Value};
+use crate::errors::{self, CmdResult};
+use crate::protocol::Reply;
 
 /// Largest string a command may build (Redis's proto-max-bulk-len).
 pub const MAX_STRING: u64 = 512 * 1024 * 1024;
@@ -21,53 +22,52 @@ pub enum ExpireUnit {
     UnixMillis,
 }
 
-/// Parses an expiry argument into absolute unix milliseconds, replying with
+/// Parses an expiry argument into absolute unix milliseconds, failing with
 /// Redis's error (`invalid expire time in '<cmd>' command`) when it is not valid.
-pub fn parse_expire(ctx: &mut Ctx, arg: &[u8], unit: ExpireUnit) -> Option<u64> {
-    let v = ctx.int_arg(arg)?;
+pub fn parse_expire(ctx: &Ctx, arg: &[u8], unit: ExpireUnit) -> CmdResult<u64> {
+    let v = int_arg(arg)?;
     let seconds = matches!(unit, ExpireUnit::Seconds | ExpireUnit::UnixSeconds);
     if v <= 0 || (seconds && v > i64::MAX / 1000) {
-        ctx.error(&errors::invalid_expire(ctx.spec.name));
-        return None;
+        return Err(errors::invalid_expire(ctx.spec.name));
     }
     let mut ms = if seconds { v * 1000 } else { v };
     if matches!(unit, ExpireUnit::Seconds | ExpireUnit::Millis) {
         ms = ms.wrapping_add(ctx.now as i64);
     }
     if ms <= 0 {
-        ctx.error(&errors::invalid_expire(ctx.spec.name));
-        return None;
+        return Err(errors::invalid_expire(ctx.spec.name));
     }
-    Some(ms as u64)
+    Ok(ms as u64)
 }
 
-/// The absolute expiry of an optional expiry option (0 = none); `None`
-/// after an error reply.
-fn resolve_expire(ctx: &mut Ctx, expire: Option<(ExpireUnit, &[u8])>) -> Option<u64> {
+/// The absolute expiry of an optional expiry option (0 = none).
+fn resolve_expire(ctx: &Ctx, expire: Option<(ExpireUnit, &[u8])>) -> CmdResult<u64> {
     match expire {
         Some((unit, arg)) => parse_expire(ctx, arg, unit),
-        None => Some(0),
+        None => Ok(0),
     }
 }
 
-/// Replies with a string value (`None` → null).
-fn reply_value(ctx: &mut Ctx, v: Option<&Value>) {
+/// Writes a string value as a bulk reply.
+#[inline]
+pub fn bulk_value(out: &mut Reply, v: &Value) {
     match v {
-        None => ctx.out.null(),
-        Some(Value::Inline { len, bytes }) => ctx.out.bulk(&bytes[..*len as usize]),
-        Some(Value::Str(b)) => ctx.out.bulk(b),
-        Some(Value::Raw(b)) => ctx.out.bulk(b),
-        Some(Value::Int(i)) => ctx.out.bulk_int(*i),
-        Some(Value::Hash(_)) => ctx.wrongtype(),
+        Value::Inline { len, bytes } => out.bulk(&bytes[..*len as usize]),
+        Value::Str(b) => out.bulk(b),
+        Value::Raw(b) => out.bulk(b),
+        Value::Int(i) => out.bulk_int(*i),
+        _ => out.null(),
     }
 }
 
-pub fn get(ctx: &mut Ctx, args: &[&[u8]]) {
-    let (h, mut s) = ctx.srv.ks.lock(args[1]);
-    match s.read(h, args[1], ctx.now) {
-        Some(pos) => reply_value(ctx, Some(&s.entry(pos).value)),
+pub fn get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let access = ctx.access(Access::READ);
+    let mut k = ctx.unit.key(ctx.sess.db, args[1]);
+    match k.find_kind(access, Kind::String)? {
+        Some(pos) => bulk_value(ctx.out, k.value(pos)),
         None => ctx.out.null(),
     }
+    Ok(())
 }
 
 const F_NX: u32 = 1;
@@ -86,18 +86,17 @@ type StringOptions<'a> = (u32, Option<(ExpireUnit, &'a [u8])>);
 
 /// Parses SET / GETEX options the way Redis's parseExtendedStringArguments does.
 fn parse_string_options<'a>(
-    ctx: &mut Ctx,
     args: &[&'a [u8]],
     start: usize,
     is_set: bool,
-) -> Option<StringOptions<'a>> {
+) -> CmdResult<StringOptions<'a>> {
     let mut flags = 0u32;
     let mut expire = None;
     let mut j = start;
     while j < args.len() {
         let opt = args[j];
         let has_next = j + 1 < args.len();
-        let unit_opt = |flag: u32, others: u32| flags & others == 0 && has_next && flag != 0;
+        let unit_opt = |others: u32| flags & others == 0 && has_next;
         if is_set && eq_ic(opt, "nx") && flags & F_XX == 0 {
             flags |= F_NX;
         } else if is_set && eq_ic(opt, "xx") && flags & F_NX == 0 {
@@ -108,185 +107,192 @@ fn parse_string_options<'a>(
             flags |= F_KEEPTTL;
         } else if !is_set && eq_ic(opt, "persist") && flags & (ANY_EXPIRE | F_KEEPTTL) == 0 {
             flags |= F_PERSIST;
-        } else if eq_ic(opt, "ex") && unit_opt(F_EX, F_KEEPTTL | F_PERSIST | F_EXAT | F_PX | F_PXAT)
-        {
+        } else if eq_ic(opt, "ex") && unit_opt(F_KEEPTTL | F_PERSIST | F_EXAT | F_PX | F_PXAT) {
             flags |= F_EX;
             expire = Some((ExpireUnit::Seconds, args[j + 1]));
             j += 1;
-        } else if eq_ic(opt, "px") && unit_opt(F_PX, F_KEEPTTL | F_PERSIST | F_EX | F_EXAT | F_PXAT)
-        {
+        } else if eq_ic(opt, "px") && unit_opt(F_KEEPTTL | F_PERSIST | F_EX | F_EXAT | F_PXAT) {
             flags |= F_PX;
             expire = Some((ExpireUnit::Millis, args[j + 1]));
             j += 1;
-        } else if eq_ic(opt, "exat")
-            && unit_opt(F_EXAT, F_KEEPTTL | F_PERSIST | F_EX | F_PX | F_PXAT)
-        {
+        } else if eq_ic(opt, "exat") && unit_opt(F_KEEPTTL | F_PERSIST | F_EX | F_PX | F_PXAT) {
             flags |= F_EXAT;
             expire = Some((ExpireUnit::UnixSeconds, args[j + 1]));
             j += 1;
-        } else if eq_ic(opt, "pxat")
-            && unit_opt(F_PXAT, F_KEEPTTL | F_PERSIST | F_EX | F_EXAT | F_PX)
-        {
+        } else if eq_ic(opt, "pxat") && unit_opt(F_KEEPTTL | F_PERSIST | F_EX | F_EXAT | F_PX) {
             flags |= F_PXAT;
             expire = Some((ExpireUnit::UnixMillis, args[j + 1]));
             j += 1;
         } else {
-            ctx.syntax_error();
-            return None;
+            return Err(errors::SYNTAX);
         }
         j += 1;
     }
-    Some((flags, expire))
+    Ok((flags, expire))
 }
 
-/// The shared body of SET, SETNX, SETEX, PSETEX and GETSET.
-fn set_generic(ctx: &mut Ctx, key: &[u8], value: &[u8], flags: u32, expire_at: u64) -> bool {
-    let (h, mut s) = ctx.srv.ks.lock(key);
+/// The shared body of SET, SETNX, SETEX, PSETEX and GETSET. With F_GET the
+/// old value (or null) is written; otherwise a refused NX/XX writes null.
+/// True when the value was set.
+fn set_generic(
+    ctx: &mut Ctx,
+    key: &[u8],
+    value: &[u8],
+    flags: u32,
+    expire_at: u64,
+) -> CmdResult<bool> {
+    let read = ctx.access(Access::READ);
+    let mut k = ctx.unit.key(ctx.sess.db, key);
     let pos = if flags & F_GET != 0 {
-        let pos = s.read(h, key, ctx.now);
-        match pos.map(|p| &s.entry(p).value) {
-            Some(v) if !v.is_string() => {
-                ctx.wrongtype();
-                return false;
-            }
-            v => reply_value(ctx, v),
+        let pos = k.find_kind(read, Kind::String)?;
+        match pos {
+            Some(p) => bulk_value(ctx.out, k.value(p)),
+            None => ctx.out.null(),
         }
         pos
     } else {
-        s.live(h, key, ctx.now)
+        k.find(Access::WRITE)
     };
     if (flags & F_NX != 0 && pos.is_some()) || (flags & F_XX != 0 && pos.is_none()) {
         if flags & F_GET == 0 {
             ctx.out.null();
         }
-        return false;
+        return Ok(false);
     }
-    let pos = s.upsert(
-        h,
-        key,
-        Value::from_bytes(value),
-        flags & F_KEEPTTL != 0,
-        ctx.now,
-    );
+    let pos = match pos {
+        Some(p) => {
+            k.shard.replace_value(p, Value::from_bytes(value));
+            if flags & F_KEEPTTL == 0 {
+                k.shard.set_expire(p, 0);
+            }
+            p
+        }
+        None => k.insert(Value::from_bytes(value), 0),
+    };
     if expire_at != 0 {
-        s.set_expire(pos, expire_at);
+        k.shard.set_expire(pos, expire_at);
     }
-    true
+    Ok(true)
 }
 
-pub fn set(ctx: &mut Ctx, args: &[&[u8]]) {
-    let Some((flags, expire)) = parse_string_options(ctx, args, 3, true) else {
-        return;
-    };
-    let Some(expire_at) = resolve_expire(ctx, expire) else {
-        return;
-    };
-    if set_generic(ctx, args[1], args[2], flags, expire_at) && flags & F_GET == 0 {
+pub fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let (flags, expire) = parse_string_options(args, 3, true)?;
+    let expire_at = resolve_expire(ctx, expire)?;
+    if set_generic(ctx, args[1], args[2], flags, expire_at)? && flags & F_GET == 0 {
         ctx.out.ok();
     }
+    Ok(())
 }
 
-pub fn setnx(ctx: &mut Ctx, args: &[&[u8]]) {
-    let (h, mut s) = ctx.srv.ks.lock(args[1]);
-    if s.live(h, args[1], ctx.now).is_some() {
+pub fn setnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut k = ctx.unit.key(ctx.sess.db, args[1]);
+    if k.find(Access::WRITE).is_some() {
         ctx.out.int(0);
     } else {
-        s.insert(h, args[1], Value::from_bytes(args[2]), 0, ctx.now);
+        k.insert(Value::from_bytes(args[2]), 0);
         ctx.out.int(1);
     }
+    Ok(())
 }
 
-fn setex_generic(ctx: &mut Ctx, args: &[&[u8]], unit: ExpireUnit) {
-    let Some(at) = parse_expire(ctx, args[2], unit) else {
-        return;
-    };
-    set_generic(ctx, args[1], args[3], 0, at);
+fn setex_generic(ctx: &mut Ctx, args: &[&[u8]], unit: ExpireUnit) -> CmdResult {
+    let at = parse_expire(ctx, args[2], unit)?;
+    set_generic(ctx, args[1], args[3], 0, at)?;
     ctx.out.ok();
+    Ok(())
 }
 
-pub fn setex(ctx: &mut Ctx, args: &[&[u8]]) {
-    setex_generic(ctx, args, ExpireUnit::Seconds);
+pub fn setex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    setex_generic(ctx, args, ExpireUnit::Seconds)
 }
 
-pub fn psetex(ctx: &mut Ctx, args: &[&[u8]]) {
-    setex_generic(ctx, args, ExpireUnit::Millis);
+pub fn psetex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    setex_generic(ctx, args, ExpireUnit::Millis)
 }
 
-pub fn getset(ctx: &mut Ctx, args: &[&[u8]]) {
-    set_generic(ctx, args[1], args[2], F_GET, 0);
+pub fn getset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    set_generic(ctx, args[1], args[2], F_GET, 0).map(|_| ())
 }
 
-pub fn getdel(ctx: &mut Ctx, args: &[&[u8]]) {
-    let (h, mut s) = ctx.srv.ks.lock(args[1]);
-    match s.read(h, args[1], ctx.now) {
+pub fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let access = ctx.access(Access::READ);
+    let mut k = ctx.unit.key(ctx.sess.db, args[1]);
+    match k.find_kind(access, Kind::String)? {
         None => ctx.out.null(),
-        Some(pos) if !s.entry(pos).value.is_string() => ctx.wrongtype(),
         Some(pos) => {
-            let e = s.remove_at(pos);
-            reply_value(ctx, Some(&e.value));
+            let e = k.shard.remove_at(pos);
+            bulk_value(ctx.out, &e.value);
         }
     }
+    Ok(())
 }
 
-pub fn getex(ctx: &mut Ctx, args: &[&[u8]]) {
-    let Some((flags, expire)) = parse_string_options(ctx, args, 2, false) else {
-        return;
-    };
-    let srv = ctx.srv;
-    let (h, mut s) = srv.ks.lock(args[1]);
-    let Some(pos) = s.read(h, args[1], ctx.now) else {
+pub fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let (flags, expire) = parse_string_options(args, 2, false)?;
+    let access = ctx.access(Access::READ);
+    let db = ctx.sess.db;
+    let mut k = ctx.unit.key(db, args[1]);
+    let Some(pos) = k.find_kind(access, Kind::String)? else {
         ctx.out.null();
-        return;
+        return Ok(());
     };
-    if !s.entry(pos).value.is_string() {
-        ctx.wrongtype();
-        return;
-    }
     // Redis validates the expiry only once it knows the key holds a string.
-    let Some(expire_at) = resolve_expire(ctx, expire) else {
-        return;
+    let expire_at = match expire {
+        Some((unit, arg)) => {
+            let now = k.now;
+            expire_time(arg, unit, now, "getex")?
+        }
+        None => 0,
     };
-    reply_value(ctx, Some(&s.entry(pos).value));
+    bulk_value(ctx.out, k.value(pos));
     if expire_at != 0 {
-        if expire_at <= ctx.now {
-            s.remove_at(pos);
-            s.stats.expired += 1;
+        if expire_at <= k.now {
+            k.shard.remove_at(pos);
+            k.shard.stats.expired += 1;
         } else {
-            s.set_expire(pos, expire_at);
+            k.shard.set_expire(pos, expire_at);
         }
     } else if flags & F_PERSIST != 0 {
-        s.set_expire(pos, 0);
+        k.shard.set_expire(pos, 0);
     }
+    Ok(())
+}
+
+/// [`parse_expire`] for callers that hold a key (and so cannot lend `ctx`).
+fn expire_time(arg: &[u8], unit: ExpireUnit, now: u64, cmd: &str) -> CmdResult<u64> {
+    let v = int_arg(arg)?;
+    let seconds = matches!(unit, ExpireUnit::Seconds | ExpireUnit::UnixSeconds);
+    if v <= 0 || (seconds && v > i64::MAX / 1000) {
+        return Err(errors::invalid_expire(cmd));
+    }
+    let mut ms = if seconds { v * 1000 } else { v };
+    if matches!(unit, ExpireUnit::Seconds | ExpireUnit::Millis) {
+        ms = ms.wrapping_add(now as i64);
+    }
+    if ms <= 0 {
+        return Err(errors::invalid_expire(cmd));
+    }
+    Ok(ms as u64)
 }
 
 /// Checks that `size + append` stays within the string size limit.
-fn check_string_length(ctx: &mut Ctx, size: u64, append: u64) -> bool {
+fn check_string_length(size: u64, append: u64) -> CmdResult {
     match size.checked_add(append) {
-        Some(total) if total <= MAX_STRING => true,
-        _ => {
-            ctx.error(errors::STRING_TOO_LONG);
-            false
-        }
+        Some(total) if total <= MAX_STRING => Ok(()),
+        _ => Err(errors::STRING_TOO_LONG),
     }
 }
 
-pub fn append(ctx: &mut Ctx, args: &[&[u8]]) {
-    let (h, mut s) = ctx.srv.ks.lock(args[1]);
-    match s.live(h, args[1], ctx.now) {
+pub fn append(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut k = ctx.unit.key(ctx.sess.db, args[1]);
+    match k.find_kind(Access::WRITE, Kind::String)? {
         None => {
-            s.insert(h, args[1], Value::from_bytes(args[2]), 0, ctx.now);
+            k.insert(Value::from_bytes(args[2]), 0);
             ctx.out.int(args[2].len() as i64);
         }
         Some(pos) => {
-            let v = &s.entry(pos).value;
-            if !v.is_string() {
-                ctx.wrongtype();
-                return;
-            }
-            if !check_string_length(ctx, v.str_len() as u64, args[2].len() as u64) {
-                return;
-            }
-            let len = s.update(pos, |v| {
+            check_string_length(k.value(pos).str_len() as u64, args[2].len() as u64)?;
+            let len = k.shard.update(pos, |v| {
                 let raw = v.make_raw();
                 raw.extend_from_slice(args[2]);
                 raw.len()
@@ -294,40 +300,35 @@ pub fn append(ctx: &mut Ctx, args: &[&[u8]]) {
             ctx.out.int(len as i64);
         }
     }
+    Ok(())
 }
 
-pub fn strlen(ctx: &mut Ctx, args: &[&[u8]]) {
-    let (h, mut s) = ctx.srv.ks.lock(args[1]);
-    match s.read(h, args[1], ctx.now) {
-        None => ctx.out.int(0),
-        Some(pos) => match &s.entry(pos).value {
-            v if v.is_string() => ctx.out.int(v.str_len() as i64),
-            _ => ctx.wrongtype(),
-        },
-    }
+pub fn strlen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let access = ctx.access(Access::READ);
+    let mut k = ctx.unit.key(ctx.sess.db, args[1]);
+    let len = match k.find_kind(access, Kind::String)? {
+        None => 0,
+        Some(pos) => k.value(pos).str_len(),
+    };
+    ctx.out.int(len as i64);
+    Ok(())
 }
 
-pub fn getrange(ctx: &mut Ctx, args: &[&[u8]]) {
-    let Some(mut start) = ctx.int_arg(args[2]) else {
-        return;
-    };
-    let Some(mut end) = ctx.int_arg(args[3]) else {
-        return;
-    };
-    let (h, mut s) = ctx.srv.ks.lock(args[1]);
-    let Some(pos) = s.read(h, args[1], ctx.now) else {
+pub fn getrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut start = int_arg(args[2])?;
+    let mut end = int_arg(args[3])?;
+    let access = ctx.access(Access::READ);
+    let mut k = ctx.unit.key(ctx.sess.db, args[1]);
+    let Some(pos) = k.find_kind(access, Kind::String)? else {
         ctx.out.bulk(b"");
-        return;
+        return Ok(());
     };
     let mut buf = itoa::Buffer::new();
-    let Some(bytes) = s.entry(pos).value.as_bytes(&mut buf) else {
-        ctx.wrongtype();
-        return;
-    };
+    let bytes = k.value(pos).as_bytes(&mut buf).unwrap_or_default();
     let len = bytes.len() as i64;
     if start < 0 && end < 0 && start > end {
         ctx.out.bulk(b"");
-        return;
+        return Ok(());
     }
     if start < 0 {
         start += len;
@@ -345,47 +346,36 @@ pub fn getrange(ctx: &mut Ctx, args: &[&[u8]]) {
     } else {
         ctx.out.bulk(&bytes[start as usize..=end as usize]);
     }
+    Ok(())
 }
 
-pub fn setrange(ctx: &mut Ctx, args: &[&[u8]]) {
-    let Some(offset) = ctx.int_arg(args[2]) else {
-        return;
-    };
+pub fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let offset = int_arg(args[2])?;
     if offset < 0 {
-        ctx.error(errors::OFFSET_OUT_OF_RANGE);
-        return;
+        return Err(errors::OFFSET_OUT_OF_RANGE);
     }
     let offset = offset as u64;
     let value = args[3];
-    let (h, mut s) = ctx.srv.ks.lock(args[1]);
-    let pos = match s.live(h, args[1], ctx.now) {
+    let mut k = ctx.unit.key(ctx.sess.db, args[1]);
+    let pos = match k.find_kind(Access::WRITE, Kind::String)? {
         None => {
             if value.is_empty() {
                 ctx.out.int(0);
-                return;
+                return Ok(());
             }
-            if !check_string_length(ctx, offset, value.len() as u64) {
-                return;
-            }
-            s.insert(h, args[1], Value::Raw(Box::default()), 0, ctx.now)
+            check_string_length(offset, value.len() as u64)?;
+            k.insert(Value::Raw(Box::default()), 0)
         }
         Some(pos) => {
-            let v = &s.entry(pos).value;
-            if !v.is_string() {
-                ctx.wrongtype();
-                return;
-            }
             if value.is_empty() {
-                ctx.out.int(v.str_len() as i64);
-                return;
+                ctx.out.int(k.value(pos).str_len() as i64);
+                return Ok(());
             }
-            if !check_string_length(ctx, offset, value.len() as u64) {
-                return;
-            }
+            check_string_length(offset, value.len() as u64)?;
             pos
         }
     };
-    let len = s.update(pos, |v| {
+    let len = k.shard.update(pos, |v| {
         let raw = v.make_raw();
         let end = offset as usize + value.len();
         if raw.len() < end {
@@ -395,74 +385,52 @@ pub fn setrange(ctx: &mut Ctx, args: &[&[u8]]) {
         raw.len()
     });
     ctx.out.int(len as i64);
+    Ok(())
 }
 
-/// Hashes of the keys at `args[first..]` taken every `step`.
-fn key_hashes(ctx: &Ctx, args: &[&[u8]], first: usize, step: usize) -> Vec<u64> {
-    args[first..]
-        .iter()
-        .step_by(step)
-        .map(|k| ctx.srv.ks.hash(k))
-        .collect()
-}
-
-pub fn mset(ctx: &mut Ctx, args: &[&[u8]]) {
+pub fn mset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if args.len() % 2 == 0 {
-        ctx.arity_error();
-        return;
+        return Err(ctx.arity_error());
     }
-    let hashes = key_hashes(ctx, args, 1, 2);
-    let mut locked = ctx.srv.ks.lock_hashes(&hashes);
-    for (i, pair) in args[1..].chunks_exact(2).enumerate() {
-        locked.shard(hashes[i]).upsert(
-            hashes[i],
-            pair[0],
-            Value::from_bytes(pair[1]),
-            false,
-            ctx.now,
-        );
+    for pair in args[1..].chunks_exact(2) {
+        ctx.unit
+            .key(ctx.sess.db, pair[0])
+            .upsert(Value::from_bytes(pair[1]), false);
     }
     ctx.out.ok();
+    Ok(())
 }
 
-pub fn msetnx(ctx: &mut Ctx, args: &[&[u8]]) {
+pub fn msetnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if args.len() % 2 == 0 {
-        ctx.arity_error();
-        return;
+        return Err(ctx.arity_error());
     }
-    let hashes = key_hashes(ctx, args, 1, 2);
-    let mut locked = ctx.srv.ks.lock_hashes(&hashes);
-    for (i, pair) in args[1..].chunks_exact(2).enumerate() {
-        if locked
-            .shard(hashes[i])
-            .live(hashes[i], pair[0], ctx.now)
-            .is_some()
-        {
-            ctx.out.int(0);
-            return;
-        }
+    let db = ctx.sess.db;
+    let any = args[1..]
+        .chunks_exact(2)
+        .any(|pair| ctx.unit.key(db, pair[0]).find(Access::WRITE).is_some());
+    if any {
+        ctx.out.int(0);
+        return Ok(());
     }
-    for (i, pair) in args[1..].chunks_exact(2).enumerate() {
-        locked.shard(hashes[i]).upsert(
-            hashes[i],
-            pair[0],
-            Value::from_bytes(pair[1]),
-            false,
-            ctx.now,
-        );
+    for pair in args[1..].chunks_exact(2) {
+        ctx.unit
+            .key(db, pair[0])
+            .upsert(Value::from_bytes(pair[1]), false);
     }
     ctx.out.int(1);
+    Ok(())
 }
 
-pub fn mget(ctx: &mut Ctx, args: &[&[u8]]) {
-    let hashes = key_hashes(ctx, args, 1, 1);
-    let mut locked = ctx.srv.ks.lock_hashes(&hashes);
+pub fn mget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let access = ctx.access(Access::READ);
     ctx.out.array(args.len() - 1);
-    for (i, key) in args[1..].iter().enumerate() {
-        let s = locked.shard(hashes[i]);
-        match s.read(hashes[i], key, ctx.now).map(|p| &s.entry(p).value) {
-            Some(v) if v.is_string() => reply_value(ctx, Some(v)),
+    for key in &args[1..] {
+        let mut k = ctx.unit.key(ctx.sess.db, key);
+        match k.find(access) {
+            Some(pos) if k.value(pos).is_string() => bulk_value(ctx.out, k.value(pos)),
             _ => ctx.out.null(),
         }
     }
+    Ok(())
 }

@@ -9,10 +9,11 @@ use hashbrown::HashMap;
 
 use super::Ctx;
 use super::{
-    connection as conn, counters, expiry, hashes, keyspace as keys, persistence, server, strings,
+    admin, counters, expiry, hashes, introspect, keys, persistence, session as conn, strings,
 };
+use crate::errors::CmdResult;
 
-pub type Handler = fn(&mut Ctx, &[&[u8]]);
+pub type Handler = fn(&mut Ctx, &[&[u8]]) -> CmdResult;
 
 // Flags.
 pub const WRITE: u32 = 1;
@@ -24,6 +25,9 @@ pub const ADMIN: u32 = 1 << 5;
 pub const LOADING: u32 = 1 << 6;
 pub const STALE: u32 = 1 << 7;
 pub const NOSCRIPT: u32 = 1 << 8;
+/// Runs in an exclusive unit: nothing else runs while it does (FLUSHALL,
+/// the start of a snapshot).
+pub const EXCLUSIVE: u32 = 1 << 9;
 
 /// Flag names as COMMAND INFO prints them.
 pub const FLAG_NAMES: &[(u32, &str)] = &[
@@ -60,6 +64,47 @@ impl CommandSpec {
     /// The subcommand part of `parent|sub`, or the whole name.
     pub fn short_name(&self) -> &'static str {
         self.name.split('|').nth(1).unwrap_or(self.name)
+    }
+
+    /// True when `argc` arguments (the name included) fit the arity.
+    #[inline]
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i32;
+        (self.arity > 0 && argc == self.arity) || (self.arity < 0 && argc >= -self.arity)
+    }
+
+    /// The index of the last key for `argc` arguments, if the command has keys.
+    #[inline]
+    fn last_key_index(&self, argc: usize) -> Option<usize> {
+        if self.first_key <= 0 {
+            return None;
+        }
+        let last = if self.last_key < 0 {
+            argc as i32 + self.last_key
+        } else {
+            self.last_key.min(argc as i32 - 1)
+        };
+        (last >= self.first_key).then_some(last as usize)
+    }
+
+    /// How many keys a call with `argc` arguments names.
+    #[inline]
+    pub fn key_count(&self, argc: usize) -> usize {
+        match self.last_key_index(argc) {
+            Some(last) => (last - self.first_key as usize) / self.step.max(1) as usize + 1,
+            None => 0,
+        }
+    }
+
+    /// The keys a call names, from the table's key positions.
+    pub fn keys<'a, 'b>(&self, args: &'b [&'a [u8]]) -> impl Iterator<Item = &'a [u8]> + 'b {
+        let range = match self.last_key_index(args.len()) {
+            Some(last) => self.first_key as usize..last + 1,
+            None => 0..0,
+        };
+        range
+            .step_by(self.step.max(1) as usize)
+            .map(move |i| args[i])
     }
 }
 
@@ -171,8 +216,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         cmd!("object|help", 2, LOADING | STALE, NK, "generic", "6.2.0", "Returns helpful text about the different subcommands.", "", keys::object_help),
     ]),
     cmd!("dbsize", 1, RF, NK, "server", "1.0.0", "Returns the number of keys in the database.", "", keys::dbsize),
-    cmd!("flushdb", -1, W, NK, "server", "1.0.0", "Removes all keys from the current database.", "[ASYNC|SYNC]", keys::flush),
-    cmd!("flushall", -1, W, NK, "server", "1.0.0", "Removes all keys from all databases.", "[ASYNC|SYNC]", keys::flush),
+    cmd!("flushdb", -1, W | EXCLUSIVE, NK, "server", "1.0.0", "Removes all keys from the current database.", "[ASYNC|SYNC]", keys::flush),
+    cmd!("flushall", -1, W | EXCLUSIVE, NK, "server", "1.0.0", "Removes all keys from all databases.", "[ASYNC|SYNC]", keys::flush),
     // Expiry
     cmd!("expire", -3, WF, K1, "generic", "1.0.0", "Sets the expiration time of a key in seconds.", "key seconds:integer [NX|XX|GT|LT]", expiry::expire),
     cmd!("pexpire", -3, WF, K1, "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", "key milliseconds:integer [NX|XX|GT|LT]", expiry::pexpire),
@@ -205,38 +250,38 @@ pub static COMMANDS: &[CommandSpec] = &[
         cmd!("client|help", 2, STALE | LOADING, NK, "connection", "5.0.0", "Returns helpful text about the different subcommands.", "", conn::client_help),
     ]),
     // Server
-    cmd!("info", -1, LOADING | STALE, NK, "server", "1.0.0", "Returns information and statistics about the server.", "[section...]", server::info),
-    cmd!("config", -2, 0, NK, "server", "2.0.0", "A container for server configuration commands.", "", server::config_help, &[
-        cmd!("config|get", -3, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "2.0.0", "Returns the effective values of configuration parameters.", "parameter...", server::config_get),
-        cmd!("config|set", -4, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "2.0.0", "Sets configuration parameters in-flight.", "(parameter value)...", server::config_set),
-        cmd!("config|resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "2.0.0", "Resets the server's statistics.", "", server::config_resetstat),
-        cmd!("config|rewrite", 2, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "2.8.0", "Persists the effective configuration to file.", "", server::config_rewrite),
-        cmd!("config|help", 2, LOADING | STALE, NK, "server", "5.0.0", "Returns helpful text about the different subcommands.", "", server::config_help),
+    cmd!("info", -1, LOADING | STALE, NK, "server", "1.0.0", "Returns information and statistics about the server.", "[section...]", admin::info),
+    cmd!("config", -2, 0, NK, "server", "2.0.0", "A container for server configuration commands.", "", admin::config_help, &[
+        cmd!("config|get", -3, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "2.0.0", "Returns the effective values of configuration parameters.", "parameter...", admin::config_get),
+        cmd!("config|set", -4, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "2.0.0", "Sets configuration parameters in-flight.", "(parameter value)...", admin::config_set),
+        cmd!("config|resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "2.0.0", "Resets the server's statistics.", "", admin::config_resetstat),
+        cmd!("config|rewrite", 2, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "2.8.0", "Persists the effective configuration to file.", "", admin::config_rewrite),
+        cmd!("config|help", 2, LOADING | STALE, NK, "server", "5.0.0", "Returns helpful text about the different subcommands.", "", admin::config_help),
     ]),
-    cmd!("command", -1, LOADING | STALE, NK, "server", "2.8.13", "Returns detailed information about all commands.", "", server::command, &[
-        cmd!("command|count", 2, LOADING | STALE, NK, "server", "2.8.13", "Returns a count of commands.", "", server::command_count),
-        cmd!("command|info", -2, LOADING | STALE, NK, "server", "2.8.13", "Returns information about one, multiple or all commands.", "[command-name...]", server::command_info),
-        cmd!("command|docs", -2, LOADING | STALE, NK, "server", "7.0.0", "Returns documentary information about one, multiple or all commands.", "[command-name...]", server::command_docs),
-        cmd!("command|list", -2, LOADING | STALE, NK, "server", "7.0.0", "Returns a list of command names.", "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern:pattern]", server::command_list),
-        cmd!("command|getkeys", -3, LOADING | STALE, NK, "server", "2.8.13", "Extracts the key names from an arbitrary command.", "command arg...", server::command_getkeys),
-        cmd!("command|help", 2, LOADING | STALE, NK, "server", "5.0.0", "Returns helpful text about the different subcommands.", "", server::command_help),
+    cmd!("command", -1, LOADING | STALE, NK, "server", "2.8.13", "Returns detailed information about all commands.", "", introspect::command, &[
+        cmd!("command|count", 2, LOADING | STALE, NK, "server", "2.8.13", "Returns a count of commands.", "", introspect::command_count),
+        cmd!("command|info", -2, LOADING | STALE, NK, "server", "2.8.13", "Returns information about one, multiple or all commands.", "[command-name...]", introspect::command_info),
+        cmd!("command|docs", -2, LOADING | STALE, NK, "server", "7.0.0", "Returns documentary information about one, multiple or all commands.", "[command-name...]", introspect::command_docs),
+        cmd!("command|list", -2, LOADING | STALE, NK, "server", "7.0.0", "Returns a list of command names.", "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern:pattern]", introspect::command_list),
+        cmd!("command|getkeys", -3, LOADING | STALE, NK, "server", "2.8.13", "Extracts the key names from an arbitrary command.", "command arg...", introspect::command_getkeys),
+        cmd!("command|help", 2, LOADING | STALE, NK, "server", "5.0.0", "Returns helpful text about the different subcommands.", "", introspect::command_help),
     ]),
-    cmd!("time", 1, LOADING | STALE | FAST, NK, "server", "2.6.0", "Returns the server time.", "", server::time),
-    cmd!("memory", -2, 0, NK, "server", "4.0.0", "A container for memory diagnostics commands.", "", server::memory_help, &[
-        cmd!("memory|usage", -3, R, (2, 2, 1), "server", "4.0.0", "Estimates the memory usage of a key.", "key [SAMPLES count:integer]", server::memory_usage),
-        cmd!("memory|doctor", 2, 0, NK, "server", "4.0.0", "Outputs a memory problems report.", "", server::memory_doctor),
-        cmd!("memory|help", 2, LOADING | STALE, NK, "server", "4.0.0", "Returns helpful text about the different subcommands.", "", server::memory_help),
+    cmd!("time", 1, LOADING | STALE | FAST, NK, "server", "2.6.0", "Returns the server time.", "", admin::time),
+    cmd!("memory", -2, 0, NK, "server", "4.0.0", "A container for memory diagnostics commands.", "", admin::memory_help, &[
+        cmd!("memory|usage", -3, R, (2, 2, 1), "server", "4.0.0", "Estimates the memory usage of a key.", "key [SAMPLES count:integer]", admin::memory_usage),
+        cmd!("memory|doctor", 2, 0, NK, "server", "4.0.0", "Outputs a memory problems report.", "", admin::memory_doctor),
+        cmd!("memory|help", 2, LOADING | STALE, NK, "server", "4.0.0", "Returns helpful text about the different subcommands.", "", admin::memory_help),
     ]),
-    cmd!("slowlog", -2, 0, NK, "server", "2.2.12", "A container for slow log commands.", "", server::slowlog_help, &[
-        cmd!("slowlog|get", -2, ADMIN | LOADING | STALE, NK, "server", "2.2.12", "Returns the slow log's entries.", "[count:integer]", server::slowlog_get),
-        cmd!("slowlog|len", 2, ADMIN | LOADING | STALE, NK, "server", "2.2.12", "Returns the number of entries in the slow log.", "", server::slowlog_len),
-        cmd!("slowlog|reset", 2, ADMIN | LOADING | STALE, NK, "server", "2.2.12", "Clears all entries from the slow log.", "", server::slowlog_reset),
-        cmd!("slowlog|help", 2, LOADING | STALE, NK, "server", "6.2.0", "Show helpful text about the different subcommands", "", server::slowlog_help),
+    cmd!("slowlog", -2, 0, NK, "server", "2.2.12", "A container for slow log commands.", "", admin::slowlog_help, &[
+        cmd!("slowlog|get", -2, ADMIN | LOADING | STALE, NK, "server", "2.2.12", "Returns the slow log's entries.", "[count:integer]", admin::slowlog_get),
+        cmd!("slowlog|len", 2, ADMIN | LOADING | STALE, NK, "server", "2.2.12", "Returns the number of entries in the slow log.", "", admin::slowlog_len),
+        cmd!("slowlog|reset", 2, ADMIN | LOADING | STALE, NK, "server", "2.2.12", "Clears all entries from the slow log.", "", admin::slowlog_reset),
+        cmd!("slowlog|help", 2, LOADING | STALE, NK, "server", "6.2.0", "Show helpful text about the different subcommands", "", admin::slowlog_help),
     ]),
-    cmd!("save", 1, ADMIN | NOSCRIPT, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk.", "", persistence::save),
-    cmd!("bgsave", -1, ADMIN | NOSCRIPT, NK, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", "[SCHEDULE]", persistence::bgsave),
+    cmd!("save", 1, ADMIN | NOSCRIPT | EXCLUSIVE, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk.", "", persistence::save),
+    cmd!("bgsave", -1, ADMIN | NOSCRIPT | EXCLUSIVE, NK, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", "[SCHEDULE]", persistence::bgsave),
     cmd!("lastsave", 1, LOADING | STALE | FAST, NK, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", "", persistence::lastsave),
-    cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]", server::shutdown),
+    cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]", admin::shutdown),
 ];
 
 /// Lookup structures built once from [`COMMANDS`].
@@ -247,7 +292,9 @@ pub struct CommandTable {
     unknown: CommandSpec,
 }
 
-fn noop(_: &mut Ctx, _: &[&[u8]]) {}
+fn noop(_: &mut Ctx, _: &[&[u8]]) -> CmdResult {
+    Ok(())
+}
 
 impl CommandTable {
     pub fn get() -> &'static CommandTable {

@@ -70,7 +70,7 @@ impl ParseError {
             ParseError::UnauthenticatedBulkLength => "unauthenticated bulk length".to_string(),
             ParseError::MissingBulkTerminator => "bulk string not followed by CRLF".to_string(),
         };
-        format!("ERR Protocol error: {detail}")
+        crate::errors::protocol_error(&detail)
     }
 }
 

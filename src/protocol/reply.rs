@@ -189,9 +189,64 @@ impl Reply {
     }
 }
 
+/// Counts the complete RESP frames in `bytes`; `None` when they do not
+/// split into whole frames. Debug builds use it to check that every command
+/// writes exactly the replies it should.
+pub fn count_frames(bytes: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    let mut n = 0;
+    while at < bytes.len() {
+        at = frame_end(bytes, at)?;
+        n += 1;
+    }
+    Some(n)
+}
+
+/// The offset just past the frame starting at `at`.
+fn frame_end(b: &[u8], at: usize) -> Option<usize> {
+    let line_end = at + memchr::memmem::find(&b[at..], b"\r\n")?;
+    let head = &b[at + 1..line_end];
+    let next = line_end + 2;
+    let num = || std::str::from_utf8(head).ok()?.parse::<i64>().ok();
+    match *b.get(at)? {
+        b'+' | b'-' | b':' | b',' | b'#' | b'_' | b'(' => Some(next),
+        b'$' | b'=' | b'!' => {
+            let len = num()?;
+            if len < 0 {
+                return Some(next);
+            }
+            let end = next + len as usize;
+            (b.get(end..end + 2)? == b"\r\n").then_some(end + 2)
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            let len = num()?;
+            let items = if matches!(b[at], b'%' | b'|') {
+                len * 2
+            } else {
+                len
+            };
+            let mut p = next;
+            for _ in 0..items.max(0) {
+                p = frame_end(b, p)?;
+            }
+            Some(p)
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frames_are_counted() {
+        assert_eq!(count_frames(b"+OK\r\n:1\r\n"), Some(2));
+        assert_eq!(count_frames(b"*2\r\n$1\r\na\r\n%1\r\n_\r\n_\r\n"), Some(1));
+        assert_eq!(count_frames(b"$-1\r\n*-1\r\n"), Some(2));
+        assert_eq!(count_frames(b"*2\r\n:1\r\n"), None);
+        assert_eq!(count_frames(b""), Some(0));
+    }
 
     #[test]
     fn resp2_and_resp3() {

@@ -13,11 +13,13 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::clients::ClientHandle;
-use super::Shared;
-use crate::command::{self, After, ClientState};
+use super::Server;
+use crate::command::{self, After, Session};
+use crate::config::P;
+use crate::engine::clients::ClientHandle;
+use crate::engine::store::{now_ms, Databases};
+use crate::engine::Engine;
 use crate::protocol::{ParseLimits, Parser, Reply, Request};
-use crate::store::now_ms;
 
 const READ_CHUNK: usize = 16 * 1024;
 /// Room for the next read while a large request is incomplete: large values and
@@ -35,7 +37,7 @@ const FLUSH_THRESHOLD: usize = 1024 * 1024;
 const UNAUTH_QUERY_BUFFER: usize = 1024 * 1024;
 /// Pending replies a client may have before it is closed (Redis leaves
 /// normal clients unbounded; a finite cap keeps memory bounded).
-pub const OUTPUT_LIMIT: usize = 64 * 1024 * 1024;
+pub const OUTPUT_LIMIT: usize = command::keys::OUTPUT_LIMIT;
 /// The same cap before AUTH.
 pub const UNAUTH_OUTPUT_LIMIT: usize = 64 * 1024;
 
@@ -68,7 +70,8 @@ impl Window {
     /// caller handles one at a time) and prefetches their first keys.
     fn fill(
         &mut self,
-        srv: &Shared,
+        dbs: &Databases,
+        db: usize,
         parser: &mut Parser,
         buf: &[u8],
         from: usize,
@@ -89,13 +92,13 @@ impl Window {
             let count = self.args.len() - first;
             if count >= 2 {
                 let key = &self.args[first + 1];
-                self.hashes.push(srv.ks.hash(&buf[key.clone()]));
+                self.hashes.push(dbs.hash(&buf[key.clone()]));
             }
             at += req.consumed();
             self.requests.push((first, count, at));
         }
         if self.hashes.len() > 1 {
-            srv.ks.prefetch(&self.hashes);
+            dbs.db(db).prefetch(&self.hashes);
         }
     }
 
@@ -129,17 +132,19 @@ enum Read {
 }
 
 /// Serves one client over a plain or TLS stream until it leaves or is closed.
-pub async fn serve<S>(srv: Arc<Shared>, mut stream: S, handle: Arc<ClientHandle>)
+pub async fn serve<S>(server: Arc<Server>, mut stream: S, handle: Arc<ClientHandle>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut client = ClientState::new(handle.clone(), !srv.auth_required());
+    let rt = server.rt.clone();
+    let eng = rt.engine.clone();
+    let mut client = Session::new(handle.clone(), !eng.auth_required());
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Reply::new();
     let mut parser = Parser::new();
     let mut window = Window::default();
     let mut argv_store: Vec<&[u8]> = Vec::with_capacity(16);
-    let mut stop = srv.shutdown_signal();
+    let mut stop = server.shutdown_signal();
     // When the first byte of a not yet complete request arrived.
     let mut pending_since: Option<Instant> = None;
     // When oversized, empty buffers are to be released.
@@ -148,7 +153,7 @@ where
     // from the current read position).
     let mut rbuf_size = READ_CHUNK;
     handle.read_buffer_size.store(rbuf_size as u64, Relaxed);
-    let request_timeout = Duration::from_secs(srv.settings.read().request_timeout);
+    let request_timeout = Duration::from_secs(eng.settings.uint(P::RequestTimeout));
     // Created once and kept registered across reads, so waiting for a kill
     // or a shutdown costs nothing per request.
     let killed = handle.killed();
@@ -168,7 +173,7 @@ where
             rbuf.reserve(rbuf.len().max(room));
             rbuf_size = rbuf_size.max(rbuf.capacity());
         }
-        let timeout = srv.idle_timeout.load(Relaxed);
+        let timeout = eng.settings.uint(P::Timeout);
         let before = rbuf.len();
         let read = async {
             match stream.read_buf(&mut rbuf).await {
@@ -188,7 +193,7 @@ where
             _ = &mut stopped => break 'conn,
             _ = idle(timeout) => {
                 tracing::debug!("closing idle client {}", handle.addr);
-                srv.stats.timeout_disconnections.fetch_add(1, Relaxed);
+                eng.stats.timeout_disconnections.fetch_add(1, Relaxed);
                 break 'conn;
             }
             _ = until(shrink_at) => {
@@ -203,14 +208,14 @@ where
             }
             _ = until(deadline) => {
                 tracing::debug!("closing client {} that did not finish its request in time", handle.addr);
-                srv.stats.timeout_disconnections.fetch_add(1, Relaxed);
+                eng.stats.timeout_disconnections.fetch_add(1, Relaxed);
                 break 'conn;
             }
         };
         if matches!(outcome, Read::Closed) {
             break;
         }
-        srv.stats
+        eng.stats
             .net_input_bytes
             .fetch_add((rbuf.len() - before) as u64, Relaxed);
         let now = now_ms();
@@ -229,7 +234,7 @@ where
                     ..ParseLimits::default()
                 };
                 if window.next == window.requests.len() {
-                    window.fill(&srv, &mut parser, buf, consumed, &limits);
+                    window.fill(&eng.dbs, client.db, &mut parser, buf, consumed, &limits);
                 }
                 if let Some((ranges, end)) = window.next_request() {
                     consumed = end;
@@ -239,7 +244,7 @@ where
                     argv.clear();
                     argv.extend(ranges.iter().map(|r| &buf[r.clone()]));
                     let was_authenticated = client.authenticated;
-                    after = command::execute(&srv, &mut client, &mut out, now, &argv);
+                    after = command::execute(&rt, &mut client, &mut out, now, &argv);
                     if client.authenticated != was_authenticated {
                         // The parse limits changed: parse the rest again under them.
                         window.clear();
@@ -267,7 +272,7 @@ where
                                     let args: Vec<&[u8]> =
                                         owned.iter().map(Vec::as_slice).collect();
                                     after =
-                                        command::execute(&srv, &mut client, &mut out, now, &args);
+                                        command::execute(&rt, &mut client, &mut out, now, &args);
                                 }
                             }
                         }
@@ -289,14 +294,14 @@ where
                         "closing client {} that reached the output buffer limit",
                         handle.addr
                     );
-                    srv.stats.output_limit_disconnections.fetch_add(1, Relaxed);
+                    eng.stats.output_limit_disconnections.fetch_add(1, Relaxed);
                     after = After::Drop;
                 }
                 if after != After::Continue {
                     break;
                 }
                 if out.len() >= FLUSH_THRESHOLD {
-                    if !flush(&mut stream, &mut out, &srv, request_timeout).await {
+                    if !flush(&mut stream, &mut out, &eng, request_timeout).await {
                         after = After::Drop;
                         break;
                     }
@@ -306,7 +311,7 @@ where
             argv_store = recycle(argv);
         }
         rbuf.advance(consumed);
-        srv.stats.absorb(&mut client.stats);
+        eng.stats.absorb(&mut client.stats);
         pending_since = match (rbuf.is_empty(), consumed > 0, pending_since) {
             (true, _, _) => None,
             (false, false, Some(t)) => Some(t),
@@ -316,7 +321,7 @@ where
         if after == After::Drop {
             break;
         }
-        if !out.is_empty() && !flush(&mut stream, &mut out, &srv, request_timeout).await {
+        if !out.is_empty() && !flush(&mut stream, &mut out, &eng, request_timeout).await {
             break;
         }
         if after == After::Close || handle.is_killed() {
@@ -327,7 +332,7 @@ where
         }
         handle.read_buffer_size.store(rbuf_size as u64, Relaxed);
         let query_limit = if client.authenticated {
-            srv.query_buffer_limit.load(Relaxed) as usize
+            eng.settings.uint(P::ClientQueryBufferLimit) as usize
         } else {
             UNAUTH_QUERY_BUFFER
         };
@@ -336,11 +341,11 @@ where
                 "closing client {} that reached max query buffer length",
                 handle.addr
             );
-            srv.stats.query_limit_disconnections.fetch_add(1, Relaxed);
+            eng.stats.query_limit_disconnections.fetch_add(1, Relaxed);
             break;
         }
     }
-    srv.stats.absorb(&mut client.stats);
+    eng.stats.absorb(&mut client.stats);
     let _ = stream.shutdown().await;
 }
 
@@ -349,14 +354,14 @@ where
 async fn flush<S: AsyncWrite + Unpin>(
     stream: &mut S,
     out: &mut Reply,
-    srv: &Shared,
+    eng: &Engine,
     limit: Duration,
 ) -> bool {
     if !write_in_time(stream, out.as_bytes(), limit).await {
-        srv.stats.output_limit_disconnections.fetch_add(1, Relaxed);
+        eng.stats.output_limit_disconnections.fetch_add(1, Relaxed);
         return false;
     }
-    srv.stats
+    eng.stats
         .net_output_bytes
         .fetch_add(out.len() as u64, Relaxed);
     out.clear();

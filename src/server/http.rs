@@ -15,13 +15,17 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::Shared;
+use super::Server;
+use crate::command::info::{cpu_seconds, rss_bytes};
 use crate::command::CommandTable;
+use crate::config::P;
+use crate::engine::store::now_ms;
+use crate::engine::Snapshot;
 
 const MAX_REQUEST: usize = 8 * 1024;
 const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
 
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+pub async fn serve(listener: TcpListener, shared: Arc<Server>) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
@@ -53,7 +57,7 @@ async fn read_head(stream: &mut TcpStream) -> Result<Vec<u8>, u16> {
     }
 }
 
-async fn handle(mut stream: TcpStream, shared: &Shared) {
+async fn handle(mut stream: TcpStream, shared: &Server) {
     let head = match tokio::time::timeout(REQUEST_DEADLINE, read_head(&mut stream)).await {
         Ok(Ok(h)) => h,
         Ok(Err(code)) => return respond(&mut stream, code, "text/plain", "bad request\n").await,
@@ -124,22 +128,40 @@ async fn respond(stream: &mut TcpStream, code: u16, kind: &str, body: &str) {
 }
 
 /// The state in one word, and the HTTP code `/health` answers with.
-fn status(shared: &Shared) -> (&'static str, u16) {
+fn status(shared: &Server) -> (&'static str, u16) {
+    let persist = &shared.engine().persist;
     if shared.shutting_down() {
         ("shutting_down", 503)
-    } else if shared.persist.loading.load(Relaxed) {
+    } else if persist.is_loading() {
         ("loading", 503)
-    } else if shared.persist.enabled && !shared.persist.last_ok() {
+    } else if persist.enabled && !persist.last_ok() {
         ("degraded", 503)
     } else {
         ("ok", 200)
     }
 }
 
-fn health_json(shared: &Shared) -> (u16, String) {
+/// The figures of one pass over the keyspace (empty while a busy script
+/// holds it).
+fn snapshot(shared: &Server) -> Snapshot {
+    let eng = shared.engine();
+    match eng.unit(now_ms()) {
+        Ok(mut u) => eng.snapshot(&mut u),
+        Err(_) => Snapshot {
+            used_memory: eng.used_memory(),
+            peak_memory: eng.used_memory(),
+            dbs: Vec::new(),
+            keyspace: Default::default(),
+        },
+    }
+}
+
+fn health_json(shared: &Server) -> (u16, String) {
     let (word, code) = status(shared);
-    let s = &shared.stats;
-    let ks = shared.ks.stats();
+    let eng = shared.engine();
+    let s = &eng.stats;
+    let snap = snapshot(shared);
+    let ks = &snap.keyspace;
     let body = format!(
         concat!(
             "{{\"status\":\"{}\",\"uptime_seconds\":{},\"connections\":{{\"active\":{},\"total\":{},\"rejected\":{}}},",
@@ -147,19 +169,19 @@ fn health_json(shared: &Shared) -> (u16, String) {
             "\"evicted_keys\":{},\"expired_keys\":{},\"last_snapshot\":{{\"enabled\":{},\"status\":\"{}\",\"time\":{}}}}}\n"
         ),
         word,
-        shared.started.elapsed().as_secs(),
+        eng.started.elapsed().as_secs(),
         s.connected_clients.load(Relaxed),
         s.connections_received.load(Relaxed),
         s.rejected_connections.load(Relaxed),
         s.commands_processed.load(Relaxed),
-        shared.used_memory(),
-        shared.max_memory.load(Relaxed),
-        shared.ks.dbsize(),
+        snap.used_memory,
+        eng.settings.uint(P::Maxmemory),
+        snap.keys(),
         ks.evicted,
         ks.expired,
-        shared.persist.enabled,
-        if shared.persist.last_ok() { "ok" } else { "err" },
-        shared.persist.last_save_unix(),
+        eng.persist.enabled,
+        if eng.persist.last_ok() { "ok" } else { "err" },
+        eng.persist.last_save_unix(),
     );
     (code, body)
 }
@@ -179,22 +201,23 @@ fn label(v: &str) -> String {
 }
 
 /// Prometheus text exposition, with redis_exporter's names.
-pub fn metrics(shared: &Shared) -> String {
+pub fn metrics(shared: &Server) -> String {
     let mut out = String::with_capacity(8192);
-    let s = &shared.stats;
-    let ks = shared.ks.stats();
-    let (keys, expires, _) = shared.ks.totals();
-    let settings = shared.settings.read().clone();
-    let used = shared.used_memory();
-    let rss = super::info::rss_bytes();
-    let (user, sys) = super::info::cpu_seconds();
+    let eng = shared.engine();
+    let s = &eng.stats;
+    let snap = snapshot(shared);
+    let ks = &snap.keyspace;
+    let settings = &eng.settings;
+    let used = snap.used_memory;
+    let rss = rss_bytes();
+    let (user, sys) = cpu_seconds();
     let _ = writeln!(
         out,
         "# HELP redis_instance_info Information about the instance\n# TYPE redis_instance_info gauge\nredis_instance_info{{redis_version=\"{}\",role=\"master\",redis_mode=\"standalone\",maxmemory_policy=\"{}\",tcp_port=\"{}\",run_id=\"{}\",process_id=\"{}\"}} 1",
         crate::REDIS_COMPAT_VERSION,
-        settings.eviction_policy.name(),
-        settings.port,
-        shared.run_id,
+        settings.policy().name(),
+        settings.int(P::Port),
+        eng.run_id,
         std::process::id()
     );
     metric(&mut out, "redis_up", "gauge", "Whether the server is up", 1);
@@ -203,14 +226,14 @@ pub fn metrics(shared: &Shared) -> String {
         "redis_uptime_in_seconds",
         "gauge",
         "Seconds since start",
-        shared.started.elapsed().as_secs(),
+        eng.started.elapsed().as_secs(),
     );
     metric(
         &mut out,
         "redis_start_time_seconds",
         "gauge",
         "Start time, unix seconds",
-        shared.started_ms / 1000,
+        eng.started_ms / 1000,
     );
     metric(
         &mut out,
@@ -245,14 +268,14 @@ pub fn metrics(shared: &Shared) -> String {
         "redis_memory_used_peak_bytes",
         "gauge",
         "Peak used memory",
-        shared.peak_memory.load(Relaxed).max(used),
+        snap.peak_memory,
     );
     metric(
         &mut out,
         "redis_memory_max_bytes",
         "gauge",
         "maxmemory (0 = unlimited)",
-        shared.max_memory.load(Relaxed),
+        settings.uint(P::Maxmemory),
     );
     metric(
         &mut out,
@@ -342,7 +365,7 @@ pub fn metrics(shared: &Shared) -> String {
         "User CPU seconds",
         user,
     );
-    let p = &shared.persist;
+    let p = &eng.persist;
     metric(
         &mut out,
         "redis_rdb_last_save_timestamp_seconds",
@@ -371,8 +394,21 @@ pub fn metrics(shared: &Shared) -> String {
         "1 when the last snapshot succeeded",
         p.last_ok() as u8,
     );
-    let _ = writeln!(out, "# HELP redis_db_keys Keys per database\n# TYPE redis_db_keys gauge\nredis_db_keys{{db=\"db0\"}} {keys}");
-    let _ = writeln!(out, "# HELP redis_db_keys_expiring Keys with a TTL per database\n# TYPE redis_db_keys_expiring gauge\nredis_db_keys_expiring{{db=\"db0\"}} {expires}");
+    let _ = writeln!(
+        out,
+        "# HELP redis_db_keys Keys per database\n# TYPE redis_db_keys gauge"
+    );
+    for (db, t) in snap.dbs.iter().filter(|(_, t)| t.keys > 0) {
+        let _ = writeln!(out, "redis_db_keys{{db=\"db{db}\"}} {}", t.keys);
+    }
+    let _ = writeln!(out, "# HELP redis_db_keys_expiring Keys with a TTL per database\n# TYPE redis_db_keys_expiring gauge");
+    for (db, t) in snap.dbs.iter().filter(|(_, t)| t.keys > 0) {
+        let _ = writeln!(
+            out,
+            "redis_db_keys_expiring{{db=\"db{db}\"}} {}",
+            t.volatile
+        );
+    }
     let table = CommandTable::get();
     let mut calls = String::new();
     let mut durations = String::new();
@@ -395,14 +431,14 @@ pub fn metrics(shared: &Shared) -> String {
     let _ = writeln!(
         out,
         "# HELP redistill_eviction_policy_info The active eviction policy\n# TYPE redistill_eviction_policy_info gauge\nredistill_eviction_policy_info{{policy=\"{}\"}} 1",
-        crate::evict::active_kind().name()
+        settings.policy().name()
     );
     metric(
         &mut out,
         "redistill_shards",
         "gauge",
         "Keyspace shards",
-        shared.ks.num_shards(),
+        eng.dbs.num_shards(),
     );
     metric(
         &mut out,

@@ -1,158 +1,69 @@
-//! The server around the keyspace: shared state, listeners, the accept loop
-//! with its connection limit, background housekeeping, and shutdown.
+//! The server around the engine: listeners, the accept loop with its
+//! connection limits, background housekeeping, the HTTP health endpoint,
+//! and shutdown. It builds the engine and the command runtime, and is the
+//! [`Host`] commands reach for SHUTDOWN.
 
-pub mod clients;
 pub mod connection;
 pub mod http;
-pub mod info;
-pub mod persistence;
-pub mod slowlog;
 pub mod tls;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::RwLock;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::Config;
+use crate::command::{CommandTable, Host, Runtime, ShutdownSave};
+use crate::config::{Settings, P};
+use crate::engine::store::expire::ExpireCycle;
+use crate::engine::store::now_ms;
+use crate::engine::Engine;
 use crate::errors;
-use crate::stats::Stats;
-use crate::store::expire::ExpireCycle;
-use crate::store::{now_ms, Keyspace};
-use clients::ClientRegistry;
-use slowlog::SlowLog;
 
-/// What SHUTDOWN asked for about the final snapshot.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum ShutdownSave {
-    /// Follow `save_on_shutdown`.
-    Default,
-    /// SHUTDOWN NOSAVE.
-    Skip,
-    /// SHUTDOWN SAVE.
-    Force,
-}
-
-/// State shared by every connection and background task.
-pub struct Shared {
-    pub ks: Keyspace,
-    /// The configuration, including what CONFIG SET changed.
-    pub settings: RwLock<Config>,
-    pub stats: Stats,
-    pub clients: ClientRegistry,
-    pub slowlog: SlowLog,
-    pub started: Instant,
-    pub started_ms: u64,
-    pub run_id: String,
-    /// Idle timeout in seconds (mirrors `settings` for the hot path).
-    pub idle_timeout: AtomicU64,
-    /// `maxmemory` in bytes, 0 = unlimited (mirrors `settings` for the hot path).
-    pub max_memory: AtomicU64,
-    /// `client-query-buffer-limit`: largest pending request a client may send.
-    pub query_buffer_limit: AtomicU64,
-    /// Highest `used_memory` reported so far.
-    pub peak_memory: AtomicU64,
-    /// Token bucket for `connection_rate_limit` (tokens, last refill).
-    accept_tokens: parking_lot::Mutex<(f64, Instant)>,
-    password_digest: RwLock<Option<[u8; 32]>>,
-    auth_required: AtomicBool,
-    pub persist: persistence::Persistence,
-    shutdown_save: parking_lot::Mutex<ShutdownSave>,
-    /// A weak handle to this state, for tasks spawned from `&Shared`.
-    self_weak: parking_lot::Mutex<std::sync::Weak<Shared>>,
+/// Shutdown requests: the signal every task watches, and what SHUTDOWN
+/// asked for about the final snapshot.
+pub struct Lifecycle {
     shutdown: watch::Sender<bool>,
+    mode: Mutex<ShutdownSave>,
 }
 
-impl Shared {
-    pub fn new(config: Config) -> Shared {
-        let run_id: String = (0..40)
-            .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap())
-            .collect();
-        let shared = Shared {
-            ks: Keyspace::new(config.num_shards),
-            idle_timeout: AtomicU64::new(config.connection_timeout),
-            max_memory: AtomicU64::new(config.max_memory),
-            query_buffer_limit: AtomicU64::new(config.query_buffer_limit),
-            settings: RwLock::new(config.clone()),
-            stats: Stats::default(),
-            clients: ClientRegistry::default(),
-            slowlog: SlowLog::default(),
-            started: Instant::now(),
-            started_ms: now_ms(),
-            run_id,
-            peak_memory: AtomicU64::new(0),
-            accept_tokens: parking_lot::Mutex::new((
-                config.connection_rate_limit as f64,
-                Instant::now(),
-            )),
-            password_digest: RwLock::new(None),
-            auth_required: AtomicBool::new(false),
-            persist: persistence::Persistence::new(
-                config.persistence_enabled,
-                std::path::PathBuf::from(&config.snapshot_path),
-                now_ms(),
-            ),
-            self_weak: parking_lot::Mutex::new(std::sync::Weak::new()),
-            shutdown_save: parking_lot::Mutex::new(ShutdownSave::Default),
-            shutdown: watch::channel(false).0,
-        };
-        shared.set_password(&config.password);
-        crate::evict::set_active(config.eviction_policy);
-        crate::evict::set_samples(config.maxmemory_samples);
-        shared
+impl Host for Lifecycle {
+    fn shutdown(&self, mode: ShutdownSave) {
+        *self.mode.lock() = mode;
+        self.shutdown.send_replace(true);
+    }
+}
+
+/// State shared by the accept loops, connections and background tasks.
+pub struct Server {
+    pub rt: Arc<Runtime>,
+    lifecycle: Arc<Lifecycle>,
+    /// Token bucket for `connection-rate-limit` (tokens, last refill).
+    accept_tokens: Mutex<(f64, Instant)>,
+}
+
+impl Server {
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.rt.engine
     }
 
-    /// A strong handle to this state (set once it is shared).
-    pub fn self_ref(&self) -> Arc<Shared> {
-        self.self_weak
-            .lock()
-            .upgrade()
-            .expect("shared state is alive")
-    }
-
-    /// Sets (or clears, with "") the password clients must AUTH with.
-    pub fn set_password(&self, password: &str) {
-        self.settings.write().password = password.to_string();
-        *self.password_digest.write() = if password.is_empty() {
-            None
-        } else {
-            Some(Sha256::digest(password.as_bytes()).into())
-        };
-        self.auth_required.store(!password.is_empty(), Relaxed);
-    }
-
-    pub fn auth_required(&self) -> bool {
-        self.auth_required.load(Relaxed)
-    }
-
-    /// Compares SHA-256 digests in constant time, so neither the content nor
-    /// the length of the password leaks through timing.
-    pub fn password_matches(&self, candidate: &[u8]) -> bool {
-        match *self.password_digest.read() {
-            None => true,
-            Some(expected) => {
-                let got: [u8; 32] = Sha256::digest(candidate).into();
-                got.ct_eq(&expected).into()
-            }
-        }
+    pub fn settings(&self) -> &Settings {
+        &self.rt.engine.settings
     }
 
     /// How long a TLS handshake may take.
     pub fn handshake_deadline(&self) -> Duration {
-        Duration::from_secs(self.settings.read().request_timeout.clamp(1, 10))
+        Duration::from_secs(self.settings().uint(P::RequestTimeout).clamp(1, 10))
     }
 
     /// Takes a token for a new connection; false when the rate limit is exceeded.
     fn admit_rate(&self) -> bool {
-        let rate = self.settings.read().connection_rate_limit as f64;
+        let rate = self.settings().uint(P::ConnectionRateLimit) as f64;
         if rate == 0.0 {
             return true;
         }
@@ -169,106 +80,137 @@ impl Shared {
         }
     }
 
-    /// SHUTDOWN with a choice about the final snapshot.
-    pub fn request_shutdown_with(&self, mode: ShutdownSave) {
-        *self.shutdown_save.lock() = mode;
-        self.request_shutdown();
-    }
-
     pub fn request_shutdown(&self) {
-        self.shutdown.send_replace(true);
+        self.lifecycle.shutdown.send_replace(true);
     }
 
     pub fn shutting_down(&self) -> bool {
-        *self.shutdown.borrow()
+        *self.lifecycle.shutdown.borrow()
     }
 
     /// Ready to serve: the snapshot (if any) has loaded, listeners are up,
     /// and no shutdown has begun.
     pub fn ready(&self) -> bool {
-        !self.persist.loading.load(Relaxed) && !self.shutting_down()
+        !self.engine().persist.is_loading() && !self.shutting_down()
     }
 
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
-        self.shutdown.subscribe()
-    }
-
-    /// Bytes the dataset accounts for (keys, values, per-entry overhead):
-    /// INFO's `used_memory`, and what `maxmemory` limits.
-    pub fn used_memory(&self) -> u64 {
-        let used = self.ks.used_bytes() as u64;
-        self.peak_memory.fetch_max(used, Relaxed);
-        used
+        self.lifecycle.shutdown.subscribe()
     }
 }
 
 /// A running server: its shared state and the addresses it listens on.
 pub struct Running {
-    pub shared: Arc<Shared>,
+    pub server: Arc<Server>,
     pub addrs: Vec<SocketAddr>,
 }
 
-/// Binds the listeners and starts accepting and housekeeping tasks.
-pub async fn start(config: Config) -> Result<Running, String> {
-    let tls = if config.tls_enabled {
-        Some(TlsAcceptor::from(tls::server_config(&config)?))
+/// Binds the configured listeners and starts the server on them.
+pub async fn start(settings: Arc<Settings>) -> Result<Running, String> {
+    let mut plain = Vec::new();
+    let ips = settings.bind_addrs()?;
+    let fd = settings.int(P::ListenFd);
+    if fd >= 0 {
+        use std::os::fd::FromRawFd;
+        // SAFETY: the descriptor was handed to this process (inherited from
+        // its parent) to serve on; nothing else in the process owns it.
+        let l = unsafe { std::net::TcpListener::from_raw_fd(fd as i32) };
+        let port = l
+            .local_addr()
+            .map_err(|e| format!("--listen-fd {fd}: not a listening socket: {e}"))?
+            .port();
+        l.set_nonblocking(true).map_err(|e| e.to_string())?;
+        settings.set(P::Port, &port.to_string())?;
+        plain.push(l);
+    } else if settings.int(P::Port) != 0 {
+        for ip in &ips {
+            plain.push(bind(
+                SocketAddr::new(*ip, settings.int(P::Port) as u16),
+                "",
+            )?);
+        }
+    }
+    start_on(settings, plain).await
+}
+
+fn bind(addr: SocketAddr, what: &str) -> Result<std::net::TcpListener, String> {
+    let l = std::net::TcpListener::bind(addr)
+        .map_err(|e| format!("cannot listen on {addr}{what}: {e}"))?;
+    l.set_nonblocking(true).map_err(|e| e.to_string())?;
+    Ok(l)
+}
+
+/// Starts the server on already-bound plaintext listeners (tests bind
+/// `127.0.0.1:0` and pass the listener in); TLS and health listeners are
+/// bound from the settings.
+pub async fn start_on(
+    settings: Arc<Settings>,
+    plain: Vec<std::net::TcpListener>,
+) -> Result<Running, String> {
+    let tls = if settings.flag(P::TlsEnabled) {
+        Some(TlsAcceptor::from(tls::server_config(&settings)?))
     } else {
         None
     };
-    let shared = Arc::new(Shared::new(config.clone()));
-    *shared.self_weak.lock() = Arc::downgrade(&shared);
-    if config.persistence_enabled {
-        crate::persist::snapshot::remove_stale_temp_files(&shared.persist.path);
-        shared.persist.loading.store(true, Relaxed);
+    let engine = Arc::new(Engine::new(
+        settings.clone(),
+        CommandTable::get().all().len(),
+    ));
+    let lifecycle = Arc::new(Lifecycle {
+        shutdown: watch::channel(false).0,
+        mode: Mutex::new(ShutdownSave::Default),
+    });
+    let rt = Arc::new(Runtime::new(engine.clone(), lifecycle.clone()));
+    let server = Arc::new(Server {
+        rt,
+        lifecycle,
+        accept_tokens: Mutex::new((settings.uint(P::ConnectionRateLimit) as f64, Instant::now())),
+    });
+    if engine.persist.enabled {
+        crate::engine::persist::snapshot::remove_stale_temp_files(&engine.persist.path);
+        engine.persist.loading.store(true, Relaxed);
     }
+    let ips = settings.bind_addrs()?;
     let mut addrs = Vec::new();
-    let mut ports: Vec<(u16, Option<TlsAcceptor>)> = Vec::new();
-    if config.port != 0 {
-        ports.push((config.port, None));
-    }
+    let mut listeners: Vec<(std::net::TcpListener, Option<TlsAcceptor>)> =
+        plain.into_iter().map(|l| (l, None)).collect();
     if let Some(acceptor) = tls {
-        ports.push((config.tls_port, Some(acceptor)));
-    }
-    for (port, tls) in ports {
-        for ip in &config.bind {
-            let addr = SocketAddr::new(*ip, port);
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-            addrs.push(listener.local_addr().map_err(|e| e.to_string())?);
-            tokio::spawn(accept_loop(listener, shared.clone(), tls.clone()));
+        for ip in &ips {
+            let addr = SocketAddr::new(*ip, settings.int(P::TlsPort) as u16);
+            listeners.push((bind(addr, " (tls-port)")?, Some(acceptor.clone())));
         }
     }
-    if config.health_check_port != 0 {
-        for ip in &config.bind {
-            let addr = SocketAddr::new(*ip, config.health_check_port);
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("cannot listen on {addr} (health_check_port): {e}"))?;
+    for (l, tls) in listeners {
+        let listener = TcpListener::from_std(l).map_err(|e| e.to_string())?;
+        addrs.push(listener.local_addr().map_err(|e| e.to_string())?);
+        tokio::spawn(accept_loop(listener, server.clone(), tls));
+    }
+    let health = settings.int(P::HealthCheckPort);
+    if health != 0 {
+        for ip in &ips {
+            let l = bind(SocketAddr::new(*ip, health as u16), " (health_check_port)")?;
+            let listener = TcpListener::from_std(l).map_err(|e| e.to_string())?;
             addrs.push(listener.local_addr().map_err(|e| e.to_string())?);
-            tokio::spawn(http::serve(listener, shared.clone()));
+            tokio::spawn(http::serve(listener, server.clone()));
         }
     }
-    if config.persistence_enabled {
+    if engine.persist.enabled {
         // Clients may connect while the snapshot loads: INFO answers with
         // loading:1 and other commands with LOADING.
-        let loader = shared.clone();
-        let path = shared.persist.path.clone();
-        let loaded = tokio::task::spawn_blocking(move || {
-            crate::persist::snapshot::load(&loader.ks, &path, now_ms())
-        })
-        .await
-        .map_err(|e| e.to_string())??;
+        let loader = engine.clone();
+        let loaded = tokio::task::spawn_blocking(move || loader.load_snapshot())
+            .await
+            .map_err(|e| e.to_string())??;
         if loaded > 0 {
             tracing::info!(
                 "loaded {loaded} keys from {}",
-                shared.persist.path.display()
+                engine.persist.path.display()
             );
         }
-        shared.persist.loading.store(false, Relaxed);
+        engine.persist.loading.store(false, Relaxed);
     }
-    tokio::spawn(housekeeping(shared.clone()));
-    Ok(Running { shared, addrs })
+    tokio::spawn(housekeeping(server.clone()));
+    Ok(Running { server, addrs })
 }
 
 /// Handshakes in progress at once; more wait (and their deadline runs).
@@ -276,8 +218,8 @@ const MAX_CONCURRENT_HANDSHAKES: usize = 256;
 
 /// Accepts clients until shutdown. Errors (EMFILE, resets) are logged and
 /// the loop keeps going after a short pause.
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: Option<TlsAcceptor>) {
-    let mut stop = shared.shutdown_signal();
+async fn accept_loop(listener: TcpListener, server: Arc<Server>, tls: Option<TlsAcceptor>) {
+    let mut stop = server.shutdown_signal();
     let handshakes = Arc::new(Semaphore::new(MAX_CONCURRENT_HANDSHAKES));
     let mut last_warning: Option<Instant> = None;
     loop {
@@ -297,30 +239,31 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: Option<Tls
                 continue;
             }
         };
-        shared.stats.connections_received.fetch_add(1, Relaxed);
-        if !shared.admit_rate() {
+        let stats = &server.engine().stats;
+        stats.connections_received.fetch_add(1, Relaxed);
+        if !server.admit_rate() {
             // Refused at once: no task, no buffers, nothing to hold.
-            shared.stats.rejected_connections.fetch_add(1, Relaxed);
-            shared.stats.rate_limited_connections.fetch_add(1, Relaxed);
+            stats.rejected_connections.fetch_add(1, Relaxed);
+            stats.rate_limited_connections.fetch_add(1, Relaxed);
             continue;
         }
         let _ = stream.set_nodelay(true);
         let laddr = stream.local_addr().unwrap_or(peer);
         match &tls {
-            None => admit(stream, peer, laddr, &shared),
+            None => admit(stream, peer, laddr, &server),
             Some(acceptor) => {
                 // The handshake runs before the client takes a slot, under a
                 // deadline, so silent or plaintext peers hold nothing.
-                let (acceptor, shared, handshakes) =
-                    (acceptor.clone(), shared.clone(), handshakes.clone());
+                let (acceptor, server, handshakes) =
+                    (acceptor.clone(), server.clone(), handshakes.clone());
                 tokio::spawn(async move {
-                    let deadline = shared.handshake_deadline();
+                    let deadline = server.handshake_deadline();
                     let handshake = async {
                         let _permit = handshakes.acquire().await;
                         acceptor.accept(stream).await
                     };
                     match tokio::time::timeout(deadline, handshake).await {
-                        Ok(Ok(tls_stream)) => admit(tls_stream, peer, laddr, &shared),
+                        Ok(Ok(tls_stream)) => admit(tls_stream, peer, laddr, &server),
                         Ok(Err(e)) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
                         Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
                     }
@@ -332,13 +275,14 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tls: Option<Tls
 
 /// Admits a connected (and, for TLS, handshaken) client, or refuses it
 /// when `maxclients` is reached.
-fn admit<S>(mut stream: S, peer: SocketAddr, laddr: SocketAddr, shared: &Arc<Shared>)
+fn admit<S>(mut stream: S, peer: SocketAddr, laddr: SocketAddr, server: &Arc<Server>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let max = shared.settings.read().max_connections;
-    if shared.stats.connected_clients.load(Relaxed) >= max {
-        shared.stats.rejected_connections.fetch_add(1, Relaxed);
+    let eng = server.engine();
+    let max = server.settings().uint(P::Maxclients) as usize;
+    if eng.stats.connected_clients.load(Relaxed) >= max {
+        eng.stats.rejected_connections.fetch_add(1, Relaxed);
         tokio::spawn(async move {
             let msg = format!("-{}\r\n", errors::MAX_CLIENTS);
             let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(msg.as_bytes()))
@@ -347,40 +291,30 @@ where
         });
         return;
     }
-    shared.stats.connected_clients.fetch_add(1, Relaxed);
-    let handle = shared.clients.register(peer, laddr, now_ms());
-    let shared = shared.clone();
+    eng.stats.connected_clients.fetch_add(1, Relaxed);
+    let handle = eng.clients.register(peer, laddr, now_ms());
+    let server = server.clone();
     tokio::spawn(async move {
         let id = handle.id;
-        connection::serve(shared.clone(), stream, handle).await;
-        shared.clients.unregister(id);
-        shared.stats.connected_clients.fetch_sub(1, Relaxed);
+        connection::serve(server.clone(), stream, handle).await;
+        let eng = server.engine();
+        eng.clients.unregister(id);
+        eng.stats.connected_clients.fetch_sub(1, Relaxed);
     });
 }
 
-/// Background work every 100 ms: active expiry within a small time budget,
-/// and the ops/sec sample.
-async fn housekeeping(shared: Arc<Shared>) {
+/// Background work every 100 ms (see [`Engine::tick`]).
+async fn housekeeping(server: Arc<Server>) {
     let mut cycle = ExpireCycle::default();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut stop = shared.shutdown_signal();
+    let mut stop = server.shutdown_signal();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
-        cycle.tick(&shared.ks, now_ms(), Duration::from_millis(2));
-        shared.stats.sample();
-        let interval = shared.settings.read().snapshot_interval;
-        if shared.persist.enabled && interval > 0 {
-            let since = (now_ms() / 1000).saturating_sub(shared.persist.last_save_unix());
-            let changed = shared.stats.dirty.load(Relaxed) != shared.persist.dirty_at_save();
-            if since >= interval && changed && !shared.persist.in_progress.load(Relaxed) {
-                tracing::info!("periodic snapshot: {since}s since the last one");
-                shared.start_bgsave(now_ms());
-            }
-        }
+        server.engine().tick(&mut cycle);
     }
 }
 
@@ -408,59 +342,69 @@ fn raise_fd_limit(max_clients: usize) {
 }
 
 /// Runs the server until SIGTERM, SIGINT or SHUTDOWN.
-pub async fn run(config: Config) -> Result<(), String> {
+pub async fn run(settings: Arc<Settings>) -> Result<(), String> {
     // Signal handlers first, so a SIGTERM right after READY is a graceful stop.
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-    raise_fd_limit(config.max_connections);
-    let running = start(config.clone()).await?;
+    raise_fd_limit(settings.uint(P::Maxclients) as usize);
+    let running = start(settings.clone()).await?;
     let ports: Vec<String> = running.addrs.iter().map(|a| a.to_string()).collect();
     tracing::info!(
         "Redistill {} ready: listening on {}, {} shards, maxmemory {} ({}), maxclients {}, config {}",
         env!("CARGO_PKG_VERSION"),
         ports.join(", "),
-        config.num_shards,
-        config.max_memory,
-        config.eviction_policy.name(),
-        config.max_connections,
-        config
+        settings.int(P::Shards),
+        settings.uint(P::Maxmemory),
+        settings.policy().name(),
+        settings.int(P::Maxclients),
+        settings
             .config_file
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "(built-in defaults)".into()),
     );
-    if config.password.is_empty() && config.bind.iter().any(|ip| !ip.is_loopback()) {
+    let public = settings
+        .bind_addrs()
+        .is_ok_and(|ips| ips.iter().any(|ip| !ip.is_loopback()));
+    if settings.text(P::Requirepass).is_empty() && public {
         tracing::warn!(
             "listening on a non-loopback address without a password: anyone who can reach it can read and write all data; set [security] password or --requirepass"
         );
     }
     notify_systemd("READY=1");
-    let shared = running.shared;
-    let mut stop = shared.shutdown_signal();
+    let server = running.server;
+    let mut stop = server.shutdown_signal();
     tokio::select! {
         _ = int.recv() => tracing::info!("SIGINT received, shutting down"),
         _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
         _ = stop.changed() => tracing::info!("SHUTDOWN command received, shutting down"),
     }
-    shared.request_shutdown();
+    server.request_shutdown();
     notify_systemd("STOPPING=1");
-    shared.stats.sample();
+    let eng = server.engine().clone();
+    eng.stats.sample();
     // Drain and save, unless a second signal says to stop at once.
     tokio::select! {
-        r = drain_and_save(&shared) => r?,
-        _ = int.recv() => return Err(exit_now(&shared).await),
-        _ = term.recv() => return Err(exit_now(&shared).await),
+        r = drain_and_save(&server) => r?,
+        _ = int.recv() => return Err(exit_now(&eng).await),
+        _ = term.recv() => return Err(exit_now(&eng).await),
     }
-    let ks = shared.ks.stats();
+    let (keys, snap_stats) = match eng.unit(now_ms()) {
+        Ok(mut u) => {
+            let snap = eng.snapshot(&mut u);
+            (snap.keys(), snap.keyspace)
+        }
+        Err(_) => (0, Default::default()),
+    };
     tracing::info!(
         "Redistill stopped after {}s: {} connections received, {} commands processed, {} keys, {} evicted, {} expired",
-        shared.started.elapsed().as_secs(),
-        shared.stats.connections_received.load(Relaxed),
-        shared.stats.commands_processed.load(Relaxed),
-        shared.ks.dbsize(),
-        ks.evicted,
-        ks.expired,
+        eng.started.elapsed().as_secs(),
+        eng.stats.connections_received.load(Relaxed),
+        eng.stats.commands_processed.load(Relaxed),
+        keys,
+        snap_stats.evicted,
+        snap_stats.expired,
     );
     Ok(())
 }
@@ -488,54 +432,55 @@ fn notify_systemd(state: &str) {
 }
 
 /// A second signal during shutdown: leave at once, without a half-written snapshot.
-async fn exit_now(shared: &Shared) -> String {
-    crate::persist::snapshot::abort_all();
+async fn exit_now(eng: &Engine) -> String {
+    eng.abort_snapshots();
     // A snapshot being written stops at its next shard and removes its temp file.
     let deadline = Instant::now() + Duration::from_secs(2);
-    while shared.persist.in_progress.load(Relaxed) && Instant::now() < deadline {
+    while eng.persist.in_progress.load(Relaxed) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    crate::persist::snapshot::remove_stale_temp_files(&shared.persist.path);
+    crate::engine::persist::snapshot::remove_stale_temp_files(&eng.persist.path);
     "second signal received: exiting at once".to_string()
 }
 
 /// Lets connected clients finish what they sent (bounded by the drain
 /// time), then writes the final snapshot when configured.
-async fn drain_and_save(shared: &Arc<Shared>) -> Result<(), String> {
-    let drain = Duration::from_secs(shared.settings.read().shutdown_timeout);
+async fn drain_and_save(server: &Arc<Server>) -> Result<(), String> {
+    let eng = server.engine().clone();
+    let drain = Duration::from_secs(eng.settings.uint(P::ShutdownTimeout));
     let deadline = Instant::now() + drain;
-    while shared.stats.connected_clients.load(Relaxed) > 0 && Instant::now() < deadline {
+    while eng.stats.connected_clients.load(Relaxed) > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let left = shared.stats.connected_clients.load(Relaxed);
+    let left = eng.stats.connected_clients.load(Relaxed);
     if left > 0 {
         tracing::warn!(
             "{left} clients still connected after the {}s drain time",
             drain.as_secs()
         );
     }
-    let (enabled, on_shutdown) = {
-        let s = shared.settings.read();
-        (s.persistence_enabled, s.save_on_shutdown)
-    };
-    let save = match *shared.shutdown_save.lock() {
-        ShutdownSave::Default => enabled && on_shutdown,
+    let on_shutdown = eng.settings.flag(P::SaveOnShutdown);
+    let save = match *server.lifecycle.mode.lock() {
+        ShutdownSave::Default => eng.persist.enabled && on_shutdown,
         ShutdownSave::Skip => false,
-        ShutdownSave::Force => enabled,
+        ShutdownSave::Force => eng.persist.enabled,
     };
     if save {
         // Wait for a running BGSAVE, then write the final image.
-        while shared.persist.in_progress.load(Relaxed) {
+        while eng.persist.in_progress.load(Relaxed) {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let s = shared.clone();
-        let saved = tokio::task::spawn_blocking(move || s.save_now(now_ms()))
-            .await
-            .map_err(|e| e.to_string())?;
-        if saved.is_err() {
+        let e = eng.clone();
+        let saved = tokio::task::spawn_blocking(move || match e.exclusive_unit(now_ms()) {
+            Ok(unit) => e.save(&unit).is_ok(),
+            Err(_) => false,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        if !saved {
             return Err(format!(
                 "the final snapshot to {} failed; the previous file is kept",
-                shared.persist.path.display()
+                eng.persist.path.display()
             ));
         }
     }

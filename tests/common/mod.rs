@@ -1,10 +1,13 @@
-//! Test harness: starts the real `redistill` binary (or Debian's
-//! `redis-server` as the oracle) on a free loopback port and stops it when
-//! dropped. A missing external tool is a test failure, never a skip.
+//! Test harness: starts the real `redistill` binary on a loopback listener
+//! the test owns (passed as `--listen-fd`), or Debian's `redis-server` as
+//! the oracle on a free port, and stops it when dropped. A missing external
+//! tool is a test failure, never a skip.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,6 +16,57 @@ pub struct Server {
     child: Child,
     pub log: std::path::PathBuf,
     _dir: tempfile::TempDir,
+    _listener: Option<OwnedPort>,
+}
+
+/// A loopback listening socket this test owns. A Redistill child serves it
+/// through `--listen-fd 3`; the port stays ours across restarts of the
+/// child, so no other test can take it.
+pub struct OwnedPort {
+    listener: TcpListener,
+    pub port: u16,
+}
+
+impl Default for OwnedPort {
+    fn default() -> Self {
+        OwnedPort::new()
+    }
+}
+
+impl OwnedPort {
+    pub fn new() -> OwnedPort {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        OwnedPort { listener, port }
+    }
+
+    /// Makes `cmd` (a Redistill command line, positional arguments already
+    /// given) serve this socket as its file descriptor 3.
+    pub fn attach<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
+        cmd.args(["--listen-fd", "3"]);
+        self.inherit(cmd)
+    }
+
+    /// Gives `cmd` this socket as its file descriptor 3 (for a wrapper such
+    /// as `bash -c '... exec redistill --listen-fd 3'`).
+    pub fn inherit<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
+        let fd = self.listener.as_raw_fd();
+        // SAFETY: between fork and exec the closure only calls dup2/fcntl,
+        // which are async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                let r = if fd == 3 {
+                    libc::fcntl(3, libc::F_SETFD, 0)
+                } else {
+                    libc::dup2(fd, 3)
+                };
+                if r < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            })
+        }
+    }
 }
 
 impl Drop for Server {
@@ -70,41 +124,37 @@ fn wait_ready(port: u16, child: &mut Child) -> bool {
     false
 }
 
-fn spawn(
-    program: &str,
-    args: &dyn Fn(u16, &std::path::Path) -> Vec<String>,
-    envs: &[(&str, &str)],
-) -> Server {
+/// Starts the redis-server oracle on a free port (retrying when another
+/// test's server took it first).
+fn spawn_redis(args: &dyn Fn(u16, &std::path::Path) -> Vec<String>) -> Server {
     for _ in 0..5 {
         let port = free_port();
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("server.log");
         let logf = std::fs::File::create(&log).unwrap();
-        let mut cmd = Command::new(program);
-        cmd.args(args(port, dir.path()))
+        let mut child = Command::new("redis-server")
+            .args(args(port, dir.path()))
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(logf.try_clone().unwrap())
             .stderr(logf)
-            .env_remove("REDIS_PASSWORD");
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap_or_else(|e| {
-            panic!("cannot start {program}: {e} (is it installed? run scripts/test)")
-        });
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start redis-server: {e} (is it installed? run scripts/test)")
+            });
         if wait_ready(port, &mut child) {
             return Server {
                 port,
                 child,
                 log,
                 _dir: dir,
+                _listener: None,
             };
         }
         let _ = child.kill();
         let _ = child.wait();
     }
-    panic!("{program} did not start");
+    panic!("redis-server did not start");
 }
 
 /// Starts Redistill with extra flags.
@@ -113,43 +163,60 @@ pub fn redistill(extra: &[&str]) -> Server {
 }
 
 pub fn redistill_env(extra: &[&str], envs: &[(&str, &str)]) -> Server {
-    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-    spawn(
-        env!("CARGO_BIN_EXE_redistill"),
-        &move |port, _| {
-            let mut a = vec![
-                "--port".to_string(),
-                port.to_string(),
-                "--shards".into(),
-                "256".into(),
-            ];
-            a.extend(extra.iter().cloned());
-            a
-        },
-        envs,
-    )
+    try_redistill_env(extra, envs).unwrap_or_else(|log| panic!("redistill did not start:\n{log}"))
+}
+
+/// Starts Redistill; on failure returns its log (a second port it was told
+/// to bind, such as a TLS port, may have been taken meanwhile).
+pub fn try_redistill_env(extra: &[&str], envs: &[(&str, &str)]) -> Result<Server, String> {
+    let owned = OwnedPort::new();
+    let port = owned.port;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let logf = std::fs::File::create(&log).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_redistill"));
+    cmd.args(["--shards", "256"])
+        .args(extra)
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(logf.try_clone().unwrap())
+        .stderr(logf)
+        .env_remove("REDIS_PASSWORD");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    owned.attach(&mut cmd);
+    let mut child = cmd.spawn().expect("cannot start redistill");
+    if !wait_ready(port, &mut child) {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(std::fs::read_to_string(&log).unwrap_or_default());
+    }
+    Ok(Server {
+        port,
+        child,
+        log,
+        _dir: dir,
+        _listener: Some(owned),
+    })
 }
 
 /// Starts Debian's redis-server as the reference.
 pub fn redis_server() -> Server {
-    spawn(
-        "redis-server",
-        &|port, dir| {
-            vec![
-                "--port".into(),
-                port.to_string(),
-                "--bind".into(),
-                "127.0.0.1".into(),
-                "--save".into(),
-                "".into(),
-                "--appendonly".into(),
-                "no".into(),
-                "--dir".into(),
-                dir.display().to_string(),
-            ]
-        },
-        &[],
-    )
+    spawn_redis(&|port, dir| {
+        vec![
+            "--port".into(),
+            port.to_string(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--save".into(),
+            "".into(),
+            "--appendonly".into(),
+            "no".into(),
+            "--dir".into(),
+            dir.display().to_string(),
+        ]
+    })
 }
 
 /// A raw connection for exact-byte protocol tests.
@@ -265,8 +332,8 @@ pub fn info_u64(c: &mut redis::Connection, field: &str) -> u64 {
 /// Writes an RDB snapshot of `n` small string keys (`key:0`..) to `path`.
 pub fn write_snapshot_of(path: &std::path::Path, n: u32) {
     let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    let mut w = redistill::persist::rdb::Writer::new(file, &[]).unwrap();
-    w.select_db(n as u64, 0).unwrap();
+    let mut w = redistill::engine::persist::rdb::Writer::new(file, &[]).unwrap();
+    w.select_db(0, n as u64, 0).unwrap();
     for i in 0..n {
         w.write_string(format!("key:{i}").as_bytes(), b"value", None)
             .unwrap();

@@ -1,12 +1,29 @@
-//! INFO: renders the server's state in Redis's sections and field names.
+//! INFO: renders the server's state in Redis's sections and field names,
+//! from one pass over the keyspace ([`Engine::snapshot`]).
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 
-use super::Shared;
-use crate::command::CommandTable;
-use crate::config::human_bytes;
-use crate::store::now_ms;
+use super::CommandTable;
+use crate::config::{human_bytes, P};
+use crate::engine::store::now_ms;
+use crate::engine::unit::Unit;
+use crate::engine::{Engine, Snapshot};
+
+/// Sections INFO prints without arguments (and for `default`).
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
 
 const ALL_SECTIONS: &[&str] = &[
     "server",
@@ -47,34 +64,52 @@ fn os_line() -> String {
     format!("Linux {} {}", release.trim(), std::env::consts::ARCH)
 }
 
-pub fn render(srv: &Shared, wanted: &[String], everything: bool, port: u16) -> String {
-    let mut out = String::new();
-    let sections: Vec<&str> = if everything {
-        ALL_SECTIONS.to_vec()
+/// The INFO text for the sections named in `args` (none: the default set).
+pub fn render(eng: &Engine, unit: &mut Unit, args: &[&[u8]], port: u16) -> String {
+    let mut wanted: Vec<String> = Vec::new();
+    let mut everything = false;
+    if args.is_empty() {
+        wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
+    }
+    for a in args {
+        let s = String::from_utf8_lossy(a).to_ascii_lowercase();
+        match s.as_str() {
+            "default" => wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string())),
+            "all" | "everything" => everything = true,
+            _ => wanted.push(s),
+        }
+    }
+    let sections: Vec<&str> = ALL_SECTIONS
+        .iter()
+        .copied()
+        .filter(|s| everything || wanted.iter().any(|w| w == s))
+        .collect();
+    let needs_snapshot = sections
+        .iter()
+        .any(|s| matches!(*s, "memory" | "stats" | "keyspace"));
+    let snap = if needs_snapshot {
+        Some(eng.snapshot(unit))
     } else {
-        ALL_SECTIONS
-            .iter()
-            .copied()
-            .filter(|s| wanted.iter().any(|w| w == s))
-            .collect()
+        None
     };
+    let mut out = String::new();
     for section in sections {
         if !out.is_empty() {
             out.push_str("\r\n");
         }
-        match section {
-            "server" => server(srv, &mut out, port),
-            "clients" => clients(srv, &mut out),
-            "memory" => memory(srv, &mut out),
-            "persistence" => persistence(srv, &mut out),
-            "stats" => stats(srv, &mut out),
-            "replication" => replication(srv, &mut out),
-            "cpu" => cpu(&mut out),
-            "modules" => out.push_str("# Modules\r\n"),
-            "commandstats" => commandstats(srv, &mut out),
-            "errorstats" => errorstats(srv, &mut out),
-            "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
-            "keyspace" => keyspace(srv, &mut out),
+        match (section, &snap) {
+            ("server", _) => server(eng, &mut out, port),
+            ("clients", _) => clients(eng, &mut out),
+            ("memory", Some(snap)) => memory(eng, snap, &mut out),
+            ("persistence", _) => persistence(eng, &mut out),
+            ("stats", Some(snap)) => stats(eng, snap, &mut out),
+            ("replication", _) => replication(eng, &mut out),
+            ("cpu", _) => cpu(&mut out),
+            ("modules", _) => out.push_str("# Modules\r\n"),
+            ("commandstats", _) => commandstats(eng, &mut out),
+            ("errorstats", _) => errorstats(eng, &mut out),
+            ("cluster", _) => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+            ("keyspace", Some(snap)) => keyspace(snap, &mut out),
             _ => {}
         }
     }
@@ -88,9 +123,9 @@ macro_rules! line {
     }};
 }
 
-fn server(srv: &Shared, out: &mut String, port: u16) {
-    let settings = srv.settings.read();
-    let uptime = srv.started.elapsed().as_secs();
+fn server(eng: &Engine, out: &mut String, port: u16) {
+    let settings = &eng.settings;
+    let uptime = eng.started.elapsed().as_secs();
     out.push_str("# Server\r\n");
     line!(out, "redis_version:{}", crate::REDIS_COMPAT_VERSION);
     line!(out, "redistill_version:{}", env!("CARGO_PKG_VERSION"));
@@ -102,14 +137,13 @@ fn server(srv: &Shared, out: &mut String, port: u16) {
     line!(out, "multiplexing_api:epoll");
     line!(out, "process_id:{}", std::process::id());
     line!(out, "process_supervised:no");
-    line!(out, "run_id:{}", srv.run_id);
+    line!(out, "run_id:{}", eng.run_id);
     line!(
         out,
         "tcp_port:{}",
-        if settings.port != 0 {
-            settings.port
-        } else {
-            port
+        match settings.int(P::Port) {
+            0 => port as i64,
+            p => p,
         }
     );
     line!(out, "server_time_usec:{}", now_ms() * 1000);
@@ -137,25 +171,25 @@ fn server(srv: &Shared, out: &mut String, port: u16) {
     line!(out, "io_threads_active:0");
 }
 
-fn clients(srv: &Shared, out: &mut String) {
+fn clients(eng: &Engine, out: &mut String) {
     out.push_str("# Clients\r\n");
     line!(
         out,
         "connected_clients:{}",
-        srv.stats.connected_clients.load(Relaxed)
+        eng.stats.connected_clients.load(Relaxed)
     );
     line!(out, "cluster_connections:0");
-    line!(out, "maxclients:{}", srv.settings.read().max_connections);
+    line!(out, "maxclients:{}", eng.settings.int(P::Maxclients));
     line!(out, "blocked_clients:0");
     line!(out, "tracking_clients:0");
     line!(out, "clients_in_timeout_table:0");
 }
 
-fn memory(srv: &Shared, out: &mut String) {
-    let used = srv.used_memory();
-    let peak = srv.peak_memory.load(Relaxed).max(used);
+fn memory(eng: &Engine, snap: &Snapshot, out: &mut String) {
+    let used = snap.used_memory;
+    let peak = snap.peak_memory;
     let rss = rss_bytes();
-    let settings = srv.settings.read();
+    let maxmemory = eng.settings.uint(P::Maxmemory);
     out.push_str("# Memory\r\n");
     line!(out, "used_memory:{used}");
     line!(out, "used_memory_human:{}", human_bytes(used));
@@ -163,9 +197,9 @@ fn memory(srv: &Shared, out: &mut String) {
     line!(out, "used_memory_rss_human:{}", human_bytes(rss));
     line!(out, "used_memory_peak:{peak}");
     line!(out, "used_memory_peak_human:{}", human_bytes(peak));
-    line!(out, "maxmemory:{}", settings.max_memory);
-    line!(out, "maxmemory_human:{}", human_bytes(settings.max_memory));
-    line!(out, "maxmemory_policy:{}", settings.eviction_policy.name());
+    line!(out, "maxmemory:{maxmemory}");
+    line!(out, "maxmemory_human:{}", human_bytes(maxmemory));
+    line!(out, "maxmemory_policy:{}", eng.settings.policy().name());
     line!(
         out,
         "mem_fragmentation_ratio:{:.2}",
@@ -186,15 +220,15 @@ fn memory(srv: &Shared, out: &mut String) {
     );
 }
 
-fn persistence(srv: &Shared, out: &mut String) {
-    let p = &srv.persist;
+fn persistence(eng: &Engine, out: &mut String) {
+    let p = &eng.persist;
     out.push_str("# Persistence\r\n");
     line!(out, "loading:{}", p.loading.load(Relaxed) as u8);
     line!(out, "async_loading:0");
     line!(
         out,
         "rdb_changes_since_last_save:{}",
-        srv.stats
+        eng.stats
             .dirty
             .load(Relaxed)
             .saturating_sub(p.dirty_at_save())
@@ -216,9 +250,9 @@ fn persistence(srv: &Shared, out: &mut String) {
     line!(out, "aof_rewrite_in_progress:0");
 }
 
-fn stats(srv: &Shared, out: &mut String) {
-    let ks = srv.ks.stats();
-    let s = &srv.stats;
+fn stats(eng: &Engine, snap: &Snapshot, out: &mut String) {
+    let ks = &snap.keyspace;
+    let s = &eng.stats;
     out.push_str("# Stats\r\n");
     line!(
         out,
@@ -275,12 +309,12 @@ fn stats(srv: &Shared, out: &mut String) {
     );
 }
 
-fn replication(srv: &Shared, out: &mut String) {
+fn replication(eng: &Engine, out: &mut String) {
     out.push_str("# Replication\r\n");
     line!(out, "role:master");
     line!(out, "connected_slaves:0");
     line!(out, "master_failover_state:no-failover");
-    line!(out, "master_replid:{}", srv.run_id);
+    line!(out, "master_replid:{}", eng.run_id);
     line!(
         out,
         "master_replid2:0000000000000000000000000000000000000000"
@@ -299,11 +333,11 @@ fn cpu(out: &mut String) {
     line!(out, "used_cpu_user_children:0.000000");
 }
 
-fn commandstats(srv: &Shared, out: &mut String) {
+fn commandstats(eng: &Engine, out: &mut String) {
     out.push_str("# Commandstats\r\n");
     let table = CommandTable::get();
     for (id, spec) in table.all().iter().enumerate() {
-        let c = &srv.stats.commands[id];
+        let c = &eng.stats.commands[id];
         let calls = c.calls.load(Relaxed);
         let (failed, rejected) = (c.failed.load(Relaxed), c.rejected.load(Relaxed));
         if calls == 0 && failed == 0 && rejected == 0 {
@@ -319,20 +353,26 @@ fn commandstats(srv: &Shared, out: &mut String) {
     }
 }
 
-fn errorstats(srv: &Shared, out: &mut String) {
+fn errorstats(eng: &Engine, out: &mut String) {
     out.push_str("# Errorstats\r\n");
-    let mut errors = srv.stats.errors.lock().clone();
+    let mut errors = eng.stats.errors.lock().clone();
     errors.sort();
     for (code, n) in errors {
         line!(out, "errorstat_{code}:count={n}");
     }
 }
 
-fn keyspace(srv: &Shared, out: &mut String) {
+fn keyspace(snap: &Snapshot, out: &mut String) {
     out.push_str("# Keyspace\r\n");
-    let (keys, expires, _) = srv.ks.totals();
-    if keys > 0 {
-        let avg_ttl = srv.ks.average_ttl(now_ms());
-        line!(out, "db0:keys={keys},expires={expires},avg_ttl={avg_ttl}");
+    for (db, t) in &snap.dbs {
+        if t.keys > 0 {
+            line!(
+                out,
+                "db{db}:keys={},expires={},avg_ttl={}",
+                t.keys,
+                t.volatile,
+                t.avg_ttl()
+            );
+        }
     }
 }

@@ -2,11 +2,13 @@
 //! microseconds, newest first, capped at `slowlog-max-len` entries.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 use super::clients::ClientHandle;
+use crate::config::{Settings, P};
 
 /// Arguments kept per entry, and bytes kept per argument, as in Redis.
 const MAX_ARGS: usize = 32;
@@ -22,42 +24,25 @@ pub struct SlowEntry {
 }
 
 pub struct SlowLog {
-    threshold_us: AtomicI64,
-    max_len: AtomicUsize,
+    settings: Arc<Settings>,
     next_id: AtomicU64,
     entries: Mutex<VecDeque<SlowEntry>>,
 }
 
-impl Default for SlowLog {
-    fn default() -> Self {
+impl SlowLog {
+    /// A slow log following `slowlog-log-slower-than` and `slowlog-max-len`.
+    pub fn new(settings: Arc<Settings>) -> Self {
         SlowLog {
-            threshold_us: AtomicI64::new(10_000),
-            max_len: AtomicUsize::new(128),
+            settings,
             next_id: AtomicU64::new(0),
             entries: Mutex::new(VecDeque::new()),
         }
-    }
-}
-
-impl SlowLog {
-    pub fn threshold(&self) -> i64 {
-        self.threshold_us.load(Relaxed)
-    }
-    pub fn set_threshold(&self, v: i64) {
-        self.threshold_us.store(v, Relaxed);
-    }
-    pub fn max_len(&self) -> usize {
-        self.max_len.load(Relaxed)
-    }
-    pub fn set_max_len(&self, v: usize) {
-        self.max_len.store(v, Relaxed);
-        self.entries.lock().truncate(v);
     }
 
     /// Records the command if it was slow enough. Cheap when it was not.
     #[inline]
     pub fn maybe_record(&self, elapsed_us: u64, args: &[&[u8]], client: &ClientHandle) {
-        let t = self.threshold_us.load(Relaxed);
+        let t = self.settings.int(P::SlowlogLogSlowerThan);
         if t < 0 || (elapsed_us as i64) < t {
             return;
         }
@@ -79,7 +64,7 @@ impl SlowLog {
         }
         let entry = SlowEntry {
             id: self.next_id.fetch_add(1, Relaxed),
-            timestamp: crate::store::now_ms() / 1000,
+            timestamp: crate::engine::store::now_ms() / 1000,
             duration_us: elapsed_us,
             args: kept,
             client_addr: client.addr.to_string(),
@@ -87,12 +72,13 @@ impl SlowLog {
         };
         let mut entries = self.entries.lock();
         entries.push_front(entry);
-        entries.truncate(self.max_len());
+        entries.truncate(self.settings.uint(P::SlowlogMaxLen) as usize);
     }
 
     pub fn latest(&self, n: usize) -> Vec<SlowEntry> {
-        self.entries
-            .lock()
+        let mut entries = self.entries.lock();
+        entries.truncate(self.settings.uint(P::SlowlogMaxLen) as usize);
+        entries
             .iter()
             .take(n)
             .map(|e| SlowEntry {
@@ -107,7 +93,9 @@ impl SlowLog {
     }
 
     pub fn len(&self) -> usize {
-        self.entries.lock().len()
+        let mut entries = self.entries.lock();
+        entries.truncate(self.settings.uint(P::SlowlogMaxLen) as usize);
+        entries.len()
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -1,7 +1,6 @@
 //! `allkeys-random`: evict a uniformly random key of the shard.
 
-use super::{Policy, PolicyKind};
-use crate::store::Shard;
+use super::{Choice, Policy, PolicyKind, PolicyState, ShardView};
 
 pub struct Random;
 
@@ -12,20 +11,20 @@ impl Policy for Random {
 
     fn victim(
         &self,
-        shard: &mut Shard,
-        _now: u64,
-        protected: &dyn Fn(u64) -> bool,
+        _st: &mut PolicyState,
+        view: &mut dyn ShardView,
+        choice: &Choice,
     ) -> Option<usize> {
-        let n = shard.len();
+        let n = view.len();
         if n == 0 {
             return None;
         }
         for _ in 0..16 {
             let pos = fastrand::usize(..n);
-            if !protected(shard.hash_at(pos)) {
+            if !(choice.protected)(view.hash_at(pos)) {
                 return Some(pos);
             }
         }
-        (0..n).find(|&p| !protected(shard.hash_at(p)))
+        (0..n).find(|&p| !(choice.protected)(view.hash_at(p)))
     }
 }

@@ -4,7 +4,9 @@
 //!
 //! `snapshot` takes point-in-time images of the keyspace without fork()
 //! and writes them crash-safely; it also loads a snapshot at start.
+//! `control` keeps the state SAVE, BGSAVE and INFO persistence share.
 
+pub mod control;
 pub mod crc64;
 pub mod lzf;
 pub mod rdb;

@@ -3,9 +3,7 @@
 //! candidates seen so far (longest idle first) and evicts the best one that
 //! still exists. With the pool the choice is close to true LRU.
 
-use super::{Policy, PolicyKind};
-use crate::store::shard::access_clock;
-use crate::store::Shard;
+use super::{Choice, Policy, PolicyKind, PolicyState, ShardView};
 
 /// Candidates kept between evictions, as in Redis (`EVPOOL_SIZE`).
 const POOL_SIZE: usize = 16;
@@ -23,49 +21,46 @@ impl Policy for Lru {
         PolicyKind::AllkeysLru
     }
 
-    fn adopt(&self, shard: &mut Shard) {
-        shard.evict_state().lru.candidates.clear();
+    fn adopt(&self, st: &mut PolicyState, _view: &mut dyn ShardView) {
+        st.lru.candidates.clear();
     }
 
     fn victim(
         &self,
-        shard: &mut Shard,
-        now_ms: u64,
-        protected: &dyn Fn(u64) -> bool,
+        st: &mut PolicyState,
+        view: &mut dyn ShardView,
+        choice: &Choice,
     ) -> Option<usize> {
-        let n = shard.len();
+        let n = view.len();
         if n == 0 {
             return None;
         }
-        let now = access_clock(now_ms);
-        let samples = super::samples().min(n);
-        let mut fresh: Vec<(u32, u64)> = Vec::with_capacity(samples);
-        for _ in 0..samples {
+        let protected = choice.protected;
+        let pool = &mut st.lru.candidates;
+        for _ in 0..choice.samples.clamp(1, n) {
             let pos = fastrand::usize(..n);
-            let hash = shard.hash_at(pos);
-            if !protected(hash) {
-                fresh.push((now.wrapping_sub(shard.entry(pos).access), hash));
+            let hash = view.hash_at(pos);
+            if protected(hash) {
+                continue;
             }
-        }
-        let pool = &mut shard.evict_state().lru.candidates;
-        for c in fresh {
-            match pool.iter_mut().find(|p| p.1 == c.1) {
-                Some(p) => p.0 = c.0,
-                None => pool.push(c),
+            let idle = view.idle_ms(pos, choice.now_ms);
+            match pool.iter_mut().find(|p| p.1 == hash) {
+                Some(p) => p.0 = idle,
+                None => pool.push((idle, hash)),
             }
         }
         pool.sort_unstable_by_key(|c| c.0);
         let excess = pool.len().saturating_sub(POOL_SIZE);
         pool.drain(..excess);
-        while let Some((_, hash)) = shard.evict_state().lru.candidates.pop() {
+        while let Some((_, hash)) = pool.pop() {
             if protected(hash) {
                 continue;
             }
-            if let Some(pos) = shard.position_by_hash(hash) {
+            if let Some(pos) = view.position_by_hash(hash) {
                 return Some(pos);
             }
         }
         // Every sample was protected: fall back to any other key.
-        (0..n).find(|&p| !protected(shard.hash_at(p)))
+        (0..n).find(|&p| !protected(view.hash_at(p)))
     }
 }

@@ -2,36 +2,62 @@
 //! key stays evictable, protected keys are never chosen, and accounting
 //! stays exact.
 
-use crate::config::EvictionPolicy as Kind;
-use crate::store::{Keyspace, Value};
+use std::sync::Arc;
+
+use crate::config::{EvictionPolicy as Kind, Settings, P};
+use crate::engine::store::{Access, Databases, Value, ENTRY_OVERHEAD};
 
 const EVICTING: [Kind; 3] = [Kind::AllkeysLru, Kind::AllkeysRandom, Kind::AllkeysS3fifo];
 
-/// The active policy is process-wide; run the policies one after another.
-static SERIAL: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+/// A keyspace of 256 shards under `kind` (each test has its own settings).
+fn keyspace(kind: Kind) -> Databases {
+    let settings = Settings::defaults();
+    settings.set(P::MaxmemoryPolicy, kind.name()).unwrap();
+    Databases::new(1, 256, Arc::new(settings))
+}
 
-fn write(ks: &Keyspace, key: &str, value: &[u8], limit: usize, now: u64) -> bool {
+fn write(ks: &Databases, key: &str, value: &[u8], limit: usize, now: u64) -> bool {
     let h = ks.hash(key.as_bytes());
-    let needed = key.len() + value.len() + crate::store::shard::ENTRY_OVERHEAD;
-    if !ks.make_room(needed, limit, Some(h), &[h], now) {
+    let needed = key.len() + value.len() + ENTRY_OVERHEAD;
+    if !ks.make_room(needed, limit, Some((0, h)), &[h], now) {
         return false;
     }
-    let (h, mut s) = ks.lock(key.as_bytes());
-    s.upsert(h, key.as_bytes(), Value::Str(value.into()), false, now);
+    let db = ks.db(0);
+    db.lock_shard(db.shard_index(h)).upsert(
+        h,
+        key.as_bytes(),
+        Value::Str(value.into()),
+        false,
+        now,
+    );
     true
 }
 
-fn read(ks: &Keyspace, key: &str, now: u64) -> bool {
-    let (h, mut s) = ks.lock(key.as_bytes());
-    s.read(h, key.as_bytes(), now).is_some()
+fn read(ks: &Databases, key: &str, now: u64) -> bool {
+    let h = ks.hash(key.as_bytes());
+    let db = ks.db(0);
+    db.lock_shard(db.shard_index(h))
+        .find(h, key.as_bytes(), now, Access::READ)
+        .is_some()
+}
+
+/// (keys, bytes accounted by the shards, evicted) over the keyspace.
+fn totals(ks: &Databases) -> (usize, usize, u64) {
+    let db = ks.db(0);
+    (0..db.num_shards()).fold((0, 0, 0), |acc, i| {
+        let s = db.lock_shard(i);
+        (
+            acc.0 + s.len(),
+            acc.1 + s.used_bytes(),
+            acc.2 + s.stats.evicted,
+        )
+    })
 }
 
 #[test]
 fn limit_is_respected_and_every_key_is_evictable() {
-    let _g = SERIAL.lock();
     for kind in EVICTING {
-        super::set_active(kind);
-        let ks = Keyspace::new(256);
+        let ks = keyspace(kind);
         let limit = 2 << 20;
         let value = vec![b'x'; 1000];
         let mut now = 1_000_000;
@@ -65,24 +91,21 @@ fn limit_is_respected_and_every_key_is_evictable() {
                 "{kind:?}: k{j} was never evicted"
             );
         }
-        let (keys, _, used) = ks.totals();
+        let (keys, used, evicted) = totals(&ks);
         assert_eq!(
             used,
             ks.used_bytes(),
             "{kind:?}: global and shard totals differ"
         );
         assert!(keys > 1000, "{kind:?}: only {keys} keys kept");
-        assert_eq!(ks.stats().evicted as usize, 60_000 - keys, "{kind:?}");
+        assert_eq!(evicted as usize, 60_000 - keys, "{kind:?}");
     }
-    super::set_active(Kind::AllkeysLru);
 }
 
 #[test]
 fn protected_keys_are_never_victims() {
-    let _g = SERIAL.lock();
     for kind in EVICTING {
-        super::set_active(kind);
-        let ks = Keyspace::new(256);
+        let ks = keyspace(kind);
         let value = vec![b'x'; 100];
         for i in 0..1000 {
             write(&ks, &format!("k{i}"), &value, usize::MAX, 1);
@@ -100,19 +123,15 @@ fn protected_keys_are_never_victims() {
         // Only protected keys left: no more room can be made.
         assert!(!ks.make_room(0, 0, None, &protected, 2), "{kind:?}");
     }
-    super::set_active(Kind::NoEviction);
-    let ks = Keyspace::new(256);
+    let ks = keyspace(Kind::NoEviction);
     write(&ks, "a", b"v", usize::MAX, 1);
     assert!(!ks.make_room(0, 0, None, &[], 1));
-    super::set_active(Kind::AllkeysLru);
 }
 
 #[test]
 fn lru_prefers_idle_keys_and_s3fifo_keeps_hot_keys() {
-    let _g = SERIAL.lock();
     for kind in [Kind::AllkeysLru, Kind::AllkeysS3fifo] {
-        super::set_active(kind);
-        let ks = Keyspace::new(256);
+        let ks = keyspace(kind);
         let value = vec![b'x'; 200];
         let limit = 1 << 20;
         let mut now = 1_000_000;
@@ -133,5 +152,4 @@ fn lru_prefers_idle_keys_and_s3fifo_keeps_hot_keys() {
             "{kind:?}: hot keys hit only {hot_hits} times"
         );
     }
-    super::set_active(Kind::AllkeysLru);
 }

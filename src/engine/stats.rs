@@ -1,12 +1,55 @@
-//! Server-wide statistics. Connections count commands locally and fold
-//! their counts in here once per batch, so the per-command path touches no
-//! shared cache line. INFO reads these counters.
+//! Server-wide statistics. Connections count commands locally
+//! ([`LocalStats`]) and fold their counts in here once per batch, so the
+//! per-command path touches no shared cache line. INFO and /metrics read
+//! these counters.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use parking_lot::Mutex;
 
-use crate::command::{CommandTable, LocalStats};
+/// Per-connection command statistics, flushed into [`Stats`] once per batch.
+#[derive(Default)]
+pub struct LocalStats {
+    pub calls: Vec<CallStat>,
+    pub touched: Vec<u16>,
+    pub commands: u64,
+    /// Successful writes, for `rdb_changes_since_last_save`.
+    pub dirty: u64,
+    /// Commands per latency bucket, and their summed time (µs).
+    pub latency: [u64; LATENCY_BOUNDS_US.len() + 1],
+    pub latency_sum_us: u64,
+    pub errors: Vec<(String, u64)>,
+}
+
+#[derive(Default, Clone, Copy)]
+pub struct CallStat {
+    pub calls: u64,
+    pub usec: u64,
+    pub failed: u64,
+    pub rejected: u64,
+}
+
+impl LocalStats {
+    /// The counters of command `id` (a command table id).
+    pub fn slot(&mut self, id: usize) -> &mut CallStat {
+        if self.calls.len() <= id {
+            self.calls.resize(id + 1, CallStat::default());
+        }
+        let s = &mut self.calls[id];
+        if s.calls == 0 && s.failed == 0 && s.rejected == 0 {
+            self.touched.push(id as u16);
+        }
+        s
+    }
+
+    /// Counts an error reply by its code.
+    pub fn error(&mut self, code: &str) {
+        match self.errors.iter_mut().find(|(c, _)| c == code) {
+            Some(e) => e.1 += 1,
+            None => self.errors.push((code.to_string(), 1)),
+        }
+    }
+}
 
 /// Upper bounds (microseconds) of the command latency histogram buckets;
 /// a last, unbounded bucket follows.
@@ -50,14 +93,14 @@ pub struct Stats {
     /// Commands per latency bucket (see [`LATENCY_BOUNDS_US`]), and their total time.
     pub latency: [AtomicU64; LATENCY_BOUNDS_US.len() + 1],
     pub latency_sum_us: AtomicU64,
-    pub errors: Mutex<Vec<(&'static str, u64)>>,
+    pub errors: Mutex<Vec<(String, u64)>>,
     /// Samples of `commands_processed` taken every 100 ms, for ops/sec.
     samples: Mutex<std::collections::VecDeque<(std::time::Instant, u64)>>,
 }
 
-impl Default for Stats {
-    fn default() -> Self {
-        let n = CommandTable::get().all().len();
+impl Stats {
+    /// Counters for `n` commands (the command table's size).
+    pub fn new(n: usize) -> Self {
         Stats {
             connections_received: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
@@ -77,9 +120,7 @@ impl Default for Stats {
             samples: Mutex::new(Default::default()),
         }
     }
-}
 
-impl Stats {
     /// Folds a connection's local counters into the global ones and clears them.
     pub fn absorb(&self, local: &mut LocalStats) {
         if local.commands != 0 {
@@ -136,8 +177,16 @@ impl Stats {
         self.commands_processed.store(0, Relaxed);
         self.connections_received.store(0, Relaxed);
         self.rejected_connections.store(0, Relaxed);
+        self.rate_limited_connections.store(0, Relaxed);
+        self.output_limit_disconnections.store(0, Relaxed);
+        self.query_limit_disconnections.store(0, Relaxed);
+        self.timeout_disconnections.store(0, Relaxed);
         self.net_input_bytes.store(0, Relaxed);
         self.net_output_bytes.store(0, Relaxed);
+        for b in &self.latency {
+            b.store(0, Relaxed);
+        }
+        self.latency_sum_us.store(0, Relaxed);
     }
 
     /// Records a sample for the instantaneous ops/sec figure.

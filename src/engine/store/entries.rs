@@ -82,17 +82,10 @@ impl std::ops::IndexMut<usize> for Entries {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::key::Key;
-    use crate::store::value::Value;
+    use crate::engine::store::value::Value;
 
     fn entry(i: i64) -> Entry {
-        Entry {
-            key: Key::new(&i.to_be_bytes()),
-            value: Value::Int(i),
-            expire_at: 0,
-            access: 0,
-            meta: 0,
-        }
+        Entry::new(&i.to_be_bytes(), Value::Int(i), 0, 0)
     }
 
     fn ints(e: &Entries) -> Vec<i64> {

@@ -1,176 +1,27 @@
-//! Values held by the keyspace: byte strings, integers kept as integers, and
-//! hashes that stay a compact list of pairs while small (like Redis's
-//! listpack) and become a hash table when they grow.
+//! Hash values: a compact packed list of pairs while small (the
+//! equivalent of Redis's listpack) and a hash table once a field count or a
+//! length passes `hash-max-listpack-entries` / `-value`.
 
 use hashbrown::HashMap;
 
-/// Redis's `hash-max-listpack-entries` and `hash-max-listpack-value`.
-pub const HASH_SMALL_MAX_ENTRIES: usize = 128;
-pub const HASH_SMALL_MAX_VALUE: usize = 64;
-/// Largest string that Redis keeps in the `embstr` encoding.
-const EMBSTR_MAX: usize = 44;
-
-/// Longest string value kept inside the entry itself.
-pub const INLINE_MAX: usize = 22;
-
-pub enum Value {
-    /// A short string kept inside the entry (no allocation, no extra cache
-    /// miss to read it).
-    Inline {
-        len: u8,
-        bytes: [u8; INLINE_MAX],
-    },
-    /// A string set as a whole (`SET`, `MSET`...).
-    Str(Box<[u8]>),
-    /// A string grown in place (`APPEND`, `SETRANGE`), with spare capacity.
-    Raw(Box<Vec<u8>>),
-    /// A string that is the canonical decimal form of a 64-bit integer.
-    Int(i64),
-    Hash(HashValue),
+/// The compact-encoding thresholds (`hash-max-listpack-entries`, `-value`).
+#[derive(Clone, Copy, Debug)]
+pub struct HashLimits {
+    pub max_entries: usize,
+    pub max_value: usize,
 }
 
-/// The data type as TYPE and SCAN TYPE name it.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Kind {
-    String,
-    Hash,
-}
-
-impl Kind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::String => "string",
-            Kind::Hash => "hash",
+impl Default for HashLimits {
+    fn default() -> Self {
+        HashLimits {
+            max_entries: 128,
+            max_value: 64,
         }
     }
 }
 
-impl Value {
-    /// Stores a string, as an integer when it is one (Redis's `int` encoding).
-    pub fn from_bytes(b: &[u8]) -> Value {
-        if b.len() <= 20 {
-            if let Some(i) = crate::numeric::parse_i64(b) {
-                return Value::Int(i);
-            }
-        }
-        Value::string(b)
-    }
-
-    /// Stores bytes as a string (never as an integer).
-    pub fn string(b: &[u8]) -> Value {
-        if b.len() <= INLINE_MAX {
-            let mut bytes = [0u8; INLINE_MAX];
-            bytes[..b.len()].copy_from_slice(b);
-            Value::Inline {
-                len: b.len() as u8,
-                bytes,
-            }
-        } else {
-            Value::Str(b.into())
-        }
-    }
-
-    pub fn kind(&self) -> Kind {
-        match self {
-            Value::Hash(_) => Kind::Hash,
-            _ => Kind::String,
-        }
-    }
-
-    pub fn is_string(&self) -> bool {
-        !matches!(self, Value::Hash(_))
-    }
-
-    /// The string's bytes, formatting integers into `buf`. `None` for hashes.
-    pub fn as_bytes<'a>(&'a self, buf: &'a mut itoa::Buffer) -> Option<&'a [u8]> {
-        match self {
-            Value::Inline { len, bytes } => Some(&bytes[..*len as usize]),
-            Value::Str(b) => Some(b),
-            Value::Raw(v) => Some(v),
-            Value::Int(i) => Some(buf.format(*i).as_bytes()),
-            Value::Hash(_) => None,
-        }
-    }
-
-    /// Length of a string value.
-    pub fn str_len(&self) -> usize {
-        match self {
-            Value::Inline { len, .. } => *len as usize,
-            Value::Str(b) => b.len(),
-            Value::Raw(v) => v.len(),
-            Value::Int(i) => crate::numeric::i64_len(*i),
-            Value::Hash(_) => 0,
-        }
-    }
-
-    /// Turns a string value into its growable form for in-place edits.
-    pub fn make_raw(&mut self) -> &mut Vec<u8> {
-        if !matches!(self, Value::Raw(_)) {
-            let bytes = match self {
-                Value::Inline { len, bytes } => bytes[..*len as usize].to_vec(),
-                Value::Str(b) => b.to_vec(),
-                Value::Int(i) => itoa::Buffer::new().format(*i).as_bytes().to_vec(),
-                _ => Vec::new(),
-            };
-            *self = Value::Raw(Box::new(bytes));
-        }
-        match self {
-            Value::Raw(v) => v,
-            _ => unreachable!(),
-        }
-    }
-
-    /// Prefetches the first line of the value's heap part, if it has one.
-    #[inline]
-    pub fn prefetch(&self) {
-        match self {
-            Value::Str(b) => super::index::prefetch(b.as_ptr()),
-            Value::Raw(v) => super::index::prefetch(v.as_ptr()),
-            Value::Hash(h) => h.prefetch(),
-            Value::Int(_) | Value::Inline { .. } => {}
-        }
-    }
-
-    /// Bytes this value holds on the heap, for memory accounting.
-    pub fn heap_size(&self) -> usize {
-        match self {
-            Value::Str(b) => b.len(),
-            Value::Raw(v) => std::mem::size_of::<Vec<u8>>() + v.capacity(),
-            Value::Int(_) | Value::Inline { .. } => 0,
-            Value::Hash(h) => h.heap_size(),
-        }
-    }
-
-    /// OBJECT ENCODING's answer.
-    pub fn encoding(&self) -> &'static str {
-        match self {
-            Value::Int(_) => "int",
-            Value::Inline { .. } => "embstr",
-            Value::Str(b) if b.len() <= EMBSTR_MAX => "embstr",
-            Value::Str(_) | Value::Raw(_) => "raw",
-            Value::Hash(h) => {
-                if h.is_small() {
-                    "listpack"
-                } else {
-                    "hashtable"
-                }
-            }
-        }
-    }
-
-    pub fn deep_clone(&self) -> Value {
-        match self {
-            Value::Inline { len, bytes } => Value::Inline {
-                len: *len,
-                bytes: *bytes,
-            },
-            Value::Str(b) => Value::Str(b.clone()),
-            Value::Raw(v) => Value::Raw(v.clone()),
-            Value::Int(i) => Value::Int(*i),
-            Value::Hash(h) => Value::Hash(h.clone()),
-        }
-    }
-}
+/// The packed form stores lengths in one byte.
+const PACKED_MAX_LEN: usize = 255;
 
 /// Per-pair bookkeeping cost charged for fields of large hashes, on top of
 /// their bytes (two allocations and a table slot).
@@ -179,8 +30,8 @@ const HASH_PAIR_OVERHEAD: usize = 48;
 /// A small hash: a pair count (`u16`, little-endian) followed by the pairs
 /// packed one after another as `[field len: u8][field][value len: u8][value]`,
 /// in insertion order (the equivalent of Redis's listpack), in one exactly
-/// sized allocation. Fields and values are at most [`HASH_SMALL_MAX_VALUE`]
-/// bytes here, so one length byte suffices.
+/// sized allocation. Fields and values are at most [`PACKED_MAX_LEN`] bytes
+/// here, so one length byte suffices.
 #[derive(Clone)]
 struct Packed(Box<[u8]>);
 
@@ -333,8 +184,8 @@ impl HashValue {
     #[inline]
     pub fn prefetch(&self) {
         match &self.repr {
-            HashRepr::Small(p) => super::index::prefetch(p.0.as_ptr()),
-            HashRepr::Large(l) => super::index::prefetch(&**l),
+            HashRepr::Small(p) => super::prefetch(p.0.as_ptr()),
+            HashRepr::Large(l) => super::prefetch(&**l),
         }
     }
 
@@ -345,11 +196,14 @@ impl HashValue {
         }
     }
 
-    /// Sets a field; returns true when the field is new.
-    pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
+    /// Sets a field; returns true when the field is new. The hash becomes
+    /// a table when it passes `limits`.
+    pub fn set(&mut self, field: &[u8], value: &[u8], limits: &HashLimits) -> bool {
         if let HashRepr::Small(p) = &self.repr {
-            let too_long = field.len() > HASH_SMALL_MAX_VALUE || value.len() > HASH_SMALL_MAX_VALUE;
-            let too_many = p.count() >= HASH_SMALL_MAX_ENTRIES && p.find(field).is_none();
+            let max_len = limits.max_value.min(PACKED_MAX_LEN);
+            let too_long = field.len() > max_len || value.len() > max_len;
+            let max_entries = limits.max_entries.min(u16::MAX as usize);
+            let too_many = p.count() >= max_entries && p.find(field).is_none();
             if too_long || too_many {
                 self.convert_to_large();
             }
@@ -425,6 +279,11 @@ impl HashValue {
 mod tests {
     use super::*;
 
+    const L: HashLimits = HashLimits {
+        max_entries: 128,
+        max_value: 64,
+    };
+
     /// Random sets, overwrites and removals on a small hash keep the
     /// packed form equal to an insertion-ordered reference list.
     #[test]
@@ -441,9 +300,9 @@ mod tests {
                     model.remove(i);
                 }
             } else {
-                let value = vec![b'v'; rng.usize(..=HASH_SMALL_MAX_VALUE)];
+                let value = vec![b'v'; rng.usize(..=64)];
                 let existed = model.iter().position(|(f, _)| *f == field);
-                assert_eq!(h.set(&field, &value), existed.is_none());
+                assert_eq!(h.set(&field, &value, &L), existed.is_none());
                 match existed {
                     Some(i) => model[i].1 = value,
                     None => model.push((field, value)),
@@ -465,19 +324,19 @@ mod tests {
     #[test]
     fn hash_converts_when_large() {
         let mut h = HashValue::default();
-        for i in 0..=HASH_SMALL_MAX_ENTRIES {
-            assert!(h.set(format!("f{i}").as_bytes(), b"v"));
+        for i in 0..=128 {
+            assert!(h.set(format!("f{i}").as_bytes(), b"v", &L));
         }
         assert!(!h.is_small());
         let mut h = HashValue::default();
-        h.set(b"f", &[b'x'; 65]);
+        h.set(b"f", &[b'x'; 65], &L);
         assert!(!h.is_small());
         assert!(h.remove(b"f"));
         assert!(h.is_empty());
         let mut h = HashValue::default();
-        h.set(b"a", b"1");
-        h.set(b"bb", b"22");
-        h.set(b"a", b"333");
+        h.set(b"a", b"1", &L);
+        h.set(b"bb", b"22", &L);
+        h.set(b"a", b"333", &L);
         assert_eq!(h.get(b"a"), Some(&b"333"[..]));
         assert_eq!(
             h.iter().collect::<Vec<_>>(),
@@ -486,35 +345,5 @@ mod tests {
         assert!(h.remove(b"a"));
         assert_eq!(h.len(), 1);
         assert_eq!(h.get(b"bb"), Some(&b"22"[..]));
-    }
-
-    #[test]
-    fn integers_are_canonical_only() {
-        assert!(matches!(Value::from_bytes(b"123"), Value::Int(123)));
-        assert!(matches!(
-            Value::from_bytes(b"0123"),
-            Value::Inline { len: 4, .. }
-        ));
-        assert!(matches!(
-            Value::from_bytes(b"-0"),
-            Value::Inline { len: 2, .. }
-        ));
-    }
-
-    #[test]
-    fn short_strings_are_inline_and_long_ones_boxed() {
-        for len in [0, 1, 8, INLINE_MAX, INLINE_MAX + 1, 64] {
-            let bytes: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
-            let v = Value::from_bytes(&bytes);
-            assert_eq!(matches!(v, Value::Inline { .. }), len <= INLINE_MAX);
-            assert_eq!(v.as_bytes(&mut itoa::Buffer::new()), Some(&bytes[..]));
-            assert_eq!(v.str_len(), len);
-            assert_eq!(v.heap_size() == 0, len <= INLINE_MAX);
-            assert_eq!(
-                v.encoding(),
-                if len <= EMBSTR_MAX { "embstr" } else { "raw" }
-            );
-        }
-        assert_eq!(std::mem::size_of::<Value>(), 24);
     }
 }

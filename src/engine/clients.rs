@@ -1,14 +1,25 @@
-//! The registry of connected clients, for CLIENT LIST / KILL / INFO. Each
-//! connection owns an `Arc<ClientHandle>`; the registry is touched only when
-//! clients connect and disconnect.
+//! The registry of connected clients. Each connection owns an
+//! `Arc<ClientHandle>`: the part of its state other clients may read
+//! (CLIENT LIST) or act on (CLIENT KILL). The registry is touched only when
+//! clients connect and disconnect; everything else is per-handle atomics.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
 
 use hashbrown::HashMap;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
+
+/// What a client is (CLIENT LIST `TYPE`, CLIENT KILL `TYPE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ClientKind {
+    Normal,
+    Pubsub,
+    Replica,
+    Master,
+}
 
 pub struct ClientHandle {
     pub id: u64,
@@ -22,8 +33,15 @@ pub struct ClientHandle {
     pub lib_name: Mutex<Option<Vec<u8>>>,
     pub lib_ver: Mutex<Option<Vec<u8>>>,
     pub resp: AtomicU8,
+    /// The selected database.
+    pub db: AtomicU16,
+    /// The command table id of the last command, plus one (0 = none yet).
+    pub last_cmd: AtomicU16,
+    /// Queued commands while in MULTI, -1 otherwise.
+    pub multi: AtomicI64,
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
+    kind: AtomicU8,
     killed: AtomicBool,
     kill_notify: Notify,
 }
@@ -43,42 +61,33 @@ impl ClientHandle {
             self.kill_notify.notified().await;
         }
     }
-
-    /// One CLIENT LIST line.
-    pub fn describe(&self, now_ms: u64) -> String {
-        let s = |m: &Mutex<Option<Vec<u8>>>| {
-            m.lock()
-                .as_deref()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .unwrap_or_default()
-        };
-        let age = now_ms.saturating_sub(self.created_ms) / 1000;
-        let idle = now_ms.saturating_sub(self.last_active_ms.load(Relaxed)) / 1000;
-        let mut flags = String::new();
-        if self.no_evict.load(Relaxed) {
-            flags.push('e');
+    pub fn kind(&self) -> ClientKind {
+        match self.kind.load(Relaxed) {
+            1 => ClientKind::Pubsub,
+            2 => ClientKind::Replica,
+            3 => ClientKind::Master,
+            _ => ClientKind::Normal,
         }
-        if self.no_touch.load(Relaxed) {
-            flags.push('T');
-        }
-        if flags.is_empty() {
-            flags.push('N');
-        }
-        format!(
-            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=NULL user=default redir=-1 resp={} lib-name={} lib-ver={}",
-            self.id,
-            self.addr,
-            self.laddr,
-            s(&self.name),
-            age,
-            idle,
-            flags,
-            self.read_buffer_size.load(Relaxed),
-            self.resp.load(Relaxed),
-            s(&self.lib_name),
-            s(&self.lib_ver),
-        )
     }
+    pub fn set_kind(&self, k: ClientKind) {
+        self.kind.store(k as u8, Relaxed);
+    }
+    pub fn name_lossy(&self) -> String {
+        lossy(&self.name)
+    }
+    pub fn lib_name_lossy(&self) -> String {
+        lossy(&self.lib_name)
+    }
+    pub fn lib_ver_lossy(&self) -> String {
+        lossy(&self.lib_ver)
+    }
+}
+
+fn lossy(m: &Mutex<Option<Vec<u8>>>) -> String {
+    m.lock()
+        .as_deref()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default()
 }
 
 #[derive(Default)]
@@ -88,6 +97,7 @@ pub struct ClientRegistry {
 }
 
 impl ClientRegistry {
+    /// Registers a new client and returns its handle.
     pub fn register(&self, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> Arc<ClientHandle> {
         let id = self.next_id.fetch_add(1, Relaxed) + 1;
         let handle = Arc::new(ClientHandle {
@@ -101,8 +111,12 @@ impl ClientRegistry {
             lib_name: Mutex::new(None),
             lib_ver: Mutex::new(None),
             resp: AtomicU8::new(2),
+            db: AtomicU16::new(0),
+            last_cmd: AtomicU16::new(0),
+            multi: AtomicI64::new(-1),
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
+            kind: AtomicU8::new(ClientKind::Normal as u8),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
         });
@@ -112,6 +126,10 @@ impl ClientRegistry {
 
     pub fn unregister(&self, id: u64) {
         self.clients.lock().remove(&id);
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.clients.lock().get(&id).cloned()
     }
 
     /// All clients, ordered by id.

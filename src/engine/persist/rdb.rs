@@ -41,6 +41,8 @@ pub enum RdbValue {
 /// One key read from a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RdbEntry {
+    /// The database (SELECTDB) the key belongs to.
+    pub db: usize,
     pub key: Vec<u8>,
     pub value: RdbValue,
     /// Absolute unix milliseconds.
@@ -137,10 +139,10 @@ impl<W: Write> Writer<W> {
         self.raw(s)
     }
 
-    /// `SELECTDB 0` and the size hints that follow it.
-    pub fn select_db(&mut self, keys: u64, expires: u64) -> io::Result<()> {
+    /// `SELECTDB db` and the size hints that follow it.
+    pub fn select_db(&mut self, db: usize, keys: u64, expires: u64) -> io::Result<()> {
         self.raw(&[OP_SELECTDB])?;
-        self.length(0)?;
+        self.length(db as u64)?;
         self.raw(&[OP_RESIZEDB])?;
         self.length(keys)?;
         self.length(expires)
@@ -297,6 +299,8 @@ pub type AuxField = (Vec<u8>, Vec<u8>);
 pub struct ReadOptions {
     /// Entries whose expiry is at or before this time are skipped.
     pub now_ms: u64,
+    /// Databases the reader accepts (SELECTDB beyond is an error).
+    pub databases: usize,
 }
 
 /// Reads a whole RDB image, calling `on_entry` for each live key. Returns
@@ -329,6 +333,7 @@ pub fn read(
     }
     let mut aux = Vec::new();
     let mut expire: Option<u64> = None;
+    let mut db = 0usize;
     loop {
         let op_at = c.pos;
         let op = c.byte()?;
@@ -360,10 +365,14 @@ pub fn read(
                 aux.push((k, v));
             }
             OP_SELECTDB => {
-                let db = c.length()?;
-                if db != 0 {
-                    return c.err(format!("database {db}: Redistill has only database 0"));
+                let n = c.length()?;
+                if n >= opts.databases as u64 {
+                    return c.err(format!(
+                        "database {n} is out of range (databases is {})",
+                        opts.databases
+                    ));
                 }
+                db = n as usize;
             }
             OP_RESIZEDB => {
                 c.length()?;
@@ -439,6 +448,7 @@ pub fn read(
                     continue;
                 }
                 on_entry(RdbEntry {
+                    db,
                     key,
                     value,
                     expire_ms: at,
@@ -646,7 +656,7 @@ mod tests {
 
     fn write(entries: &[RdbEntry]) -> Vec<u8> {
         let mut w = Writer::new(Vec::new(), &[("redis-ver", "7.0.15".into())]).unwrap();
-        w.select_db(entries.len() as u64, 0).unwrap();
+        w.select_db(0, entries.len() as u64, 0).unwrap();
         for e in entries {
             match &e.value {
                 RdbValue::Str(v) => w.write_string(&e.key, v, e.expire_ms).unwrap(),
@@ -665,10 +675,17 @@ mod tests {
 
     fn read_all(data: &[u8]) -> Result<Vec<RdbEntry>, RdbError> {
         let mut out = Vec::new();
-        read(data, &ReadOptions { now_ms: 1000 }, |e| {
-            out.push(e);
-            Ok(())
-        })?;
+        read(
+            data,
+            &ReadOptions {
+                now_ms: 1000,
+                databases: 16,
+            },
+            |e| {
+                out.push(e);
+                Ok(())
+            },
+        )?;
         Ok(out)
     }
 
@@ -676,21 +693,25 @@ mod tests {
     fn round_trip_and_corruption() {
         let entries = vec![
             RdbEntry {
+                db: 0,
                 key: b"s".to_vec(),
                 value: RdbValue::Str(b"hello".to_vec()),
                 expire_ms: None,
             },
             RdbEntry {
+                db: 0,
                 key: b"i".to_vec(),
                 value: RdbValue::Str(b"-123456".to_vec()),
                 expire_ms: Some(5_000_000),
             },
             RdbEntry {
+                db: 0,
                 key: b"big".to_vec(),
                 value: RdbValue::Str(vec![7u8; 20_000]),
                 expire_ms: None,
             },
             RdbEntry {
+                db: 0,
                 key: b"h".to_vec(),
                 value: RdbValue::Hash(vec![
                     (b"f".to_vec(), b"1".to_vec()),
@@ -720,6 +741,7 @@ mod tests {
     #[test]
     fn expired_keys_are_skipped() {
         let entries = vec![RdbEntry {
+            db: 0,
             key: b"old".to_vec(),
             value: RdbValue::Str(b"v".to_vec()),
             expire_ms: Some(10),

@@ -1,0 +1,281 @@
+//! Server administration: CONFIG (driven by the parameter table), TIME,
+//! MEMORY, SLOWLOG and SHUTDOWN, plus the HELP layout container commands
+//! share.
+
+use super::{eq_ic, int_arg, After, Ctx, ShutdownSave};
+use crate::config::{human_bytes, params, Kind, PARAMS};
+use crate::engine::store::glob::glob_match;
+use crate::engine::store::Access;
+use crate::errors::{self, CmdResult};
+
+/// Replies with Redis's HELP layout for a container command.
+pub fn help_lines(ctx: &mut Ctx, cmd: &str, lines: &[&str]) -> CmdResult {
+    ctx.out.array(lines.len() + 3);
+    ctx.out.simple(&format!(
+        "{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    ctx.out.simple("HELP");
+    ctx.out.simple("    Print this help.");
+    Ok(())
+}
+
+pub fn info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    ctx.eng.stats.absorb(&mut ctx.sess.stats);
+    let port = ctx.sess.handle.laddr.port();
+    let text = super::info::render(ctx.eng, ctx.unit, &args[1..], port);
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+// ---------------------------------------------------------------- CONFIG
+
+pub fn config_get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let settings = &ctx.eng.settings;
+    let mut found: Vec<(&'static str, String)> = Vec::new();
+    for pat in &args[2..] {
+        for p in PARAMS {
+            let names = std::iter::once(p.name).chain(p.aliases.iter().copied());
+            for name in names {
+                let exact = name.as_bytes().eq_ignore_ascii_case(pat);
+                let listed = name == p.name && glob_match(pat, name.as_bytes(), true);
+                if (exact || listed) && !found.iter().any(|(n, _)| *n == name) {
+                    found.push((name, settings.render(p.id)));
+                }
+            }
+        }
+    }
+    ctx.out.map(found.len());
+    for (n, v) in found {
+        ctx.out.bulk_str(n);
+        ctx.out.bulk_str(&v);
+    }
+    Ok(())
+}
+
+pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if args.len() % 2 != 0 {
+        return Err(ctx.arity_error());
+    }
+    // Check every pair first so a bad one changes nothing.
+    let mut plan = Vec::new();
+    for pair in args[2..].chunks_exact(2) {
+        let name = String::from_utf8_lossy(pair[0]).to_string();
+        let p = params::find(&name).ok_or_else(|| errors::config_set_unknown(pair[0]))?;
+        if !p.mutable {
+            return Err(errors::config_set_failed(p.name, errors::CONFIG_IMMUTABLE));
+        }
+        let value = String::from_utf8_lossy(pair[1]).to_string();
+        p.parse(&value)
+            .map_err(|why| errors::config_set_failed(p.name, &why))?;
+        plan.push((p, value));
+    }
+    for (p, value) in plan {
+        ctx.eng
+            .settings
+            .set(p.id, &value)
+            .map_err(|why| errors::config_set_failed(p.name, &why))?;
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.eng.stats.reset();
+    ctx.eng.dbs.reset_stats();
+    ctx.sess.stats = Default::default();
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn config_rewrite(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    Err(errors::CONFIG_REWRITE_UNSUPPORTED)
+}
+
+pub fn config_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    help_lines(
+        ctx,
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    )
+}
+
+/// The parameter table as a Markdown table (docs/configuration.md).
+pub fn parameters_markdown() -> String {
+    let mut out = String::from(
+        "| parameter | TOML key | default | CONFIG SET | meaning |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for p in PARAMS {
+        let kind = match p.kind {
+            Kind::Int { min, max } => format!(" ({min}..{max})"),
+            Kind::Enum(words) => format!(" ({})", words.join(", ")),
+            _ => String::new(),
+        };
+        let toml = if p.toml.is_empty() {
+            "—".to_string()
+        } else {
+            format!("`{}`", p.toml)
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | `{}` | {} | {}{} |\n",
+            p.name,
+            toml,
+            p.default,
+            if p.mutable { "yes" } else { "no" },
+            p.doc,
+            kind
+        ));
+    }
+    out
+}
+
+// ---------------------------------------------------------------- misc
+
+pub fn time(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    ctx.out.array(2);
+    ctx.out.bulk_int(now.as_secs() as i64);
+    ctx.out.bulk_int(now.subsec_micros() as i64);
+    Ok(())
+}
+
+pub fn memory_usage(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut j = 3;
+    while j < args.len() {
+        if eq_ic(args[j], "samples") && j + 1 < args.len() {
+            int_arg(args[j + 1])?;
+            j += 2;
+        } else {
+            return Err(errors::SYNTAX);
+        }
+    }
+    let mut k = ctx.unit.key(ctx.sess.db, args[2]);
+    match k.find(Access::PEEK) {
+        Some(pos) => ctx.out.int(k.shard.entry(pos).charge() as i64),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+pub fn memory_doctor(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let snap = ctx.eng.snapshot(ctx.unit);
+    let text = format!(
+        "Hi Sam, this is the Redistill memory doctor. {} keys use {} of accounted memory; no problems detected.",
+        snap.keys(),
+        human_bytes(snap.used_memory)
+    );
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+pub fn memory_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    help_lines(
+        ctx,
+        "MEMORY",
+        &[
+            "DOCTOR",
+            "    Return memory problems reports.",
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value.",
+        ],
+    )
+}
+
+pub fn slowlog_get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut count = 10i64;
+    if args.len() == 3 {
+        count = int_arg(args[2])?;
+        if count < -1 {
+            return Err(errors::SLOWLOG_COUNT);
+        }
+    } else if args.len() > 3 {
+        return Err(ctx.arity_error());
+    }
+    let entries = ctx.eng.slowlog.latest(if count < 0 {
+        usize::MAX
+    } else {
+        count as usize
+    });
+    ctx.out.array(entries.len());
+    for e in entries {
+        ctx.out.array(6);
+        ctx.out.int(e.id as i64);
+        ctx.out.int(e.timestamp as i64);
+        ctx.out.int(e.duration_us as i64);
+        ctx.out.array(e.args.len());
+        for a in &e.args {
+            ctx.out.bulk(a);
+        }
+        ctx.out.bulk_str(&e.client_addr);
+        ctx.out.bulk(&e.client_name);
+    }
+    Ok(())
+}
+
+pub fn slowlog_len(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.out.int(ctx.eng.slowlog.len() as i64);
+    Ok(())
+}
+
+pub fn slowlog_reset(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.eng.slowlog.reset();
+    ctx.out.ok();
+    Ok(())
+}
+
+pub fn slowlog_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    help_lines(
+        ctx,
+        "SLOWLOG",
+        &[
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+        ],
+    )
+}
+
+pub fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut mode = ShutdownSave::Default;
+    for a in &args[1..] {
+        if eq_ic(a, "nosave") {
+            mode = ShutdownSave::Skip;
+        } else if eq_ic(a, "save") {
+            mode = ShutdownSave::Force;
+        } else if eq_ic(a, "now") || eq_ic(a, "force") {
+        } else if eq_ic(a, "abort") {
+            return Err(errors::NO_SHUTDOWN);
+        } else {
+            return Err(errors::SYNTAX);
+        }
+    }
+    if mode == ShutdownSave::Force && !ctx.eng.persist.enabled {
+        tracing::warn!(
+            "SHUTDOWN SAVE refused: snapshots are disabled ([persistence] enabled = false)"
+        );
+        return Err(errors::SHUTDOWN_FAILED);
+    }
+    tracing::info!("SHUTDOWN requested by client {}", ctx.sess.handle.addr);
+    ctx.rt.host.shutdown(mode);
+    ctx.after = After::Drop;
+    Ok(())
+}

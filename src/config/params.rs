@@ -1,0 +1,327 @@
+//! The parameter table: the one place a configuration parameter is defined.
+//!
+//! Each row gives the redis.conf name (also the flag `--name` and the
+//! CONFIG GET/SET name), its aliases, its key in the TOML file, how its
+//! value is parsed and checked, its default, whether CONFIG SET may change
+//! it at run time, and one line of documentation. The TOML loader, the
+//! flag parser, `--help`, CONFIG GET/SET and `docs/configuration.md` all
+//! read this table; nothing restates a range or a default elsewhere.
+
+/// How a parameter's text is parsed and checked.
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    /// A signed integer within `min..=max`.
+    Int { min: i64, max: i64 },
+    /// A byte size (`1000`, `512mb`, `2gb`) within `min..=max`.
+    Memory { min: u64, max: u64 },
+    /// `yes` or `no` (TOML `true`/`false`).
+    Bool,
+    /// One of the listed words (case-insensitive); stored as its index.
+    Enum(&'static [&'static str]),
+    /// Free text.
+    Text,
+    /// Space-separated words (`bind`, `save`).
+    List,
+}
+
+impl Kind {
+    /// True for kinds whose value is kept as an integer.
+    pub fn is_numeric(self) -> bool {
+        !matches!(self, Kind::Text | Kind::List)
+    }
+}
+
+/// One configuration parameter.
+pub struct Param {
+    pub id: P,
+    /// The redis.conf / CONFIG name, also the flag `--<name>`.
+    pub name: &'static str,
+    /// Other names CONFIG GET/SET and flags accept.
+    pub aliases: &'static [&'static str],
+    /// `section.key` in the TOML file, or "" when only flags and CONFIG set it.
+    pub toml: &'static str,
+    pub kind: Kind,
+    pub default: &'static str,
+    /// CONFIG SET may change it while running.
+    pub mutable: bool,
+    pub doc: &'static str,
+}
+
+/// Eviction policies, in the order of the `maxmemory-policy` enum.
+pub const POLICIES: &[&str] = &[
+    "allkeys-lru",
+    "allkeys-random",
+    "allkeys-s3fifo",
+    "noeviction",
+];
+pub const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
+
+const I32: i64 = i32::MAX as i64;
+const MB: u64 = 1 << 20;
+
+macro_rules! params {
+    ($($id:ident, $name:literal, $aliases:expr, $toml:literal, $kind:expr, $default:literal, $mutable:literal, $doc:literal;)*) => {
+        /// Parameter ids, in table order.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u16)]
+        pub enum P { $($id,)* }
+
+        pub static PARAMS: &[Param] = &[
+            $(Param { id: P::$id, name: $name, aliases: $aliases, toml: $toml, kind: $kind,
+                      default: $default, mutable: $mutable, doc: $doc },)*
+        ];
+    };
+}
+
+use Kind::*;
+
+params! {
+    Bind, "bind", &[], "server.bind", List, "127.0.0.1", false,
+        "Addresses to listen on, space separated.";
+    Port, "port", &[], "server.port", Int { min: 0, max: 65535 }, "6379", false,
+        "Plaintext RESP port; 0 = no plaintext listener.";
+    ListenFd, "listen-fd", &[], "", Int { min: -1, max: I32 }, "-1", false,
+        "Serve the plaintext port on this inherited, already listening socket instead of binding bind:port (-1 = bind).";
+    Shards, "shards", &["num-shards"], "server.num_shards", Int { min: 256, max: 65536 }, "2048", false,
+        "Keyspace shards per database: a power of two from 256 to 65536.";
+    Threads, "threads", &[], "server.threads", Int { min: 0, max: 1024 }, "0", false,
+        "Worker threads; 0 = one fewer than the CPU cores, at least 1.";
+    Maxclients, "maxclients", &[], "server.max_connections", Int { min: 1, max: 1_000_000 }, "10000", true,
+        "Most clients connected at once.";
+    Timeout, "timeout", &[], "server.connection_timeout", Int { min: 0, max: I32 }, "0", true,
+        "Close clients idle this many seconds; 0 = never.";
+    ConnectionRateLimit, "connection-rate-limit", &[], "server.connection_rate_limit", Int { min: 0, max: i64::MAX }, "0", true,
+        "New connections accepted per second; 0 = unlimited.";
+    HealthCheckPort, "health-check-port", &[], "server.health_check_port", Int { min: 0, max: 65535 }, "0", false,
+        "HTTP port for /health, /health/live, /health/ready and /metrics; 0 = off.";
+    RequestTimeout, "request-timeout", &[], "server.request_timeout", Int { min: 1, max: 86400 }, "30", false,
+        "Seconds a client has to finish a request once its first byte arrived (a third of it before AUTH).";
+    ClientQueryBufferLimit, "client-query-buffer-limit", &[], "server.client_query_buffer_limit", Memory { min: MB, max: u64::MAX }, "1gb", true,
+        "Largest request a client may have pending (at least 1mb).";
+    ShutdownTimeout, "shutdown-timeout", &[], "server.shutdown_timeout", Int { min: 0, max: 3600 }, "10", true,
+        "Seconds to let clients finish on shutdown before closing them.";
+    Loglevel, "loglevel", &[], "server.loglevel", Enum(LOGLEVELS), "notice", false,
+        "Log level: debug, verbose, notice or warning.";
+    Requirepass, "requirepass", &[], "security.password", Text, "", true,
+        "Password for AUTH; empty = no authentication (also REDIS_PASSWORD).";
+    TlsEnabled, "tls-enabled", &[], "security.tls_enabled", Bool, "no", false,
+        "Serve TLS on tls-port beside the plaintext port (setting --tls-port turns it on).";
+    TlsPort, "tls-port", &[], "security.tls_port", Int { min: 0, max: 65535 }, "6380", false,
+        "TLS port.";
+    TlsCertFile, "tls-cert-file", &[], "security.tls_cert_path", Text, "", false,
+        "PEM certificate chain for TLS.";
+    TlsKeyFile, "tls-key-file", &[], "security.tls_key_path", Text, "", false,
+        "PEM private key for TLS (PKCS#8, PKCS#1 or SEC1).";
+    TlsCaCertFile, "tls-ca-cert-file", &[], "security.tls_ca_cert_path", Text, "", false,
+        "PEM CA; when set, clients must present a certificate it signed.";
+    Maxmemory, "maxmemory", &[], "memory.max_memory", Memory { min: 0, max: u64::MAX }, "0", true,
+        "Memory limit for the dataset, e.g. 512mb or 2gb; 0 = unlimited.";
+    MaxmemoryPolicy, "maxmemory-policy", &[], "memory.eviction_policy", Enum(POLICIES), "allkeys-lru", true,
+        "Eviction policy: allkeys-lru, allkeys-random, allkeys-s3fifo or noeviction.";
+    MaxmemorySamples, "maxmemory-samples", &[], "memory.maxmemory_samples", Int { min: 1, max: 64 }, "5", true,
+        "Keys sampled per LRU eviction.";
+    Persistence, "persistence", &[], "persistence.enabled", Bool, "no", false,
+        "Load the snapshot at start, take periodic snapshots and one on shutdown.";
+    Dbfilename, "dbfilename", &[], "persistence.snapshot_path", Text, "redistill.rdb", false,
+        "Snapshot file (RDB format).";
+    SnapshotInterval, "snapshot-interval", &[], "persistence.snapshot_interval", Int { min: 0, max: i64::MAX }, "300", true,
+        "Seconds between automatic snapshots, taken only when something changed; 0 = none.";
+    SaveOnShutdown, "save-on-shutdown", &[], "persistence.save_on_shutdown", Bool, "yes", true,
+        "Write a final snapshot on SIGTERM, SIGINT and SHUTDOWN.";
+    SlowlogLogSlowerThan, "slowlog-log-slower-than", &[], "", Int { min: -1, max: i64::MAX }, "10000", true,
+        "Commands slower than this many microseconds enter the slow log; -1 = off.";
+    SlowlogMaxLen, "slowlog-max-len", &[], "", Int { min: 0, max: I32 }, "128", true,
+        "Entries kept in the slow log.";
+    HashMaxListpackEntries, "hash-max-listpack-entries", &["hash-max-ziplist-entries"], "", Int { min: 0, max: i64::MAX }, "128", true,
+        "Hashes with at most this many fields use the compact encoding.";
+    HashMaxListpackValue, "hash-max-listpack-value", &["hash-max-ziplist-value"], "", Int { min: 0, max: i64::MAX }, "64", true,
+        "Hashes whose fields and values are at most this long use the compact encoding.";
+    Databases, "databases", &[], "", Int { min: 1, max: 1 }, "1", false,
+        "Number of logical databases.";
+    Save, "save", &[], "", List, "", false,
+        "Redis's save points (Redistill uses snapshot-interval).";
+    Appendonly, "appendonly", &[], "", Bool, "no", false,
+        "Append-only file (not supported).";
+    Dir, "dir", &[], "", Text, "", false,
+        "Working directory.";
+    Hz, "hz", &[], "", Int { min: 10, max: 10 }, "10", false,
+        "Background task frequency.";
+    TcpKeepalive, "tcp-keepalive", &[], "", Int { min: 0, max: I32 }, "300", false,
+        "TCP keepalive interval.";
+    ProtectedMode, "protected-mode", &[], "", Bool, "no", false,
+        "Redis's protected mode (Redistill warns instead).";
+    ProtoMaxBulkLen, "proto-max-bulk-len", &[], "", Memory { min: 536870912, max: 536870912 }, "536870912", false,
+        "Largest bulk string in a request.";
+}
+
+impl P {
+    pub fn param(self) -> &'static Param {
+        &PARAMS[self as usize]
+    }
+    pub fn name(self) -> &'static str {
+        self.param().name
+    }
+}
+
+/// Finds a parameter by its name or an alias (case-insensitive).
+pub fn find(name: &str) -> Option<&'static Param> {
+    PARAMS.iter().find(|p| {
+        p.name.eq_ignore_ascii_case(name) || p.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    })
+}
+
+/// Finds a parameter by its TOML `section.key`.
+pub fn find_toml(key: &str) -> Option<&'static Param> {
+    PARAMS.iter().find(|p| !p.toml.is_empty() && p.toml == key)
+}
+
+/// Parses a memory size as Redis does: bytes, or a number with `k`, `kb`,
+/// `m`, `mb`, `g`, `gb` (case-insensitive; `k` = 1000, `kb` = 1024).
+pub fn parse_memory(s: &str) -> Option<u64> {
+    let lower = s.trim().to_ascii_lowercase();
+    let split = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (digits, unit) = lower.split_at(split);
+    if digits.is_empty() {
+        return None;
+    }
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    digits.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+/// A checked value, ready to store.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Parsed {
+    Int(i64),
+    Text(String),
+}
+
+impl Param {
+    /// Parses and checks `text`; the error says what is wrong (the caller
+    /// names the parameter or the key).
+    pub fn parse(&self, text: &str) -> Result<Parsed, String> {
+        match self.kind {
+            Int { min, max } => {
+                let v: i64 = text
+                    .trim()
+                    .parse()
+                    .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+                if v < min || v > max {
+                    return Err(format!(
+                        "argument must be between {min} and {max} inclusive"
+                    ));
+                }
+                if self.id == P::Shards && !(v as u64).is_power_of_two() {
+                    return Err(format!(
+                        "{v} must be a power of two between {min} and {max}"
+                    ));
+                }
+                Ok(Parsed::Int(v))
+            }
+            Memory { min, max } => {
+                let v = parse_memory(text).ok_or("argument must be a memory value")?;
+                if v < min || v > max {
+                    return Err(if min > 0 && max == u64::MAX {
+                        format!("argument must be a memory value of at least {}", human(min))
+                    } else {
+                        format!("argument must be between {min} and {max} inclusive")
+                    });
+                }
+                Ok(Parsed::Int(v.min(i64::MAX as u64) as i64))
+            }
+            Bool => match text.to_ascii_lowercase().as_str() {
+                "yes" | "true" => Ok(Parsed::Int(1)),
+                "no" | "false" => Ok(Parsed::Int(0)),
+                _ => Err("argument must be 'yes' or 'no'".into()),
+            },
+            Enum(words) => words
+                .iter()
+                .position(|w| w.eq_ignore_ascii_case(text))
+                .map(|i| Parsed::Int(i as i64))
+                .ok_or_else(|| {
+                    format!(
+                        "argument(s) must be one of the following: {}",
+                        words.join(", ")
+                    )
+                }),
+            Text => Ok(Parsed::Text(text.to_string())),
+            List => Ok(Parsed::Text(
+                text.split_whitespace().collect::<Vec<_>>().join(" "),
+            )),
+        }
+    }
+
+    /// Renders a stored integer the way CONFIG GET shows it.
+    pub fn render_int(&self, v: i64) -> String {
+        match self.kind {
+            Bool => if v != 0 { "yes" } else { "no" }.to_string(),
+            Enum(words) => words.get(v as usize).copied().unwrap_or("").to_string(),
+            _ => v.to_string(),
+        }
+    }
+}
+
+fn human(bytes: u64) -> String {
+    if bytes % MB == 0 {
+        format!("{}mb", bytes / MB)
+    } else {
+        bytes.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_match_rows_and_defaults_parse() {
+        for (i, p) in PARAMS.iter().enumerate() {
+            assert_eq!(p.id as usize, i, "{}", p.name);
+            p.parse(p.default)
+                .unwrap_or_else(|e| panic!("default of {}: {e}", p.name));
+        }
+        let mut names: Vec<&str> = PARAMS
+            .iter()
+            .flat_map(|p| std::iter::once(p.name).chain(p.aliases.iter().copied()))
+            .collect();
+        let n = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(n, names.len(), "a name or alias is used twice");
+    }
+
+    #[test]
+    fn memory_sizes() {
+        assert_eq!(parse_memory("512mb"), Some(512 << 20));
+        assert_eq!(parse_memory("2GB"), Some(2 << 30));
+        assert_eq!(parse_memory("1k"), Some(1000));
+        assert_eq!(parse_memory("100"), Some(100));
+        assert_eq!(parse_memory("12xb"), None);
+        assert_eq!(parse_memory("-1"), None);
+    }
+
+    #[test]
+    fn parsing_checks_ranges_and_words() {
+        let p = P::Port.param();
+        assert_eq!(p.parse("80"), Ok(Parsed::Int(80)));
+        assert!(p.parse("99999").is_err());
+        assert!(P::Shards.param().parse("1000").is_err());
+        assert_eq!(
+            P::MaxmemoryPolicy.param().parse("NoEviction"),
+            Ok(Parsed::Int(3))
+        );
+        assert!(P::MaxmemoryPolicy.param().parse("lfu").is_err());
+        assert_eq!(P::Appendonly.param().parse("no"), Ok(Parsed::Int(0)));
+        assert!(P::ClientQueryBufferLimit.param().parse("1000").is_err());
+    }
+}

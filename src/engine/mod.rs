@@ -1,0 +1,256 @@
+//! The engine: everything a command can act on, with no knowledge of
+//! sockets or of the server around it.
+//!
+//! - [`store`]: the databases, shards, entries and values;
+//! - [`evict`]: the eviction policies the store calls;
+//! - [`persist`]: the RDB codec and fork-less snapshots;
+//! - [`gate`] and [`unit`]: how a command, a transaction or a script runs
+//!   as one atomic unit;
+//! - [`clients`], [`stats`], [`slowlog`]: the clients other commands can
+//!   see, the counters INFO reports, the slow log.
+//!
+//! The engine reads its knobs from the live [`Settings`], so CONFIG SET
+//! takes effect at once. It holds no process-global state: two engines in
+//! one process (tests do this) are independent.
+
+pub mod clients;
+pub mod evict;
+pub mod gate;
+pub mod persist;
+pub mod slowlog;
+pub mod stats;
+pub mod store;
+pub mod unit;
+pub mod walk;
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::{Settings, P};
+use clients::ClientRegistry;
+use gate::Gate;
+use persist::control::{Persistence, SaveError};
+use persist::snapshot;
+use slowlog::SlowLog;
+use stats::Stats;
+use store::expire::ExpireCycle;
+use store::{now_ms, Databases, DbTotals, HashLimits};
+use unit::{Busy, Unit};
+
+pub struct Engine {
+    pub settings: Arc<Settings>,
+    pub dbs: Databases,
+    pub gate: Gate,
+    pub stats: Stats,
+    pub slowlog: SlowLog,
+    pub clients: ClientRegistry,
+    pub persist: Persistence,
+    pub started: Instant,
+    pub started_ms: u64,
+    /// The 40-hex-digit id of this run (INFO `run_id`).
+    pub run_id: String,
+    peak_memory: AtomicU64,
+}
+
+/// Figures gathered in one pass for INFO, /metrics and /health.
+pub struct Snapshot {
+    pub used_memory: u64,
+    pub peak_memory: u64,
+    /// (database, figures) of every database in use.
+    pub dbs: Vec<(usize, DbTotals)>,
+    /// Hits, misses, expired and evicted over all databases.
+    pub keyspace: store::ShardStats,
+}
+
+impl Snapshot {
+    pub fn keys(&self) -> usize {
+        self.dbs.iter().map(|(_, t)| t.keys).sum()
+    }
+    pub fn volatile(&self) -> usize {
+        self.dbs.iter().map(|(_, t)| t.volatile).sum()
+    }
+}
+
+/// A random 40-hex-digit id.
+pub fn random_id() -> String {
+    (0..40)
+        .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap())
+        .collect()
+}
+
+impl Engine {
+    /// An engine with the given settings; `commands` is the size of the
+    /// command table (for per-command statistics).
+    pub fn new(settings: Arc<Settings>, commands: usize) -> Engine {
+        let shards = settings.uint(P::Shards) as usize;
+        let databases = settings.uint(P::Databases) as usize;
+        let workers = crate::config::worker_threads(settings.uint(P::Threads) as usize);
+        let now = now_ms();
+        Engine {
+            dbs: Databases::new(databases, shards, settings.clone()),
+            gate: Gate::new(workers + 2),
+            stats: Stats::new(commands),
+            slowlog: SlowLog::new(settings.clone()),
+            clients: ClientRegistry::default(),
+            persist: Persistence::new(
+                settings.flag(P::Persistence),
+                std::path::PathBuf::from(&*settings.text(P::Dbfilename)),
+                now,
+            ),
+            started: Instant::now(),
+            started_ms: now,
+            run_id: random_id(),
+            peak_memory: AtomicU64::new(0),
+            settings,
+        }
+    }
+
+    /// Bytes the dataset accounts for (keys, values, per-entry overhead):
+    /// INFO's `used_memory`, and what `maxmemory` limits.
+    pub fn used_memory(&self) -> u64 {
+        let used = self.dbs.used_bytes() as u64;
+        self.peak_memory.fetch_max(used, Relaxed);
+        used
+    }
+
+    /// The figures INFO, /metrics and /health report, gathered in one pass
+    /// through `unit`.
+    pub fn snapshot(&self, unit: &mut Unit) -> Snapshot {
+        let dbs = unit.totals();
+        let mut keyspace = store::ShardStats::default();
+        for (_, t) in &dbs {
+            keyspace.add(&t.stats);
+        }
+        let used_memory = self.used_memory();
+        Snapshot {
+            used_memory,
+            peak_memory: self.peak_memory.load(Relaxed).max(used_memory),
+            dbs,
+            keyspace,
+        }
+    }
+
+    /// The compact-encoding thresholds for hashes.
+    pub fn hash_limits(&self) -> HashLimits {
+        HashLimits {
+            max_entries: self.settings.uint(P::HashMaxListpackEntries) as usize,
+            max_value: self.settings.uint(P::HashMaxListpackValue) as usize,
+        }
+    }
+
+    /// Starts an ordinary unit.
+    #[inline]
+    pub fn unit(&self, now: u64) -> Result<Unit<'_>, Busy> {
+        Unit::shared(&self.gate, &self.dbs, now)
+    }
+
+    /// Starts a unit that holds the gate alone.
+    pub fn exclusive_unit(&self, now: u64) -> Result<Unit<'_>, Busy> {
+        Unit::exclusive(&self.gate, &self.dbs, now)
+    }
+
+    /// True when no password is set or `candidate` is it. SHA-256 digests
+    /// are compared in constant time, so neither the content nor the
+    /// length of the password leaks through timing.
+    pub fn password_matches(&self, candidate: &[u8]) -> bool {
+        let expected = self.settings.text(P::Requirepass);
+        if expected.is_empty() {
+            return true;
+        }
+        let want: [u8; 32] = Sha256::digest(expected.as_bytes()).into();
+        let got: [u8; 32] = Sha256::digest(candidate).into();
+        got.ct_eq(&want).into()
+    }
+
+    pub fn auth_required(&self) -> bool {
+        !self.settings.text(P::Requirepass).is_empty()
+    }
+
+    /// SAVE: a synchronous snapshot, started inside `unit` (which must be
+    /// exclusive, so the image is one instant).
+    pub fn save(&self, unit: &Unit) -> Result<(), SaveError> {
+        assert!(
+            unit.is_exclusive(),
+            "a snapshot starts in an exclusive unit"
+        );
+        if !self.persist.try_start() {
+            return Err(SaveError::InProgress);
+        }
+        let started = Instant::now();
+        let dirty = self.stats.dirty.load(Relaxed);
+        let pending = snapshot::begin(&self.dbs, unit.now);
+        let result =
+            snapshot::write_file(&self.dbs, pending, &self.persist.path, &self.persist.files);
+        self.persist.finish(&result, dirty, started);
+        result.map(|_| ()).map_err(|_| SaveError::Failed)
+    }
+
+    /// BGSAVE: freezes the image inside `unit` (exclusive) and writes it on
+    /// a background thread.
+    pub fn bgsave(self: &Arc<Self>, unit: &Unit) -> Result<(), SaveError> {
+        assert!(
+            unit.is_exclusive(),
+            "a snapshot starts in an exclusive unit"
+        );
+        if !self.persist.try_start() {
+            return Err(SaveError::InProgress);
+        }
+        let started = Instant::now();
+        let dirty = self.stats.dirty.load(Relaxed);
+        let pending = snapshot::begin(&self.dbs, unit.now);
+        let me = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("bgsave".into())
+            .spawn(move || {
+                let result =
+                    snapshot::write_file(&me.dbs, pending, &me.persist.path, &me.persist.files);
+                me.persist.finish(&result, dirty, started);
+            });
+        if spawned.is_err() {
+            snapshot::abandon(&self.dbs);
+            self.persist.finish(
+                &Err(std::io::Error::other("cannot start a thread")),
+                dirty,
+                started,
+            );
+            return Err(SaveError::Failed);
+        }
+        Ok(())
+    }
+
+    /// Stops a snapshot being written (a second shutdown signal): it gives
+    /// up at its next shard and removes its temp file.
+    pub fn abort_snapshots(&self) {
+        self.persist.files.abort.store(true, Relaxed);
+    }
+
+    /// Loads the snapshot file at start (call with the dataset empty).
+    pub fn load_snapshot(&self) -> Result<u64, String> {
+        snapshot::load(&self.dbs, &self.persist.path, now_ms(), &self.hash_limits())
+    }
+
+    /// One housekeeping tick (every 100 ms): active expiry within a small
+    /// time budget, the ops/sec sample, and the periodic snapshot.
+    pub fn tick(self: &Arc<Self>, cycle: &mut ExpireCycle) {
+        let now = now_ms();
+        if let Ok(_unit) = self.unit(now) {
+            cycle.tick(&self.dbs, now, Duration::from_millis(2));
+        }
+        self.stats.sample();
+        let interval = self.settings.uint(P::SnapshotInterval);
+        if self.persist.enabled && interval > 0 && !self.persist.is_loading() {
+            let since = (now / 1000).saturating_sub(self.persist.last_save_unix());
+            let changed = self.stats.dirty.load(Relaxed) != self.persist.dirty_at_save();
+            if since >= interval && changed && !self.persist.in_progress.load(Relaxed) {
+                tracing::info!("periodic snapshot: {since}s since the last one");
+                if let Ok(unit) = self.exclusive_unit(now) {
+                    let _ = self.bgsave(&unit);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! The keyspace: numbered databases ([`Databases`]), each a [`Keyspace`] of
+//! `N` shards, each a [`Shard`] behind its own lock.
+//!
+//! One 64-bit hash of the key (foldhash with a per-store random seed) is
+//! computed once; bits 32.. pick the shard and the whole hash places the key
+//! in the shard's table. Databases other than 0 are created the first time
+//! they are used, so unused ones cost a pointer. Memory accounting and
+//! eviction span all databases, as in Redis.
+//!
+//! Locking is the caller's business (see `engine::unit`): this module hands
+//! out shard guards and never holds two at once itself.
+
+pub mod entries;
+pub mod expire;
+pub mod glob;
+pub mod hash;
+pub mod index;
+pub mod key;
+pub mod shard;
+pub mod value;
+
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::config::Settings;
+pub use index::prefetch;
+pub use shard::{Access, Entry, KeyHasher, Shard, ShardObserver, ShardStats, ENTRY_OVERHEAD};
+pub use value::{HashLimits, HashValue, Kind, Value};
+
+/// Milliseconds since the unix epoch (the time base of expiries).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// What every shard of every database shares.
+pub struct StoreShared {
+    /// Bytes accounted over all databases.
+    pub used: AtomicI64,
+    pub hasher: KeyHasher,
+    pub settings: Arc<Settings>,
+    /// Time zero of the access clock.
+    pub clock_base_ms: u64,
+}
+
+impl StoreShared {
+    pub fn new(settings: Arc<Settings>) -> StoreShared {
+        StoreShared {
+            used: AtomicI64::new(0),
+            hasher: KeyHasher::default(),
+            settings,
+            clock_base_ms: now_ms().saturating_sub(1),
+        }
+    }
+
+    #[cfg(test)]
+    pub fn for_tests() -> StoreShared {
+        StoreShared::new(Arc::new(Settings::defaults()))
+    }
+}
+
+#[repr(align(64))]
+pub struct PaddedShard(Mutex<Shard>);
+
+/// One database: `N` shards.
+pub struct Keyspace {
+    shards: Box<[PaddedShard]>,
+    mask: u64,
+}
+
+impl Keyspace {
+    fn new(num_shards: usize, shared: &Arc<StoreShared>) -> Keyspace {
+        assert!(num_shards.is_power_of_two() && num_shards <= 1 << 16);
+        Keyspace {
+            shards: (0..num_shards)
+                .map(|_| PaddedShard(Mutex::new(Shard::new(shared.clone()))))
+                .collect(),
+            mask: (num_shards - 1) as u64,
+        }
+    }
+
+    pub fn num_shards(&self) -> usize {
+        self.shards.len()
+    }
+
+    #[inline]
+    pub fn shard_index(&self, hash: u64) -> usize {
+        ((hash >> 32) & self.mask) as usize
+    }
+
+    /// Locks shard `i`.
+    #[inline]
+    pub fn lock_shard(&self, i: usize) -> MutexGuard<'_, Shard> {
+        self.shards[i].0.lock()
+    }
+
+    /// Locks shard `i` unless another thread holds it.
+    #[inline]
+    pub fn try_lock_shard(&self, i: usize) -> Option<MutexGuard<'_, Shard>> {
+        self.shards[i].0.try_lock()
+    }
+
+    /// Warms the memory that looking up each of `hashes` will touch, in
+    /// passes over the whole batch (shard, index slot, entry, string value),
+    /// so the batch's cache misses overlap instead of following one another.
+    /// Purely a hint: nothing changes, and a shard another thread holds is
+    /// skipped.
+    pub fn prefetch(&self, hashes: &[u64]) {
+        for &h in hashes {
+            prefetch(&self.shards[self.shard_index(h)]);
+        }
+        for &h in hashes {
+            if let Some(s) = self.try_lock_shard(self.shard_index(h)) {
+                s.prefetch_slot(h);
+            }
+        }
+        for &h in hashes {
+            if let Some(s) = self.try_lock_shard(self.shard_index(h)) {
+                s.prefetch_entry(h);
+            }
+        }
+        for &h in hashes {
+            if let Some(s) = self.try_lock_shard(self.shard_index(h)) {
+                s.prefetch_value(h);
+            }
+        }
+    }
+
+    /// Bytes accounted for this database (locks each shard in turn).
+    pub fn used_bytes(&self) -> usize {
+        self.shards.iter().map(|s| s.0.lock().used_bytes()).sum()
+    }
+}
+
+/// Figures of one database gathered in one pass.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct DbTotals {
+    pub keys: usize,
+    pub volatile: usize,
+    pub used: usize,
+    /// Sum and count of sampled remaining TTLs (ms), for `avg_ttl`.
+    pub ttl_sum: u128,
+    pub ttl_samples: u64,
+    pub stats: ShardStats,
+}
+
+impl DbTotals {
+    pub fn avg_ttl(&self) -> u64 {
+        if self.ttl_samples == 0 {
+            0
+        } else {
+            (self.ttl_sum / self.ttl_samples as u128) as u64
+        }
+    }
+}
+
+/// The numbered databases of one server.
+pub struct Databases {
+    shared: Arc<StoreShared>,
+    dbs: Box<[OnceLock<Keyspace>]>,
+    num_shards: usize,
+}
+
+impl Databases {
+    /// `count` databases of `num_shards` shards (a power of two); db 0 is
+    /// created at once, the others on first use.
+    pub fn new(count: usize, num_shards: usize, settings: Arc<Settings>) -> Databases {
+        let shared = Arc::new(StoreShared::new(settings));
+        let dbs: Box<[OnceLock<Keyspace>]> = (0..count.max(1)).map(|_| OnceLock::new()).collect();
+        let _ = dbs[0].set(Keyspace::new(num_shards, &shared));
+        Databases {
+            shared,
+            dbs,
+            num_shards,
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.dbs.len()
+    }
+
+    pub fn num_shards(&self) -> usize {
+        self.num_shards
+    }
+
+    pub fn shared(&self) -> &Arc<StoreShared> {
+        &self.shared
+    }
+
+    #[inline]
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.shared.hasher.hash_one(key)
+    }
+
+    #[inline]
+    pub fn shard_index(&self, hash: u64) -> usize {
+        ((hash >> 32) & (self.num_shards as u64 - 1)) as usize
+    }
+
+    /// Database `db`, created if this is its first use.
+    #[inline]
+    pub fn db(&self, db: usize) -> &Keyspace {
+        let cell = &self.dbs[db];
+        match cell.get() {
+            Some(ks) => ks,
+            None => cell.get_or_init(|| Keyspace::new(self.num_shards, &self.shared)),
+        }
+    }
+
+    /// Database `db` if it was ever used.
+    #[inline]
+    pub fn existing(&self, db: usize) -> Option<&Keyspace> {
+        self.dbs.get(db)?.get()
+    }
+
+    /// The databases in use, with their numbers.
+    pub fn in_use(&self) -> impl Iterator<Item = (usize, &Keyspace)> + '_ {
+        self.dbs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.get().map(|k| (i, k)))
+    }
+
+    /// Bytes accounted for the whole dataset (keys, values, per-entry overhead).
+    #[inline]
+    pub fn used_bytes(&self) -> usize {
+        self.shared.used.load(Relaxed).max(0) as usize
+    }
+
+    pub fn reset_stats(&self) {
+        for (_, ks) in self.in_use() {
+            for s in ks.shards.iter() {
+                s.0.lock().stats = ShardStats::default();
+            }
+        }
+    }
+
+    /// Evicts keys with the active policy until `needed` more bytes fit
+    /// under `limit`. Eviction starts in the shard of `near` (the key being
+    /// written: its database and hash) or the larger of it and a random
+    /// shard, so shards stay balanced; keys whose hashes are in `protected`
+    /// are never chosen. Returns false when nothing more can be evicted.
+    ///
+    /// Takes one shard lock at a time: the caller holds none.
+    pub fn make_room(
+        &self,
+        needed: usize,
+        limit: usize,
+        near: Option<(usize, u64)>,
+        protected: &[u64],
+        now_ms: u64,
+    ) -> bool {
+        let is_protected = |h: u64| protected.contains(&h);
+        let dbs: Vec<(usize, &Keyspace)> = self.in_use().collect();
+        let n = self.num_shards;
+        let mut misses = 0;
+        while self.used_bytes() + needed > limit {
+            let (db, random) = (dbs[fastrand::usize(..dbs.len())].1, fastrand::usize(..n));
+            let (ks, idx) = match near {
+                Some((d, h)) if misses == 0 => {
+                    let ks = self.db(d);
+                    let a = ks.shard_index(h);
+                    let ua = ks.lock_shard(a).used_bytes();
+                    let ub = ks.lock_shard(random).used_bytes();
+                    if ua >= ub {
+                        (ks, a)
+                    } else {
+                        (ks, random)
+                    }
+                }
+                _ => (db, random),
+            };
+            if ks.lock_shard(idx).evict_one(now_ms, &is_protected) {
+                misses = 0;
+                continue;
+            }
+            misses += 1;
+            if self.used_bytes() == 0 {
+                return false;
+            }
+            if misses > 4 * n.min(64) {
+                // Nothing evictable in the shards tried: walk them all once.
+                let found = dbs.iter().any(|(_, ks)| {
+                    (0..n).any(|i| ks.lock_shard(i).evict_one(now_ms, &is_protected))
+                });
+                if !found {
+                    return false;
+                }
+                misses = 0;
+            }
+        }
+        true
+    }
+}
+
+/// The 48-bit SCAN order of a key hash.
+#[inline]
+pub fn scan_order(hash: u64) -> u64 {
+    hash >> 16
+}
+
+/// Given candidates (order, payload), decides which to return now: every
+/// candidate with order below the returned bound. `next` is the bound to
+/// resume from, or `None` when all were taken. Equal orders are never split.
+pub fn ordered_cut<T: Copy>(cands: &mut [(u64, T)], batch: usize) -> (u64, Option<u64>) {
+    if cands.len() <= batch {
+        return (u64::MAX, None);
+    }
+    cands.select_nth_unstable_by_key(batch, |c| c.0);
+    let cut = cands[batch].0;
+    if cands[..batch].iter().any(|c| c.0 < cut) {
+        (cut, Some(cut))
+    } else {
+        // Everything before the cut shares its order: take that order whole.
+        let next = cands.iter().map(|c| c.0).filter(|&o| o > cut).min();
+        match next {
+            Some(n) => (n, Some(n)),
+            None => (u64::MAX, None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordered_cut_never_splits_ties() {
+        let mut c = vec![(5u64, 0), (5, 1), (5, 2), (7, 3)];
+        let (below, next) = ordered_cut(&mut c, 2);
+        assert_eq!((below, next), (7, Some(7)));
+    }
+
+    #[test]
+    fn databases_are_created_on_use() {
+        let d = Databases::new(16, 256, Arc::new(Settings::defaults()));
+        assert!(d.existing(3).is_none());
+        let h = d.hash(b"a");
+        let ks = d.db(3);
+        ks.lock_shard(ks.shard_index(h))
+            .insert(h, b"a", Value::Int(1), 0, 0);
+        assert!(d.existing(3).is_some());
+        assert!(d.existing(5).is_none());
+        assert_eq!(d.in_use().count(), 2);
+    }
+}
