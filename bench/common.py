@@ -22,7 +22,7 @@ def free_port():
 
 
 class Server:
-    def __init__(self, kind, extra=()):
+    def __init__(self, kind, extra=(), binary=None):
         self.kind = kind
         self.port = free_port()
         self.tmp = tempfile.TemporaryDirectory()
@@ -30,9 +30,10 @@ class Server:
             cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                    "--appendonly", "no", "--dir", self.tmp.name]
         else:
-            if not os.path.exists(BINARY):
-                raise SystemExit("build first: cargo build --release")
-            cmd = [BINARY, "--port", str(self.port)]
+            binary = binary or BINARY
+            if not os.path.exists(binary):
+                raise SystemExit(f"{binary} is missing: build first (cargo build --release)")
+            cmd = [binary, "--port", str(self.port)]
         self.proc = subprocess.Popen(cmd + list(extra), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         deadline = time.time() + 10

@@ -106,3 +106,36 @@ fn redis_benchmark_default_tests_run() {
     }
     srv.assert_healthy();
 }
+
+/// The golden command tables (replayed in process by `handlers.rs`) still
+/// hold exactly what redis-server answers, and the binary answers the same
+/// over a socket.
+#[test]
+fn golden_tables_match_redis_server_and_the_binary() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    let theirs = common::redis_server();
+    let ours = common::redistill(&[]);
+    for port in [theirs.port, ours.port] {
+        let out = Command::new("python3")
+            .arg(format!("{dir}/golden.py"))
+            .arg("check")
+            .arg(port.to_string())
+            .args(&files)
+            .output()
+            .expect("python3 is required");
+        assert!(
+            out.status.success(),
+            "golden tables differ on port {port}:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -197,10 +197,10 @@ pub fn memory_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 pub fn slowlog_get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut count = 10i64;
     if args.len() == 3 {
-        count = int_arg(args[2])?;
-        if count < -1 {
-            return Err(errors::SLOWLOG_COUNT);
-        }
+        count = match crate::numeric::parse_i64(args[2]) {
+            Some(n) if n >= -1 => n,
+            _ => return Err(errors::SLOWLOG_COUNT),
+        };
     } else if args.len() > 3 {
         return Err(ctx.arity_error());
     }
@@ -278,4 +278,27 @@ pub fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     ctx.rt.host.shutdown(mode);
     ctx.after = After::Drop;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// docs/configuration.md carries the table `parameters_markdown` makes.
+    #[test]
+    fn parameters_doc_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md");
+        let text = std::fs::read_to_string(path).unwrap();
+        let (head, rest) = text.split_once("<!-- parameters:begin -->\n").unwrap();
+        let (_, tail) = rest.split_once("<!-- parameters:end -->").unwrap();
+        let want = format!(
+            "{head}<!-- parameters:begin -->\n{}<!-- parameters:end -->{tail}",
+            super::parameters_markdown()
+        );
+        if std::env::var_os("REDISTILL_WRITE_DOCS").is_some() {
+            std::fs::write(path, &want).unwrap();
+        }
+        assert!(
+            text == want,
+            "docs/configuration.md is out of date: run REDISTILL_WRITE_DOCS=1 cargo test --lib parameters_doc"
+        );
+    }
 }

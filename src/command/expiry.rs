@@ -64,8 +64,7 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], seconds: bool, relative: bool) 
         }
     }
     if when <= k.now as i64 {
-        k.shard.remove_at(pos);
-        k.shard.stats.expired += 1;
+        k.shard.expire_now(pos);
     } else {
         k.shard.set_expire(pos, when as u64);
     }

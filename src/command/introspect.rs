@@ -99,7 +99,7 @@ pub fn command_info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     for name in &args[2..] {
         match find_spec(name) {
             Some(spec) => write_command_info(ctx, spec),
-            None => ctx.out.null_array(),
+            None => ctx.out.null(),
         }
     }
     Ok(())

@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 use crate::config::P;
 use crate::engine::clients::ClientHandle;
+use crate::engine::gate::Pass;
 use crate::engine::stats::LocalStats;
 use crate::engine::unit::Unit;
 use crate::engine::Engine;
@@ -101,6 +102,8 @@ pub struct Session {
     /// The selected database.
     pub db: usize,
     pub stats: LocalStats,
+    /// Settings dispatch reads for every command, refreshed each batch.
+    pub knobs: Knobs,
     /// When the current command started: set at the start of each batch and
     /// advanced as each command ends, so timing costs one clock read (the
     /// TSC, via quanta) per command.
@@ -115,14 +118,33 @@ impl Session {
             reply_mode: ReplyMode::On,
             db: 0,
             stats: LocalStats::default(),
+            knobs: Knobs {
+                version: u64::MAX,
+                maxmemory: 0,
+                slowlog_threshold: 0,
+            },
             clock: quanta::Instant::now(),
         }
     }
 
     /// Marks the start of a batch of requests (call after each read).
     #[inline]
-    pub fn start_batch(&mut self) {
+    pub fn start_batch(&mut self, settings: &crate::config::Settings) {
         self.clock = quanta::Instant::now();
+        self.refresh_knobs(settings);
+    }
+
+    /// Copies the per-command settings again if any changed.
+    #[inline]
+    pub fn refresh_knobs(&mut self, settings: &crate::config::Settings) {
+        let version = settings.version();
+        if version != self.knobs.version {
+            self.knobs = Knobs {
+                version,
+                maxmemory: settings.uint(P::Maxmemory) as usize,
+                slowlog_threshold: settings.int(P::SlowlogLogSlowerThan),
+            };
+        }
     }
 
     /// Selects database `db` (already checked).
@@ -130,6 +152,15 @@ impl Session {
         self.db = db;
         self.handle.db.store(db as u16, Relaxed);
     }
+}
+
+/// Settings read for every command, copied once per batch (and again
+/// whenever CONFIG SET changed anything).
+#[derive(Clone, Copy, Debug)]
+pub struct Knobs {
+    version: u64,
+    pub maxmemory: usize,
+    pub slowlog_threshold: i64,
 }
 
 /// Everything a handler can see.
@@ -192,12 +223,18 @@ fn reply_error(sess: &mut Session, out: &mut Reply, e: &CmdError) {
 
 /// Runs one command and appends its reply. Returns what the connection
 /// must do next.
-pub fn execute(
-    rt: &Runtime,
+///
+/// `pass` is the caller's pass through the engine's gate: a connection
+/// keeps one shared pass for a batch of commands (taken here when missing)
+/// and must drop it before it waits for I/O. A command that needs the whole
+/// keyspace gives it up and passes alone.
+pub fn execute<'g>(
+    rt: &'g Runtime,
     sess: &mut Session,
     out: &mut Reply,
     now: u64,
     args: &[&[u8]],
+    pass: &mut Option<Pass<'g>>,
 ) -> After {
     let table = CommandTable::get();
     let eng = &rt.engine;
@@ -253,18 +290,25 @@ pub fn execute(
         return After::Continue;
     }
 
-    let unit = if spec.flags & table::EXCLUSIVE != 0 {
-        eng.exclusive_unit(now)
+    let exclusive_pass;
+    let held = if spec.flags & table::EXCLUSIVE != 0 {
+        *pass = None;
+        exclusive_pass = eng.gate.exclusive();
+        exclusive_pass.as_ref()
     } else {
-        eng.unit(now)
+        if pass.is_none() {
+            *pass = eng.gate.shared();
+        }
+        pass.as_ref()
     };
-    let Ok(mut unit) = unit else {
+    let Some(held) = held else {
         reply_error(sess, out, &errors::BUSY);
         sess.stats.slot(id).rejected += 1;
         return After::Continue;
     };
+    let mut unit = Unit::within(held, &eng.dbs, now);
 
-    let max_memory = eng.settings.uint(P::Maxmemory) as usize;
+    let max_memory = sess.knobs.maxmemory;
     if max_memory > 0
         && spec.flags & table::DENYOOM != 0
         && !make_room(rt, sess.db, spec, args, max_memory, now)
@@ -318,6 +362,10 @@ pub fn execute(
         eng.dbs.make_room(0, max_memory, None, &protected, now);
     }
     drop(unit);
+    if spec.flags & table::ADMIN != 0 {
+        // CONFIG SET may have changed what the next command must see.
+        sess.refresh_knobs(&eng.settings);
+    }
     let ended = quanta::Instant::now();
     let elapsed = ended.duration_since(started).as_micros() as u64;
     sess.clock = ended;
@@ -333,7 +381,9 @@ pub fn execute(
     if !failed && spec.flags & table::WRITE != 0 {
         sess.stats.dirty += 1;
     }
-    eng.slowlog.maybe_record(elapsed, args, &sess.handle);
+    if sess.knobs.slowlog_threshold >= 0 && elapsed as i64 >= sess.knobs.slowlog_threshold {
+        eng.slowlog.maybe_record(elapsed, args, &sess.handle);
+    }
     let mode_after = sess.reply_mode;
     let suppress = match mode_before {
         // Only CLIENT REPLY ON is answered while replies are off.

@@ -247,8 +247,7 @@ pub fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     bulk_value(ctx.out, k.value(pos));
     if expire_at != 0 {
         if expire_at <= k.now {
-            k.shard.remove_at(pos);
-            k.shard.stats.expired += 1;
+            k.shard.expire_now(pos);
         } else {
             k.shard.set_expire(pos, expire_at);
         }

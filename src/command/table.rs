@@ -263,7 +263,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         cmd!("command|info", -2, LOADING | STALE, NK, "server", "2.8.13", "Returns information about one, multiple or all commands.", "[command-name...]", introspect::command_info),
         cmd!("command|docs", -2, LOADING | STALE, NK, "server", "7.0.0", "Returns documentary information about one, multiple or all commands.", "[command-name...]", introspect::command_docs),
         cmd!("command|list", -2, LOADING | STALE, NK, "server", "7.0.0", "Returns a list of command names.", "[FILTERBY MODULE module-name|ACLCAT category|PATTERN pattern:pattern]", introspect::command_list),
-        cmd!("command|getkeys", -3, LOADING | STALE, NK, "server", "2.8.13", "Extracts the key names from an arbitrary command.", "command arg...", introspect::command_getkeys),
+        cmd!("command|getkeys", -4, LOADING | STALE, NK, "server", "2.8.13", "Extracts the key names from an arbitrary command.", "command arg...", introspect::command_getkeys),
         cmd!("command|help", 2, LOADING | STALE, NK, "server", "5.0.0", "Returns helpful text about the different subcommands.", "", introspect::command_help),
     ]),
     cmd!("time", 1, LOADING | STALE | FAST, NK, "server", "2.6.0", "Returns the server time.", "", admin::time),

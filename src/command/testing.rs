@@ -87,8 +87,8 @@ impl TestClient {
     }
 
     pub fn run_bytes(&mut self, rt: &Runtime, args: &[&[u8]]) -> Vec<u8> {
-        self.sess.start_batch();
-        execute(rt, &mut self.sess, &mut self.out, now_ms(), args);
+        self.sess.start_batch(&rt.engine.settings);
+        execute(rt, &mut self.sess, &mut self.out, now_ms(), args, &mut None);
         let bytes = self.out.as_bytes().to_vec();
         self.out.clear();
         bytes

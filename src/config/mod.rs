@@ -43,7 +43,7 @@ impl EvictionPolicy {
 
 /// The live configuration: one value per table row.
 pub struct Settings {
-    ints: Box<[AtomicI64]>,
+    ints: [AtomicI64; params::COUNT],
     texts: Box<[RwLock<Arc<str>>]>,
     /// The TOML file the server started with, if any.
     pub config_file: Option<PathBuf>,
@@ -71,7 +71,7 @@ impl Settings {
     /// Every parameter at its default.
     pub fn defaults() -> Settings {
         let s = Settings {
-            ints: PARAMS.iter().map(|_| AtomicI64::new(0)).collect(),
+            ints: std::array::from_fn(|_| AtomicI64::new(0)),
             texts: PARAMS.iter().map(|_| RwLock::new(Arc::from(""))).collect(),
             config_file: None,
             version: AtomicU64::new(0),

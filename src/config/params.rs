@@ -66,6 +66,9 @@ macro_rules! params {
         #[repr(u16)]
         pub enum P { $($id,)* }
 
+        /// How many parameters the table has.
+        pub const COUNT: usize = [$(P::$id),*].len();
+
         pub static PARAMS: &[Param] = &[
             $(Param { id: P::$id, name: $name, aliases: $aliases, toml: $toml, kind: $kind,
                       default: $default, mutable: $mutable, doc: $doc },)*
@@ -118,7 +121,7 @@ params! {
         "Memory limit for the dataset, e.g. 512mb or 2gb; 0 = unlimited.";
     MaxmemoryPolicy, "maxmemory-policy", &[], "memory.eviction_policy", Enum(POLICIES), "allkeys-lru", true,
         "Eviction policy: allkeys-lru, allkeys-random, allkeys-s3fifo or noeviction.";
-    MaxmemorySamples, "maxmemory-samples", &[], "memory.maxmemory_samples", Int { min: 1, max: 64 }, "5", true,
+    MaxmemorySamples, "maxmemory-samples", &[], "memory.maxmemory_samples", Int { min: 1, max: I32 }, "5", true,
         "Keys sampled per LRU eviction.";
     Persistence, "persistence", &[], "persistence.enabled", Bool, "no", false,
         "Load the snapshot at start, take periodic snapshots and one on shutdown.";

@@ -142,15 +142,18 @@ impl Engine {
         }
     }
 
-    /// Starts an ordinary unit.
-    #[inline]
-    pub fn unit(&self, now: u64) -> Result<Unit<'_>, Busy> {
-        Unit::shared(&self.gate, &self.dbs, now)
+    /// Runs `f` in an ordinary unit of its own.
+    pub fn with_unit<R>(&self, now: u64, f: impl FnOnce(&mut Unit) -> R) -> Result<R, Busy> {
+        unit::shared(&self.gate, &self.dbs, now, f)
     }
 
-    /// Starts a unit that holds the gate alone.
-    pub fn exclusive_unit(&self, now: u64) -> Result<Unit<'_>, Busy> {
-        Unit::exclusive(&self.gate, &self.dbs, now)
+    /// Runs `f` in a unit that holds the gate alone.
+    pub fn with_exclusive_unit<R>(
+        &self,
+        now: u64,
+        f: impl FnOnce(&mut Unit) -> R,
+    ) -> Result<R, Busy> {
+        unit::exclusive(&self.gate, &self.dbs, now, f)
     }
 
     /// True when no password is set or `candidate` is it. SHA-256 digests
@@ -237,9 +240,9 @@ impl Engine {
     /// time budget, the ops/sec sample, and the periodic snapshot.
     pub fn tick(self: &Arc<Self>, cycle: &mut ExpireCycle) {
         let now = now_ms();
-        if let Ok(_unit) = self.unit(now) {
-            cycle.tick(&self.dbs, now, Duration::from_millis(2));
-        }
+        let _ = self.with_unit(now, |_| {
+            cycle.tick(&self.dbs, now, Duration::from_millis(2))
+        });
         self.stats.sample();
         let interval = self.settings.uint(P::SnapshotInterval);
         if self.persist.enabled && interval > 0 && !self.persist.is_loading() {
@@ -247,9 +250,7 @@ impl Engine {
             let changed = self.stats.dirty.load(Relaxed) != self.persist.dirty_at_save();
             if since >= interval && changed && !self.persist.in_progress.load(Relaxed) {
                 tracing::info!("periodic snapshot: {since}s since the last one");
-                if let Ok(unit) = self.exclusive_unit(now) {
-                    let _ = self.bgsave(&unit);
-                }
+                let _ = self.with_exclusive_unit(now, |unit| self.bgsave(unit));
             }
         }
     }

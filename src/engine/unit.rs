@@ -27,7 +27,7 @@ fn slot_id(db: usize, shard: usize) -> u32 {
 
 pub struct Unit<'e> {
     dbs: &'e Databases,
-    pass: Pass<'e>,
+    exclusive: bool,
     first: Option<(u32, MutexGuard<'e, Shard>)>,
     more: Vec<(u32, MutexGuard<'e, Shard>)>,
     /// Time of this unit (unix ms): expiry decisions use one clock reading.
@@ -38,24 +38,38 @@ pub struct Unit<'e> {
 #[derive(Debug)]
 pub struct Busy;
 
+/// Runs `f` in an ordinary unit with a pass of its own.
+pub fn shared<R>(
+    gate: &Gate,
+    dbs: &Databases,
+    now: u64,
+    f: impl FnOnce(&mut Unit) -> R,
+) -> Result<R, Busy> {
+    let pass = gate.shared().ok_or(Busy)?;
+    let mut unit = Unit::within(&pass, dbs, now);
+    Ok(f(&mut unit))
+}
+
+/// Runs `f` in a unit that holds the gate alone.
+pub fn exclusive<R>(
+    gate: &Gate,
+    dbs: &Databases,
+    now: u64,
+    f: impl FnOnce(&mut Unit) -> R,
+) -> Result<R, Busy> {
+    let pass = gate.exclusive().ok_or(Busy)?;
+    let mut unit = Unit::within(&pass, dbs, now);
+    Ok(f(&mut unit))
+}
+
 impl<'e> Unit<'e> {
-    /// An ordinary unit.
+    /// A unit inside a pass the caller holds (a connection keeps one shared
+    /// pass for a whole batch of commands). The pass must outlive the unit.
     #[inline]
-    pub fn shared(gate: &'e Gate, dbs: &'e Databases, now: u64) -> Result<Unit<'e>, Busy> {
-        let pass = gate.shared().ok_or(Busy)?;
-        Ok(Unit::with_pass(pass, dbs, now))
-    }
-
-    /// A unit that holds the gate alone.
-    pub fn exclusive(gate: &'e Gate, dbs: &'e Databases, now: u64) -> Result<Unit<'e>, Busy> {
-        let pass = gate.exclusive().ok_or(Busy)?;
-        Ok(Unit::with_pass(pass, dbs, now))
-    }
-
-    fn with_pass(pass: Pass<'e>, dbs: &'e Databases, now: u64) -> Unit<'e> {
+    pub fn within(pass: &'e Pass<'_>, dbs: &'e Databases, now: u64) -> Unit<'e> {
         Unit {
             dbs,
-            pass,
+            exclusive: pass.is_exclusive(),
             first: None,
             more: Vec::new(),
             now,
@@ -63,7 +77,7 @@ impl<'e> Unit<'e> {
     }
 
     pub fn is_exclusive(&self) -> bool {
-        self.pass.is_exclusive()
+        self.exclusive
     }
 
     pub fn dbs(&self) -> &'e Databases {
@@ -140,6 +154,20 @@ impl<'e> Unit<'e> {
     pub fn shard(&mut self, db: usize, hash: u64) -> &mut Shard {
         let ks = self.dbs.db(db);
         let id = slot_id(db, ks.shard_index(hash));
+        // The common case: a single-key command's first lookup, or another
+        // lookup in the shard it holds.
+        match self.first {
+            None if self.more.is_empty() => {
+                let g = ks.lock_shard((id & 0xFFFF) as usize);
+                return &mut self.first.insert((id, g)).1;
+            }
+            Some((f, _)) if f == id => return &mut self.first.as_mut().expect("held").1,
+            _ => {}
+        }
+        self.shard_slow(ks, id)
+    }
+
+    fn shard_slow(&mut self, ks: &'e Keyspace, id: u32) -> &mut Shard {
         let at = match self.held_index(id) {
             Some(at) => at,
             None => {
@@ -270,7 +298,8 @@ mod tests {
                 let (gate, dbs, keys) = (gate.clone(), dbs.clone(), keys.clone());
                 std::thread::spawn(move || {
                     for n in 0..500i64 {
-                        let mut u = Unit::shared(&gate, &dbs, 0).unwrap();
+                        let pass = gate.shared().unwrap();
+                        let mut u = Unit::within(&pass, &dbs, 0);
                         let hashes: Vec<u64> = keys.iter().map(|k| u.hash(k)).collect();
                         u.lock_keys(0, &hashes);
                         if t % 2 == 0 {

@@ -173,7 +173,8 @@ mod tests {
     fn scan_returns_every_stable_key_despite_churn() {
         let gate = Gate::new(1);
         let dbs = Databases::new(1, 256, Arc::new(Settings::defaults()));
-        let mut u = Unit::shared(&gate, &dbs, 0).unwrap();
+        let pass = gate.shared().unwrap();
+        let mut u = Unit::within(&pass, &dbs, 0);
         for i in 0..5000 {
             put(&mut u, 0, &format!("key:{i}"));
         }
@@ -208,7 +209,8 @@ mod tests {
     fn walks_see_each_database_alone() {
         let gate = Gate::new(1);
         let dbs = Databases::new(16, 256, Arc::new(Settings::defaults()));
-        let mut u = Unit::exclusive(&gate, &dbs, 0).unwrap();
+        let pass = gate.exclusive().unwrap();
+        let mut u = Unit::within(&pass, &dbs, 0);
         put(&mut u, 3, "a");
         put(&mut u, 0, "a");
         put(&mut u, 0, "b");

@@ -14,9 +14,10 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::Server;
-use crate::command::{self, After, Session};
+use crate::command::{self, After, Runtime, Session};
 use crate::config::P;
 use crate::engine::clients::ClientHandle;
+use crate::engine::gate::Pass;
 use crate::engine::store::{now_ms, Databases};
 use crate::engine::Engine;
 use crate::protocol::{ParseLimits, Parser, Reply, Request};
@@ -126,6 +127,150 @@ fn recycle<'b>(mut v: Vec<&[u8]>) -> Vec<&'b [u8]> {
         .collect()
 }
 
+/// Parsing state a connection keeps between reads.
+#[derive(Default)]
+struct Requests {
+    parser: Parser,
+    window: Window,
+    /// The argument vector's allocation, reused for every request.
+    argv_store: Vec<&'static [u8]>,
+}
+
+/// Where a run of requests stopped.
+enum Step {
+    /// No complete request is left in the buffer.
+    More,
+    /// Enough replies are pending to write them before going on.
+    Flush,
+    /// A command asked to close the connection.
+    Stop(After),
+}
+
+impl Requests {
+    /// Runs the complete requests in `buf[*consumed..]`, advancing
+    /// `consumed`, until the buffer holds no complete request, replies pass
+    /// the flush threshold, or the connection must close. Runs with one
+    /// shared pass through the engine's gate, dropped before returning, so
+    /// nothing is held while the caller waits for the socket.
+    fn run(
+        &mut self,
+        rt: &Runtime,
+        client: &mut Session,
+        out: &mut Reply,
+        buf: &[u8],
+        consumed: &mut usize,
+        now: u64,
+    ) -> Step {
+        let mut argv = recycle(std::mem::take(&mut self.argv_store));
+        let mut pass = None;
+        let step = self.run_with(rt, client, out, buf, consumed, now, &mut argv, &mut pass);
+        drop(pass);
+        self.argv_store = recycle(argv);
+        step
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_with<'b, 'g>(
+        &mut self,
+        rt: &'g Runtime,
+        client: &mut Session,
+        out: &mut Reply,
+        buf: &'b [u8],
+        consumed: &mut usize,
+        now: u64,
+        argv: &mut Vec<&'b [u8]>,
+        pass: &mut Option<Pass<'g>>,
+    ) -> Step {
+        let eng = &rt.engine;
+        loop {
+            let limits = ParseLimits {
+                unauthenticated: !client.authenticated,
+                ..ParseLimits::default()
+            };
+            let window = &mut self.window;
+            if window.next == window.requests.len() {
+                window.fill(
+                    &eng.dbs,
+                    client.db,
+                    &mut self.parser,
+                    buf,
+                    *consumed,
+                    &limits,
+                );
+            }
+            let after = if let Some((ranges, end)) = window.next_request() {
+                *consumed = end;
+                if ranges.is_empty() {
+                    continue;
+                }
+                argv.clear();
+                argv.extend(ranges.iter().map(|r| &buf[r.clone()]));
+                let was_authenticated = client.authenticated;
+                let after = command::execute(rt, client, out, now, argv, pass);
+                if client.authenticated != was_authenticated {
+                    // The parse limits changed: parse the rest again under them.
+                    window.clear();
+                }
+                after
+            } else {
+                // An inline request, an incomplete one, or a protocol error.
+                match self.parser.parse(&buf[*consumed..], &limits) {
+                    Ok(None) => return Step::More,
+                    Ok(Some(req)) => {
+                        let end = *consumed + req.consumed();
+                        match req {
+                            Request::Empty { .. } => {
+                                *consumed = end;
+                                continue;
+                            }
+                            Request::Multibulk { .. } => {
+                                // The window takes these; should one get here,
+                                // it runs through the window all the same.
+                                self.window.hold(&self.parser, *consumed, end);
+                                continue;
+                            }
+                            Request::Inline { .. } => {
+                                *consumed = end;
+                                let owned = std::mem::take(&mut self.parser.inline_args);
+                                let args: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
+                                command::execute(rt, client, out, now, &args, pass)
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(
+                            "protocol error from {}: {}",
+                            client.handle.addr,
+                            e.message()
+                        );
+                        out.error(&e.message());
+                        return Step::Stop(After::Close);
+                    }
+                }
+            };
+            let limit = if client.authenticated {
+                OUTPUT_LIMIT
+            } else {
+                UNAUTH_OUTPUT_LIMIT
+            };
+            if out.len() > limit {
+                tracing::warn!(
+                    "closing client {} that reached the output buffer limit",
+                    client.handle.addr
+                );
+                eng.stats.output_limit_disconnections.fetch_add(1, Relaxed);
+                return Step::Stop(After::Drop);
+            }
+            if after != After::Continue {
+                return Step::Stop(after);
+            }
+            if out.len() >= FLUSH_THRESHOLD {
+                return Step::Flush;
+            }
+        }
+    }
+}
+
 enum Read {
     Data,
     Closed,
@@ -141,9 +286,7 @@ where
     let mut client = Session::new(handle.clone(), !eng.auth_required());
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Reply::new();
-    let mut parser = Parser::new();
-    let mut window = Window::default();
-    let mut argv_store: Vec<&[u8]> = Vec::with_capacity(16);
+    let mut reqs = Requests::default();
     let mut stop = server.shutdown_signal();
     // When the first byte of a not yet complete request arrived.
     let mut pending_since: Option<Instant> = None;
@@ -220,95 +363,26 @@ where
             .fetch_add((rbuf.len() - before) as u64, Relaxed);
         let now = now_ms();
         handle.last_active_ms.store(now, Relaxed);
-        client.start_batch();
+        client.start_batch(&eng.settings);
 
         let mut after = After::Continue;
         let mut consumed = 0;
-        {
-            let buf = &rbuf[..];
-            let mut argv = recycle(std::mem::take(&mut argv_store));
-            window.clear();
-            loop {
-                let limits = ParseLimits {
-                    unauthenticated: !client.authenticated,
-                    ..ParseLimits::default()
-                };
-                if window.next == window.requests.len() {
-                    window.fill(&eng.dbs, client.db, &mut parser, buf, consumed, &limits);
-                }
-                if let Some((ranges, end)) = window.next_request() {
-                    consumed = end;
-                    if ranges.is_empty() {
-                        continue;
-                    }
-                    argv.clear();
-                    argv.extend(ranges.iter().map(|r| &buf[r.clone()]));
-                    let was_authenticated = client.authenticated;
-                    after = command::execute(&rt, &mut client, &mut out, now, &argv);
-                    if client.authenticated != was_authenticated {
-                        // The parse limits changed: parse the rest again under them.
-                        window.clear();
-                    }
-                } else {
-                    // An inline request, an incomplete one, or a protocol error.
-                    match parser.parse(&buf[consumed..], &limits) {
-                        Ok(None) => break,
-                        Ok(Some(req)) => {
-                            let end = consumed + req.consumed();
-                            match req {
-                                Request::Empty { .. } => {
-                                    consumed = end;
-                                    continue;
-                                }
-                                Request::Multibulk { .. } => {
-                                    // The window takes these; should one get here,
-                                    // it runs through the window all the same.
-                                    window.hold(&parser, consumed, end);
-                                    continue;
-                                }
-                                Request::Inline { .. } => {
-                                    consumed = end;
-                                    let owned = std::mem::take(&mut parser.inline_args);
-                                    let args: Vec<&[u8]> =
-                                        owned.iter().map(Vec::as_slice).collect();
-                                    after =
-                                        command::execute(&rt, &mut client, &mut out, now, &args);
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            tracing::debug!("protocol error from {}: {}", handle.addr, e.message());
-                            out.error(&e.message());
-                            after = After::Close;
-                            break;
-                        }
-                    }
-                }
-                let limit = if client.authenticated {
-                    OUTPUT_LIMIT
-                } else {
-                    UNAUTH_OUTPUT_LIMIT
-                };
-                if out.len() > limit {
-                    tracing::warn!(
-                        "closing client {} that reached the output buffer limit",
-                        handle.addr
-                    );
-                    eng.stats.output_limit_disconnections.fetch_add(1, Relaxed);
-                    after = After::Drop;
-                }
-                if after != After::Continue {
+        reqs.window.clear();
+        loop {
+            match reqs.run(&rt, &mut client, &mut out, &rbuf[..], &mut consumed, now) {
+                Step::More => break,
+                Step::Stop(a) => {
+                    after = a;
                     break;
                 }
-                if out.len() >= FLUSH_THRESHOLD {
+                Step::Flush => {
                     if !flush(&mut stream, &mut out, &eng, request_timeout).await {
                         after = After::Drop;
                         break;
                     }
-                    client.start_batch();
+                    client.start_batch(&eng.settings);
                 }
             }
-            argv_store = recycle(argv);
         }
         rbuf.advance(consumed);
         eng.stats.absorb(&mut client.stats);

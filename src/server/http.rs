@@ -145,15 +145,13 @@ fn status(shared: &Server) -> (&'static str, u16) {
 /// holds it).
 fn snapshot(shared: &Server) -> Snapshot {
     let eng = shared.engine();
-    match eng.unit(now_ms()) {
-        Ok(mut u) => eng.snapshot(&mut u),
-        Err(_) => Snapshot {
+    eng.with_unit(now_ms(), |u| eng.snapshot(u))
+        .unwrap_or_else(|_| Snapshot {
             used_memory: eng.used_memory(),
             peak_memory: eng.used_memory(),
             dbs: Vec::new(),
             keyspace: Default::default(),
-        },
-    }
+        })
 }
 
 fn health_json(shared: &Server) -> (u16, String) {

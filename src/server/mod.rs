@@ -390,13 +390,12 @@ pub async fn run(settings: Arc<Settings>) -> Result<(), String> {
         _ = int.recv() => return Err(exit_now(&eng).await),
         _ = term.recv() => return Err(exit_now(&eng).await),
     }
-    let (keys, snap_stats) = match eng.unit(now_ms()) {
-        Ok(mut u) => {
-            let snap = eng.snapshot(&mut u);
+    let (keys, snap_stats) = eng
+        .with_unit(now_ms(), |u| {
+            let snap = eng.snapshot(u);
             (snap.keys(), snap.keyspace)
-        }
-        Err(_) => (0, Default::default()),
-    };
+        })
+        .unwrap_or_default();
     tracing::info!(
         "Redistill stopped after {}s: {} connections received, {} commands processed, {} keys, {} evicted, {} expired",
         eng.started.elapsed().as_secs(),
@@ -471,9 +470,9 @@ async fn drain_and_save(server: &Arc<Server>) -> Result<(), String> {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let e = eng.clone();
-        let saved = tokio::task::spawn_blocking(move || match e.exclusive_unit(now_ms()) {
-            Ok(unit) => e.save(&unit).is_ok(),
-            Err(_) => false,
+        let saved = tokio::task::spawn_blocking(move || {
+            e.with_exclusive_unit(now_ms(), |unit| e.save(unit).is_ok())
+                .unwrap_or(false)
         })
         .await
         .map_err(|e| e.to_string())?;

@@ -153,3 +153,40 @@ fn lru_prefers_idle_keys_and_s3fifo_keeps_hot_keys() {
         );
     }
 }
+
+/// `maxmemory-samples` is read at every eviction: with 64 samples over a
+/// shard of 4 keys the idlest key goes first every time; with 1 sample it
+/// is a coin toss.
+#[test]
+fn lru_samples_follow_the_live_setting() {
+    let settings = Arc::new(Settings::defaults());
+    let oldest_first = |samples: &str| -> usize {
+        settings.set(P::MaxmemorySamples, samples).unwrap();
+        (0..200)
+            .filter(|_| {
+                let ks = Databases::new(1, 256, settings.clone());
+                let db = ks.db(0);
+                let mut shard = db.lock_shard(0);
+                // Four keys in one shard; "old" was last touched long ago.
+                let mut keys = Vec::new();
+                let mut n = 0;
+                while keys.len() < 4 {
+                    let k = format!("k{n}");
+                    n += 1;
+                    let h = ks.hash(k.as_bytes());
+                    if db.shard_index(h) == 0 {
+                        keys.push((k, h));
+                    }
+                }
+                for (i, (k, h)) in keys.iter().enumerate() {
+                    let at = if i == 0 { 1_000 } else { 1_000_000 };
+                    shard.insert(*h, k.as_bytes(), Value::Int(0), 0, at);
+                }
+                shard.evict_one(2_000_000, &|_| false);
+                shard.position(keys[0].1, keys[0].0.as_bytes()).is_none()
+            })
+            .count()
+    };
+    assert_eq!(oldest_first("64"), 200);
+    assert!(oldest_first("1") < 150);
+}

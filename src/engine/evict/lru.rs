@@ -37,8 +37,11 @@ impl Policy for Lru {
         }
         let protected = choice.protected;
         let pool = &mut st.lru.candidates;
-        for _ in 0..choice.samples.clamp(1, n) {
-            let pos = fastrand::usize(..n);
+        // As Redis's dictGetSomeKeys: every key when the shard holds no
+        // more than the sample size, random ones otherwise.
+        let all = choice.samples >= n;
+        for i in 0..choice.samples.clamp(1, n) {
+            let pos = if all { i } else { fastrand::usize(..n) };
             let hash = view.hash_at(pos);
             if protected(hash) {
                 continue;

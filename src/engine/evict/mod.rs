@@ -105,6 +105,15 @@ static RANDOM: random::Random = random::Random;
 static S3FIFO: s3fifo::S3Fifo = s3fifo::S3Fifo;
 static NOEVICTION: NoEviction = NoEviction;
 
+/// [`Policy::on_access`] of `kind`, dispatched statically (every read
+/// calls it).
+#[inline]
+pub fn on_access(kind: PolicyKind, meta: &mut u8) {
+    if kind == PolicyKind::AllkeysS3fifo {
+        S3FIFO.on_access(meta);
+    }
+}
+
 /// The (stateless) policy object for a kind.
 #[inline]
 pub fn policy(kind: PolicyKind) -> &'static dyn Policy {

@@ -189,7 +189,7 @@ pub fn access_clock(base_ms: u64, now_ms: u64) -> u32 {
 pub struct Shard {
     table: Table,
     volatile: usize,
-    pub stats: ShardStats,
+    pub(crate) stats: ShardStats,
     /// Position the active-expiry sweep resumes from.
     pub sweep_cursor: usize,
     policy: PolicyState,
@@ -357,10 +357,10 @@ impl Shard {
     #[inline]
     pub fn touch_at(&mut self, pos: usize, now_ms: u64) {
         let clock = access_clock(self.table.clock_base_ms, now_ms);
-        let policy = evict::policy(self.policy_kind());
+        let kind = self.policy_kind();
         let e = &mut self.table.entries[pos];
         e.access = clock;
-        policy.on_access(&mut e.meta);
+        evict::on_access(kind, &mut e.meta);
     }
 
     /// Inserts a key known to be absent; returns its position.
@@ -461,6 +461,13 @@ impl Shard {
         let (policy, st, _) = self.policy_state();
         policy.on_remove(st, entry.meta, charge);
         entry
+    }
+
+    /// Removes the entry at `pos` because a command set its expiry in the
+    /// past (EXPIRE, GETEX): counted as expired, as Redis counts it.
+    pub fn expire_now(&mut self, pos: usize) {
+        self.remove_at(pos);
+        self.stats.expired += 1;
     }
 
     /// Removes `key` if it is live; true when it was.

@@ -1,0 +1,245 @@
+//! Every parameter CONFIG SET may change takes effect at once, each shown
+//! by its own check; a mutable parameter added to the table without a
+//! check here fails `every_mutable_parameter_has_a_check`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{info_u64, redistill, Raw};
+use redistill::command::testing::Harness;
+use redistill::config::PARAMS;
+
+/// The mutable parameters and the test that shows each one working.
+const CHECKED: &[(&str, &str)] = &[
+    ("maxclients", "server_level_parameters_take_effect"),
+    ("timeout", "server_level_parameters_take_effect"),
+    (
+        "connection-rate-limit",
+        "server_level_parameters_take_effect",
+    ),
+    (
+        "client-query-buffer-limit",
+        "server_level_parameters_take_effect",
+    ),
+    ("shutdown-timeout", "shutdown_parameters_take_effect"),
+    ("requirepass", "engine_parameters_take_effect"),
+    ("maxmemory", "engine_parameters_take_effect"),
+    ("maxmemory-policy", "engine_parameters_take_effect"),
+    (
+        "maxmemory-samples",
+        "engine::evict::conformance (unit test)",
+    ),
+    ("snapshot-interval", "shutdown_parameters_take_effect"),
+    ("save-on-shutdown", "shutdown_parameters_take_effect"),
+    ("slowlog-log-slower-than", "engine_parameters_take_effect"),
+    ("slowlog-max-len", "engine_parameters_take_effect"),
+    ("hash-max-listpack-entries", "engine_parameters_take_effect"),
+    ("hash-max-listpack-value", "engine_parameters_take_effect"),
+];
+
+#[test]
+fn every_mutable_parameter_has_a_check() {
+    for p in PARAMS.iter().filter(|p| p.mutable) {
+        assert!(
+            CHECKED.iter().any(|(n, _)| *n == p.name),
+            "mutable parameter {} has no check in tests/config_live.rs",
+            p.name
+        );
+    }
+}
+
+fn s(b: Vec<u8>) -> String {
+    String::from_utf8_lossy(&b).into_owned()
+}
+
+#[test]
+fn engine_parameters_take_effect() {
+    let mut h = Harness::new();
+    // maxmemory + maxmemory-policy: under noeviction a write past the limit fails.
+    h.run(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+    h.run(&["CONFIG", "SET", "maxmemory", "1mb"]);
+    let value = "x".repeat(10_000);
+    let mut oom = false;
+    for i in 0..200 {
+        let r = s(h.run(&["SET", &format!("k{i}"), &value]));
+        if r.starts_with("-OOM") {
+            oom = true;
+            break;
+        }
+    }
+    assert!(oom, "noeviction under a 1mb limit never refused a write");
+    // Switching the policy evicts instead.
+    h.run(&["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]);
+    assert_eq!(h.run(&["SET", "after", &value]), b"+OK\r\n");
+    h.run(&["CONFIG", "SET", "maxmemory", "0"]);
+    h.run(&["FLUSHALL"]);
+
+    // slowlog-log-slower-than and slowlog-max-len.
+    h.run(&["SLOWLOG", "RESET"]);
+    h.run(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    h.run(&["PING"]);
+    h.run(&["PING"]);
+    assert_eq!(h.run(&["SLOWLOG", "LEN"])[..2], *b":3");
+    h.run(&["CONFIG", "SET", "slowlog-max-len", "1"]);
+    assert_eq!(h.run(&["SLOWLOG", "LEN"]), b":1\r\n");
+    h.run(&["CONFIG", "SET", "slowlog-log-slower-than", "-1"]);
+    h.run(&["SLOWLOG", "RESET"]);
+    h.run(&["PING"]);
+    assert_eq!(h.run(&["SLOWLOG", "LEN"]), b":0\r\n");
+
+    // hash-max-listpack-entries and -value decide the encoding of new writes.
+    h.run(&["CONFIG", "SET", "hash-max-listpack-entries", "2"]);
+    h.run(&["HSET", "h", "a", "1", "b", "2"]);
+    assert_eq!(h.run(&["OBJECT", "ENCODING", "h"]), b"$8\r\nlistpack\r\n");
+    h.run(&["HSET", "h", "c", "3"]);
+    assert_eq!(h.run(&["OBJECT", "ENCODING", "h"]), b"$9\r\nhashtable\r\n");
+    h.run(&["CONFIG", "SET", "hash-max-listpack-value", "3"]);
+    h.run(&["HSET", "h2", "a", "1234"]);
+    assert_eq!(h.run(&["OBJECT", "ENCODING", "h2"]), b"$9\r\nhashtable\r\n");
+
+    // requirepass: a client that connects afterwards must AUTH.
+    h.run(&["CONFIG", "SET", "requirepass", "secret"]);
+    let mut late = h.client();
+    assert_eq!(
+        s(late.run(&h.rt, &["GET", "x"])),
+        "-NOAUTH Authentication required.\r\n"
+    );
+    assert_eq!(late.run(&h.rt, &["AUTH", "secret"]), b"+OK\r\n");
+    assert_eq!(late.run(&h.rt, &["GET", "x"]), b"$-1\r\n");
+}
+
+fn config_set(port: u16, name: &str, value: &str) {
+    let mut raw = Raw::connect(port);
+    let req = common::cmd(&[b"CONFIG", b"SET", name.as_bytes(), value.as_bytes()]);
+    assert_eq!(
+        raw.roundtrip(&req, b"+OK\r\n"),
+        b"+OK\r\n",
+        "CONFIG SET {name}"
+    );
+}
+
+#[test]
+fn server_level_parameters_take_effect() {
+    let srv = redistill(&[]);
+    // maxclients: with 2 allowed, a third client is refused.
+    config_set(srv.port, "maxclients", "2");
+    let mut a = Raw::connect(srv.port);
+    assert_eq!(a.roundtrip(b"PING\r\n", b"+PONG\r\n"), b"+PONG\r\n");
+    let mut b = Raw::connect(srv.port);
+    assert_eq!(b.roundtrip(b"PING\r\n", b"+PONG\r\n"), b"+PONG\r\n");
+    let mut c = Raw::connect(srv.port);
+    let e = b"-ERR max number of clients reached\r\n";
+    assert_eq!(c.read_n(e.len()), e.to_vec());
+    let req = common::cmd(&[b"CONFIG", b"SET", b"maxclients", b"100"]);
+    assert_eq!(a.roundtrip(&req, b"+OK\r\n"), b"+OK\r\n");
+    drop((a, b, c));
+
+    // timeout: an idle client is closed after it.
+    config_set(srv.port, "timeout", "1");
+    let mut idle = Raw::connect(srv.port);
+    assert_eq!(idle.roundtrip(b"PING\r\n", b"+PONG\r\n"), b"+PONG\r\n");
+    let started = Instant::now();
+    idle.stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert!(idle.closed(), "idle client not closed");
+    assert!(started.elapsed() < Duration::from_secs(4));
+    config_set(srv.port, "timeout", "0");
+
+    // client-query-buffer-limit: a request past it closes the client.
+    config_set(srv.port, "client-query-buffer-limit", "1mb");
+    let mut big = Raw::connect(srv.port);
+    let _ = big.try_send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n");
+    let _ = big.try_send(&vec![b'x'; 1_500_000]);
+    assert!(
+        big.closed(),
+        "client past the query buffer limit not closed"
+    );
+    config_set(srv.port, "client-query-buffer-limit", "1gb");
+
+    // connection-rate-limit: a burst past one per second is mostly refused.
+    config_set(srv.port, "connection-rate-limit", "1");
+    let mut served = 0;
+    for _ in 0..20 {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", srv.port)) {
+            s.set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            let _ = s.write_all(b"PING\r\n");
+            let mut buf = [0u8; 7];
+            if s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n" {
+                served += 1;
+            }
+        }
+    }
+    assert!(served <= 3, "{served} of 20 connections served at 1/s");
+    std::thread::sleep(Duration::from_millis(1100));
+    config_set(srv.port, "connection-rate-limit", "0");
+    srv.assert_healthy();
+}
+
+#[test]
+fn shutdown_parameters_take_effect() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("dump.rdb");
+    let snap_s = snap.display().to_string();
+    let srv = redistill(&[
+        "--persistence",
+        "yes",
+        "--dbfilename",
+        &snap_s,
+        "--snapshot-interval",
+        "0",
+    ]);
+    let mut c = srv.client().get_connection().unwrap();
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
+    // snapshot-interval: set to 1 s, a periodic snapshot follows.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("snapshot-interval")
+        .arg("1")
+        .query(&mut c)
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while info_u64(&mut c, "rdb_saves") == 0 {
+        assert!(Instant::now() < deadline, "no periodic snapshot");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("snapshot-interval")
+        .arg("0")
+        .query(&mut c)
+        .unwrap();
+    std::fs::remove_file(&snap).unwrap();
+    // save-on-shutdown no: no final snapshot; shutdown-timeout 0: an idle
+    // client does not hold the exit up.
+    let _: () = redis::cmd("SET").arg("k2").arg("v").query(&mut c).unwrap();
+    for (name, value) in [("save-on-shutdown", "no"), ("shutdown-timeout", "0")] {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(name)
+            .arg(value)
+            .query(&mut c)
+            .unwrap();
+    }
+    let started = Instant::now();
+    let pid = srv.pid() as i32;
+    // SAFETY: sends SIGTERM to the server this test started.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let mut status = 0;
+    // SAFETY: waits for our own child process.
+    let reaped = unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert_eq!(reaped, pid);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "shutdown waited for the idle client"
+    );
+    assert!(
+        !snap.exists(),
+        "a final snapshot was written with save-on-shutdown no"
+    );
+    drop(c);
+}
