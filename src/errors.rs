@@ -121,6 +121,12 @@ fixed! {
     SNAPSHOTS_DISABLED = "ERR", "ERR snapshots are disabled: set [persistence] enabled = true in the configuration";
     SLOWLOG_COUNT = "ERR", "ERR count should be greater than or equal to -1";
     INVALID_COMMAND = "ERR", "ERR Invalid command specified";
+    EXEC_WITHOUT_MULTI = "ERR", "ERR EXEC without MULTI";
+    DISCARD_WITHOUT_MULTI = "ERR", "ERR DISCARD without MULTI";
+    MULTI_NESTED = "ERR", "ERR MULTI calls can not be nested";
+    WATCH_INSIDE_MULTI = "ERR", "ERR WATCH inside MULTI is not allowed";
+    NOT_IN_MULTI = "ERR", "ERR Command not allowed inside a transaction";
+    EXECABORT = "EXECABORT", "EXECABORT Transaction discarded because of previous errors.";
     INVALID_COMMAND_ARGS = "ERR", "ERR Invalid number of arguments specified for command";
     NO_KEY_ARGS = "ERR", "ERR The command has no key arguments";
 
@@ -164,6 +170,30 @@ pub fn unknown_command(name: &[u8], args: &[&[u8]]) -> CmdError {
 /// A protocol violation's reply text: `ERR Protocol error: <detail>`.
 pub fn protocol_error(detail: &str) -> String {
     format!("ERR Protocol error: {detail}")
+}
+
+/// EXEC refused by a gate: `EXECABORT Transaction discarded because of:
+/// <the error>` (an `ERR` error loses its code, as in Redis).
+pub fn exec_abort_because(e: &CmdError) -> CmdError {
+    let text = e.text();
+    let reason = if e.code() == "ERR" {
+        text.strip_prefix(b"ERR ").unwrap_or(text)
+    } else {
+        text
+    };
+    let mut out = b"EXECABORT Transaction discarded because of: ".to_vec();
+    out.extend_from_slice(reason);
+    CmdError {
+        code: Cow::Borrowed("EXECABORT"),
+        text: Cow::Owned(out),
+    }
+}
+
+/// A command refused in RESP2 subscribed mode.
+pub fn subscribed_mode(full_name: &str) -> CmdError {
+    CmdError::err(format!(
+        "Can't execute '{full_name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+    ))
 }
 
 /// `ERR wrong number of arguments for 'get' command`

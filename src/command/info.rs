@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::CommandTable;
 use crate::config::{human_bytes, P};
+use crate::engine::pubsub::Space;
 use crate::engine::store::now_ms;
 use crate::engine::unit::Unit;
 use crate::engine::{Engine, Snapshot};
@@ -284,8 +285,9 @@ fn stats(eng: &Engine, snap: &Snapshot, out: &mut String) {
     line!(out, "evicted_keys:{}", ks.evicted);
     line!(out, "keyspace_hits:{}", ks.hits);
     line!(out, "keyspace_misses:{}", ks.misses);
-    line!(out, "pubsub_channels:0");
-    line!(out, "pubsub_patterns:0");
+    line!(out, "pubsub_channels:{}", eng.pubsub.len(Space::Channel));
+    line!(out, "pubsub_patterns:{}", eng.pubsub.len(Space::Pattern));
+    line!(out, "pubsubshard_channels:{}", eng.pubsub.len(Space::Shard));
     line!(out, "total_error_replies:{}", s.total_errors());
     line!(
         out,

@@ -4,7 +4,7 @@
 
 use super::hashes::parse_scan_options;
 use super::{eq_ic, After, Ctx};
-use crate::config::EvictionPolicy;
+use crate::engine::evict;
 use crate::engine::store::glob::glob_match;
 use crate::engine::store::{Access, Entry, Value};
 use crate::errors::{self, CmdResult};
@@ -227,16 +227,15 @@ pub fn object_encoding(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 pub fn object_freq(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    // S3-FIFO keeps a 2-bit access counter; the LRU policies keep none.
-    if ctx.eng.settings.policy() != EvictionPolicy::AllkeysS3fifo {
-        let mut k = ctx.unit.key(ctx.sess.db, args[2]);
-        if k.find(Access::PEEK).is_none() {
-            ctx.out.null();
-            return Ok(());
-        }
-        return Err(errors::LFU_NOT_SELECTED);
-    }
-    with_entry(ctx, args[2], |out, e, _| out.int((e.meta() & 0b11) as i64))
+    let kind = ctx.eng.settings.policy();
+    let mut k = ctx.unit.key(ctx.sess.db, args[2]);
+    let Some(pos) = k.find(Access::PEEK) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    let freq = evict::frequency(kind, k.shard.entry(pos).meta()).ok_or(errors::LFU_NOT_SELECTED)?;
+    ctx.out.int(freq as i64);
+    Ok(())
 }
 
 pub fn object_idletime(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {

@@ -18,17 +18,21 @@ pub mod info;
 pub mod introspect;
 pub mod keys;
 pub mod persistence;
+pub mod pubsub;
 pub mod session;
 pub mod strings;
 pub mod table;
 pub mod testing;
+pub mod txn;
+
+mod dispatch;
+pub use dispatch::execute;
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use crate::config::P;
 use crate::engine::clients::ClientHandle;
-use crate::engine::gate::Pass;
 use crate::engine::stats::LocalStats;
 use crate::engine::unit::Unit;
 use crate::engine::Engine;
@@ -104,6 +108,13 @@ pub struct Session {
     pub stats: LocalStats,
     /// Settings dispatch reads for every command, refreshed each batch.
     pub knobs: Knobs,
+    /// The transaction being queued (MULTI), if any.
+    pub multi: Option<txn::Multi>,
+    /// Keys this client WATCHes, and the flag set when one of them changes.
+    pub watched: Vec<(usize, Box<[u8]>)>,
+    pub watch_flag: crate::engine::store::watch::WatchFlag,
+    /// Pub/Sub subscriptions.
+    pub subs: pubsub::Subscriptions,
     /// When the current command started: set at the start of each batch and
     /// advanced as each command ends, so timing costs one clock read (the
     /// TSC, via quanta) per command.
@@ -123,6 +134,10 @@ impl Session {
                 maxmemory: 0,
                 slowlog_threshold: 0,
             },
+            multi: None,
+            watched: Vec::new(),
+            watch_flag: Default::default(),
+            subs: Default::default(),
             clock: quanta::Instant::now(),
         }
     }
@@ -145,6 +160,13 @@ impl Session {
                 slowlog_threshold: settings.int(P::SlowlogLogSlowerThan),
             };
         }
+    }
+
+    /// Ends the session: releases what the engine keeps for it (watched
+    /// keys, subscriptions). Call when the connection closes.
+    pub fn close(&mut self, eng: &Engine) {
+        txn::unwatch_all(self, eng);
+        pubsub::leave_all(self, eng);
     }
 
     /// Selects database `db` (already checked).
@@ -213,221 +235,4 @@ pub fn int_arg(arg: &[u8]) -> CmdResult<i64> {
 #[inline]
 pub fn eq_ic(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
-}
-
-/// Writes an error reply and counts it.
-fn reply_error(sess: &mut Session, out: &mut Reply, e: &CmdError) {
-    sess.stats.error(e.code());
-    out.error_bytes(e.text());
-}
-
-/// Runs one command and appends its reply. Returns what the connection
-/// must do next.
-///
-/// `pass` is the caller's pass through the engine's gate: a connection
-/// keeps one shared pass for a batch of commands (taken here when missing)
-/// and must drop it before it waits for I/O. A command that needs the whole
-/// keyspace gives it up and passes alone.
-pub fn execute<'g>(
-    rt: &'g Runtime,
-    sess: &mut Session,
-    out: &mut Reply,
-    now: u64,
-    args: &[&[u8]],
-    pass: &mut Option<Pass<'g>>,
-) -> After {
-    let table = CommandTable::get();
-    let eng = &rt.engine;
-    let Some(top) = table.lookup(args[0]) else {
-        if eq_ic(args[0], "post") || eq_ic(args[0], "host:") {
-            tracing::warn!(
-                "possible cross-protocol attack from {}: got '{}', closing the connection",
-                sess.handle.addr,
-                String::from_utf8_lossy(args[0])
-            );
-            return After::Drop;
-        }
-        let e = if !sess.authenticated {
-            errors::NOAUTH
-        } else {
-            errors::unknown_command(args[0], &args[1..])
-        };
-        reply_error(sess, out, &e);
-        return After::Continue;
-    };
-    let mut id = top;
-    let mut spec = table.spec(top);
-    if !spec.subcommands.is_empty() && args.len() >= 2 {
-        match table.lookup_sub(top, args[1]) {
-            Some(sub) => {
-                id = sub;
-                spec = table.spec(sub);
-            }
-            None => {
-                let e = if !sess.authenticated {
-                    errors::NOAUTH
-                } else {
-                    errors::unknown_subcommand(args[1], spec.name)
-                };
-                reply_error(sess, out, &e);
-                sess.stats.slot(top).rejected += 1;
-                return After::Continue;
-            }
-        }
-    }
-    let rejection = if eng.persist.is_loading() && spec.flags & table::LOADING == 0 {
-        Some(errors::LOADING)
-    } else if !sess.authenticated && spec.flags & table::NO_AUTH == 0 {
-        Some(errors::NOAUTH)
-    } else if !spec.arity_ok(args.len()) {
-        Some(errors::wrong_arity(spec.name))
-    } else {
-        None
-    };
-    if let Some(e) = rejection {
-        reply_error(sess, out, &e);
-        sess.stats.slot(id).rejected += 1;
-        return After::Continue;
-    }
-
-    let exclusive_pass;
-    let held = if spec.flags & table::EXCLUSIVE != 0 {
-        *pass = None;
-        exclusive_pass = eng.gate.exclusive();
-        exclusive_pass.as_ref()
-    } else {
-        if pass.is_none() {
-            *pass = eng.gate.shared();
-        }
-        pass.as_ref()
-    };
-    let Some(held) = held else {
-        reply_error(sess, out, &errors::BUSY);
-        sess.stats.slot(id).rejected += 1;
-        return After::Continue;
-    };
-    let mut unit = Unit::within(held, &eng.dbs, now);
-
-    let max_memory = sess.knobs.maxmemory;
-    if max_memory > 0
-        && spec.flags & table::DENYOOM != 0
-        && !make_room(rt, sess.db, spec, args, max_memory, now)
-    {
-        reply_error(sess, out, &errors::OOM);
-        sess.stats.slot(id).rejected += 1;
-        return After::Continue;
-    }
-    if spec.key_count(args.len()) > 1 {
-        let hashes: Vec<u64> = spec.keys(args).map(|k| eng.dbs.hash(k)).collect();
-        unit.lock_keys(sess.db, &hashes);
-    }
-
-    sess.handle.last_cmd.store(id as u16 + 1, Relaxed);
-    let mark = out.len();
-    let mode_before = sess.reply_mode;
-    if mode_before == ReplyMode::SkipNext {
-        sess.reply_mode = ReplyMode::Skipping;
-    }
-    let started = sess.clock;
-    let mut ctx = Ctx {
-        rt,
-        eng,
-        sess,
-        unit: &mut unit,
-        out,
-        spec,
-        now,
-        after: After::Continue,
-        replies: 1,
-    };
-    let result = (spec.handler)(&mut ctx, args);
-    let (after, expected) = (ctx.after, if result.is_ok() { ctx.replies } else { 1 });
-    let failed = match &result {
-        Ok(()) => false,
-        Err(e) => {
-            reply_error(sess, out, e);
-            true
-        }
-    };
-    debug_assert!(
-        after == After::Drop
-            || crate::protocol::reply::count_frames(&out.as_bytes()[mark..]) == Some(expected),
-        "'{}' must write exactly {expected} reply",
-        spec.name
-    );
-    unit.release_shards();
-    if max_memory > 0 && spec.flags & table::WRITE != 0 && eng.dbs.used_bytes() > max_memory {
-        // The estimate before the command was short (COPY, growing values): evict now.
-        let protected: Vec<u64> = spec.keys(args).map(|k| eng.dbs.hash(k)).collect();
-        eng.dbs.make_room(0, max_memory, None, &protected, now);
-    }
-    drop(unit);
-    if spec.flags & table::ADMIN != 0 {
-        // CONFIG SET may have changed what the next command must see.
-        sess.refresh_knobs(&eng.settings);
-    }
-    let ended = quanta::Instant::now();
-    let elapsed = ended.duration_since(started).as_micros() as u64;
-    sess.clock = ended;
-    let stat = sess.stats.slot(id);
-    stat.calls += 1;
-    stat.usec += elapsed;
-    if failed {
-        stat.failed += 1;
-    }
-    sess.stats.commands += 1;
-    sess.stats.latency[crate::engine::stats::latency_bucket(elapsed)] += 1;
-    sess.stats.latency_sum_us += elapsed;
-    if !failed && spec.flags & table::WRITE != 0 {
-        sess.stats.dirty += 1;
-    }
-    if sess.knobs.slowlog_threshold >= 0 && elapsed as i64 >= sess.knobs.slowlog_threshold {
-        eng.slowlog.maybe_record(elapsed, args, &sess.handle);
-    }
-    let mode_after = sess.reply_mode;
-    let suppress = match mode_before {
-        // Only CLIENT REPLY ON is answered while replies are off.
-        ReplyMode::Off => mode_after != ReplyMode::On,
-        ReplyMode::SkipNext => true,
-        // CLIENT REPLY OFF / SKIP itself is not answered.
-        _ => matches!(mode_after, ReplyMode::Off | ReplyMode::SkipNext),
-    };
-    if suppress {
-        out.truncate(mark);
-    }
-    if sess.reply_mode == ReplyMode::Skipping {
-        sess.reply_mode = ReplyMode::On;
-    }
-    after
-}
-
-/// Before a command that may grow memory, evicts until its arguments fit
-/// under `maxmemory`. False when they cannot (noeviction, or nothing left
-/// to evict): the command is then refused with OOM.
-fn make_room(
-    rt: &Runtime,
-    db: usize,
-    spec: &CommandSpec,
-    args: &[&[u8]],
-    max_memory: usize,
-    now: u64,
-) -> bool {
-    let eng = &rt.engine;
-    let mut incoming: usize =
-        args[1..].iter().map(|a| a.len()).sum::<usize>() + crate::engine::store::ENTRY_OVERHEAD;
-    if spec.name == "setrange" {
-        incoming += crate::numeric::parse_i64(args[2])
-            .unwrap_or(0)
-            .clamp(0, 1 << 30) as usize;
-    }
-    if eng.dbs.used_bytes() + incoming <= max_memory {
-        return true;
-    }
-    if eng.settings.policy() == crate::config::EvictionPolicy::NoEviction {
-        return false;
-    }
-    let protected: Vec<u64> = spec.keys(args).map(|k| eng.dbs.hash(k)).collect();
-    let near = protected.first().map(|&h| (db, h));
-    eng.dbs
-        .make_room(incoming, max_memory, near, &protected, now)
 }

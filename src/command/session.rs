@@ -9,6 +9,9 @@ use crate::errors::{self, CmdResult};
 use crate::numeric;
 
 pub fn ping(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if args.len() <= 2 && super::pubsub::ping_subscribed(ctx, args) {
+        return Ok(());
+    }
     match args.len() {
         1 => ctx.out.raw(b"+PONG\r\n"),
         2 => ctx.out.bulk(args[1]),
@@ -29,6 +32,8 @@ pub fn quit(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 }
 
 pub fn reset(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    super::txn::discard(ctx.sess, ctx.eng);
+    super::pubsub::leave_all(ctx.sess, ctx.eng);
     ctx.out.set_resp3(false);
     ctx.sess.handle.resp.store(2, Relaxed);
     *ctx.sess.handle.name.lock() = None;
@@ -183,6 +188,13 @@ pub fn describe(c: &ClientHandle, now_ms: u64) -> String {
     let age = now_ms.saturating_sub(c.created_ms) / 1000;
     let idle = now_ms.saturating_sub(c.last_active_ms.load(Relaxed)) / 1000;
     let mut flags = String::new();
+    let subs: Vec<u32> = c.subs.iter().map(|s| s.load(Relaxed)).collect();
+    if subs.iter().any(|&n| n > 0) {
+        flags.push('P');
+    }
+    if c.multi.load(Relaxed) >= 0 {
+        flags.push('x');
+    }
     if c.no_evict.load(Relaxed) {
         flags.push('e');
     }
@@ -197,7 +209,7 @@ pub fn describe(c: &ClientHandle, now_ms: u64) -> String {
         id => super::CommandTable::get().spec(id as usize - 1).name,
     };
     format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -206,6 +218,9 @@ pub fn describe(c: &ClientHandle, now_ms: u64) -> String {
         idle,
         flags,
         c.db.load(Relaxed),
+        subs[0],
+        subs[1],
+        subs[2],
         c.multi.load(Relaxed),
         c.read_buffer_size.load(Relaxed),
         cmd,

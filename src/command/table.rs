@@ -9,7 +9,8 @@ use hashbrown::HashMap;
 
 use super::Ctx;
 use super::{
-    admin, counters, expiry, hashes, introspect, keys, persistence, session as conn, strings,
+    admin, counters, expiry, hashes, introspect, keys, persistence, pubsub, session as conn,
+    strings, txn,
 };
 use crate::errors::CmdResult;
 
@@ -28,6 +29,16 @@ pub const NOSCRIPT: u32 = 1 << 8;
 /// Runs in an exclusive unit: nothing else runs while it does (FLUSHALL,
 /// the start of a snapshot).
 pub const EXCLUSIVE: u32 = 1 << 9;
+/// Touches keys it does not declare, or changes which database later
+/// commands use (KEYS, SCAN, SELECT...): a transaction holding it runs in
+/// an exclusive unit.
+pub const UNDECLARED: u32 = 1 << 10;
+/// Runs at once inside MULTI instead of being queued (EXEC, DISCARD...).
+pub const NO_QUEUE: u32 = 1 << 11;
+/// Refused inside MULTI (`Command not allowed inside a transaction`).
+pub const NO_MULTI: u32 = 1 << 12;
+/// EXEC: dispatch plans its unit from the queued commands.
+pub const EXEC: u32 = 1 << 13;
 
 /// Flag names as COMMAND INFO prints them.
 pub const FLAG_NAMES: &[(u32, &str)] = &[
@@ -201,9 +212,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("unlink", -2, WF, KALL, "generic", "4.0.0", "Asynchronously deletes one or more keys.", "key...", keys::del),
     cmd!("exists", -2, RF, KALL, "generic", "1.0.0", "Determines whether one or more keys exist.", "key...", keys::exists),
     cmd!("type", 2, RF, K1, "generic", "1.0.0", "Determines the type of value stored at a key.", "key", keys::type_),
-    cmd!("keys", 2, R, NK, "generic", "1.0.0", "Returns all key names that match a pattern.", "pattern:pattern", keys::keys),
-    cmd!("scan", -2, R, NK, "generic", "2.8.0", "Iterates over the key names in the database.", "cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [TYPE type]", keys::scan),
-    cmd!("randomkey", 1, R, NK, "generic", "1.0.0", "Returns a random key name from the database.", "", keys::randomkey),
+    cmd!("keys", 2, R | UNDECLARED, NK, "generic", "1.0.0", "Returns all key names that match a pattern.", "pattern:pattern", keys::keys),
+    cmd!("scan", -2, R | UNDECLARED, NK, "generic", "2.8.0", "Iterates over the key names in the database.", "cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [TYPE type]", keys::scan),
+    cmd!("randomkey", 1, R | UNDECLARED, NK, "generic", "1.0.0", "Returns a random key name from the database.", "", keys::randomkey),
     cmd!("rename", 3, W, K12, "generic", "1.0.0", "Renames a key and overwrites the destination.", "key newkey", keys::rename),
     cmd!("renamenx", 3, WF, K12, "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", "key newkey", keys::renamenx),
     cmd!("copy", -3, WD, K12, "generic", "6.2.0", "Copies the value of a key to a new key.", "source destination [DB destination-db:integer] [REPLACE]", keys::copy),
@@ -215,9 +226,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         cmd!("object|refcount", 3, R, (2, 2, 1), "generic", "2.2.3", "Returns the reference count of a value of a key.", "key", keys::object_refcount),
         cmd!("object|help", 2, LOADING | STALE, NK, "generic", "6.2.0", "Returns helpful text about the different subcommands.", "", keys::object_help),
     ]),
-    cmd!("dbsize", 1, RF, NK, "server", "1.0.0", "Returns the number of keys in the database.", "", keys::dbsize),
-    cmd!("flushdb", -1, W | EXCLUSIVE, NK, "server", "1.0.0", "Removes all keys from the current database.", "[ASYNC|SYNC]", keys::flush),
-    cmd!("flushall", -1, W | EXCLUSIVE, NK, "server", "1.0.0", "Removes all keys from all databases.", "[ASYNC|SYNC]", keys::flush),
+    cmd!("dbsize", 1, RF | UNDECLARED, NK, "server", "1.0.0", "Returns the number of keys in the database.", "", keys::dbsize),
+    cmd!("flushdb", -1, W | EXCLUSIVE | UNDECLARED, NK, "server", "1.0.0", "Removes all keys from the current database.", "[ASYNC|SYNC]", keys::flush),
+    cmd!("flushall", -1, W | EXCLUSIVE | UNDECLARED, NK, "server", "1.0.0", "Removes all keys from all databases.", "[ASYNC|SYNC]", keys::flush),
     // Expiry
     cmd!("expire", -3, WF, K1, "generic", "1.0.0", "Sets the expiration time of a key in seconds.", "key seconds:integer [NX|XX|GT|LT]", expiry::expire),
     cmd!("pexpire", -3, WF, K1, "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", "key milliseconds:integer [NX|XX|GT|LT]", expiry::pexpire),
@@ -228,14 +239,37 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("expiretime", 2, RF, K1, "generic", "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", "key", expiry::expiretime),
     cmd!("pexpiretime", 2, RF, K1, "generic", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", "key", expiry::pexpiretime),
     cmd!("persist", 2, WF, K1, "generic", "2.2.0", "Removes the expiration time of a key.", "key", expiry::persist),
+    // Transactions
+    cmd!("multi", 1, NOSCRIPT | LOADING | STALE | FAST | NO_QUEUE, NK, "transactions", "1.2.0", "Starts a transaction.", "", txn::multi),
+    cmd!("exec", 1, NOSCRIPT | LOADING | STALE | NO_QUEUE | EXEC, NK, "transactions", "1.2.0", "Executes all commands in a transaction.", "", txn::exec),
+    cmd!("discard", 1, NOSCRIPT | LOADING | STALE | FAST | NO_QUEUE, NK, "transactions", "2.0.0", "Discards a transaction.", "", txn::discard_cmd),
+    cmd!("watch", -2, NOSCRIPT | LOADING | STALE | FAST | NO_QUEUE, KALL, "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", "key...", txn::watch),
+    cmd!("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, NK, "transactions", "2.2.0", "Forgets about watched keys of a transaction.", "", txn::unwatch),
+    // Pub/Sub
+    cmd!("subscribe", -2, NOSCRIPT | LOADING | STALE, NK, "pubsub", "2.0.0", "Listens for messages published to channels.", "channel...", pubsub::subscribe_cmd),
+    cmd!("unsubscribe", -1, NOSCRIPT | LOADING | STALE, NK, "pubsub", "2.0.0", "Stops listening to messages posted to channels.", "[channel...]", pubsub::unsubscribe_cmd),
+    cmd!("psubscribe", -2, NOSCRIPT | LOADING | STALE, NK, "pubsub", "2.0.0", "Listens for messages published to channels that match one or more patterns.", "pattern...", pubsub::psubscribe),
+    cmd!("punsubscribe", -1, NOSCRIPT | LOADING | STALE, NK, "pubsub", "2.0.0", "Stops listening to messages published to channels that match one or more patterns.", "[pattern...]", pubsub::punsubscribe),
+    cmd!("ssubscribe", -2, NOSCRIPT | LOADING | STALE, KALL, "pubsub", "7.0.0", "Listens for messages published to shard channels.", "shardchannel...", pubsub::ssubscribe),
+    cmd!("sunsubscribe", -1, NOSCRIPT | LOADING | STALE, KALL, "pubsub", "7.0.0", "Stops listening to messages posted to shard channels.", "[shardchannel...]", pubsub::sunsubscribe),
+    cmd!("publish", 3, LOADING | STALE | FAST, NK, "pubsub", "2.0.0", "Posts a message to a channel.", "channel message", pubsub::publish),
+    cmd!("spublish", 3, LOADING | STALE | FAST, K1, "pubsub", "7.0.0", "Post a message to a shard channel", "shardchannel message", pubsub::spublish),
+    cmd!("pubsub", -2, 0, NK, "pubsub", "2.8.0", "A container for Pub/Sub commands.", "", pubsub::pubsub_help, &[
+        cmd!("pubsub|channels", -2, LOADING | STALE, NK, "pubsub", "2.8.0", "Returns the active channels.", "[pattern:pattern]", pubsub::pubsub_channels),
+        cmd!("pubsub|numsub", -2, LOADING | STALE, NK, "pubsub", "2.8.0", "Returns a count of subscribers to channels.", "[channel...]", pubsub::pubsub_numsub),
+        cmd!("pubsub|numpat", 2, LOADING | STALE, NK, "pubsub", "2.8.0", "Returns a count of unique pattern subscriptions.", "", pubsub::pubsub_numpat),
+        cmd!("pubsub|shardchannels", -2, LOADING | STALE, NK, "pubsub", "7.0.0", "Returns the active shard channels.", "[pattern:pattern]", pubsub::pubsub_shardchannels),
+        cmd!("pubsub|shardnumsub", -2, LOADING | STALE, NK, "pubsub", "7.0.0", "Returns the count of subscribers of shard channels.", "[shardchannel...]", pubsub::pubsub_shardnumsub),
+        cmd!("pubsub|help", 2, LOADING | STALE, NK, "pubsub", "6.2.0", "Returns helpful text about the different subcommands.", "", pubsub::pubsub_help),
+    ]),
     // Connection
     cmd!("ping", -1, FAST | STALE, NK, "connection", "1.0.0", "Returns the server's liveliness response.", "[message]", conn::ping),
     cmd!("echo", 2, FAST | STALE | LOADING, NK, "connection", "1.0.0", "Returns the given string.", "message", conn::echo),
-    cmd!("quit", -1, NO_AUTH | FAST | STALE | LOADING, NK, "connection", "1.0.0", "Closes the connection.", "", conn::quit),
-    cmd!("reset", 1, NO_AUTH | FAST | STALE | LOADING, NK, "connection", "6.2.0", "Resets the connection.", "", conn::reset),
+    cmd!("quit", -1, NO_AUTH | FAST | STALE | LOADING | NO_QUEUE, NK, "connection", "1.0.0", "Closes the connection.", "", conn::quit),
+    cmd!("reset", 1, NO_AUTH | FAST | STALE | LOADING | NO_QUEUE, NK, "connection", "6.2.0", "Resets the connection.", "", conn::reset),
     cmd!("hello", -1, NO_AUTH | FAST | STALE | LOADING, NK, "connection", "6.0.0", "Handshakes with the Redis server.", "[protover:integer [AUTH username password] [SETNAME clientname]]", conn::hello),
     cmd!("auth", -2, NO_AUTH | FAST | STALE | LOADING, NK, "connection", "1.0.0", "Authenticates the connection.", "[username] password", conn::auth),
-    cmd!("select", 2, FAST | STALE | LOADING, NK, "connection", "1.0.0", "Changes the selected database.", "index:integer", conn::select),
+    cmd!("select", 2, FAST | STALE | LOADING | UNDECLARED, NK, "connection", "1.0.0", "Changes the selected database.", "index:integer", conn::select),
     cmd!("client", -2, 0, NK, "connection", "2.4.0", "A container for client connection commands.", "", conn::client_help, &[
         cmd!("client|id", 2, STALE | LOADING, NK, "connection", "5.0.0", "Returns the unique client ID of the connection.", "", conn::client_id),
         cmd!("client|getname", 2, STALE | LOADING, NK, "connection", "2.6.9", "Returns the name of the connection.", "", conn::client_getname),
@@ -250,7 +284,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         cmd!("client|help", 2, STALE | LOADING, NK, "connection", "5.0.0", "Returns helpful text about the different subcommands.", "", conn::client_help),
     ]),
     // Server
-    cmd!("info", -1, LOADING | STALE, NK, "server", "1.0.0", "Returns information and statistics about the server.", "[section...]", admin::info),
+    cmd!("info", -1, LOADING | STALE | UNDECLARED, NK, "server", "1.0.0", "Returns information and statistics about the server.", "[section...]", admin::info),
     cmd!("config", -2, 0, NK, "server", "2.0.0", "A container for server configuration commands.", "", admin::config_help, &[
         cmd!("config|get", -3, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "2.0.0", "Returns the effective values of configuration parameters.", "parameter...", admin::config_get),
         cmd!("config|set", -4, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "2.0.0", "Sets configuration parameters in-flight.", "(parameter value)...", admin::config_set),
@@ -269,7 +303,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("time", 1, LOADING | STALE | FAST, NK, "server", "2.6.0", "Returns the server time.", "", admin::time),
     cmd!("memory", -2, 0, NK, "server", "4.0.0", "A container for memory diagnostics commands.", "", admin::memory_help, &[
         cmd!("memory|usage", -3, R, (2, 2, 1), "server", "4.0.0", "Estimates the memory usage of a key.", "key [SAMPLES count:integer]", admin::memory_usage),
-        cmd!("memory|doctor", 2, 0, NK, "server", "4.0.0", "Outputs a memory problems report.", "", admin::memory_doctor),
+        cmd!("memory|doctor", 2, UNDECLARED, NK, "server", "4.0.0", "Outputs a memory problems report.", "", admin::memory_doctor),
         cmd!("memory|help", 2, LOADING | STALE, NK, "server", "4.0.0", "Returns helpful text about the different subcommands.", "", admin::memory_help),
     ]),
     cmd!("slowlog", -2, 0, NK, "server", "2.2.12", "A container for slow log commands.", "", admin::slowlog_help, &[
@@ -278,10 +312,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         cmd!("slowlog|reset", 2, ADMIN | LOADING | STALE, NK, "server", "2.2.12", "Clears all entries from the slow log.", "", admin::slowlog_reset),
         cmd!("slowlog|help", 2, LOADING | STALE, NK, "server", "6.2.0", "Show helpful text about the different subcommands", "", admin::slowlog_help),
     ]),
-    cmd!("save", 1, ADMIN | NOSCRIPT | EXCLUSIVE, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk.", "", persistence::save),
+    cmd!("save", 1, ADMIN | NOSCRIPT | EXCLUSIVE | NO_MULTI, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk.", "", persistence::save),
     cmd!("bgsave", -1, ADMIN | NOSCRIPT | EXCLUSIVE, NK, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", "[SCHEDULE]", persistence::bgsave),
     cmd!("lastsave", 1, LOADING | STALE | FAST, NK, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", "", persistence::lastsave),
-    cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]", admin::shutdown),
+    cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]", admin::shutdown),
 ];
 
 /// Lookup structures built once from [`COMMANDS`].

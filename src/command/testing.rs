@@ -81,6 +81,11 @@ fn new_client(rt: &Runtime) -> TestClient {
 }
 
 impl TestClient {
+    /// Ends the session (drops its WATCHes), as a closing connection does.
+    pub fn close(&mut self, rt: &Runtime) {
+        self.sess.close(&rt.engine);
+    }
+
     pub fn run(&mut self, rt: &Runtime, args: &[&str]) -> Vec<u8> {
         let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
         self.run_bytes(rt, &args)

@@ -1,11 +1,15 @@
 //! The registry of connected clients. Each connection owns an
 //! `Arc<ClientHandle>`: the part of its state other clients may read
-//! (CLIENT LIST) or act on (CLIENT KILL). The registry is touched only when
-//! clients connect and disconnect; everything else is per-handle atomics.
+//! (CLIENT LIST), act on (CLIENT KILL), or push to (Pub/Sub messages, the
+//! reply of a blocked command served by another client's write). Pushes
+//! wait in the handle's queue until its connection writes them; the
+//! registry is touched only when clients connect and disconnect.
 
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU32;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU16, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use hashbrown::HashMap;
 use parking_lot::Mutex;
@@ -41,10 +45,30 @@ pub struct ClientHandle {
     pub multi: AtomicI64,
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
+    /// Channels, patterns and shard channels subscribed (CLIENT LIST).
+    pub subs: [AtomicU32; 3],
     kind: AtomicU8,
     killed: AtomicBool,
     kill_notify: Notify,
+    /// Replies and messages pushed by other clients, not yet written.
+    pushes: Mutex<Pushes>,
+    has_pushes: AtomicBool,
+    push_notify: Notify,
 }
+
+/// Pending pushes and how long they have been over the soft limit.
+#[derive(Default)]
+struct Pushes {
+    bytes: Vec<u8>,
+    over_soft_since: Option<Instant>,
+}
+
+/// Redis's `client-output-buffer-limit pubsub 32mb 8mb 60`: past the hard
+/// limit, or past the soft one for 60 s, a client that does not read its
+/// pushes is disconnected.
+const PUSH_HARD_LIMIT: usize = 32 << 20;
+const PUSH_SOFT_LIMIT: usize = 8 << 20;
+const PUSH_SOFT_SECONDS: Duration = Duration::from_secs(60);
 
 impl ClientHandle {
     /// Asks the connection to close.
@@ -61,6 +85,63 @@ impl ClientHandle {
             self.kill_notify.notified().await;
         }
     }
+    /// Queues bytes for this client's connection and wakes it. A client
+    /// past the push limits is killed instead of growing without bound.
+    pub fn push(&self, bytes: &[u8]) {
+        let mut p = self.pushes.lock();
+        p.bytes.extend_from_slice(bytes);
+        let len = p.bytes.len();
+        let over = if len > PUSH_HARD_LIMIT {
+            true
+        } else if len > PUSH_SOFT_LIMIT {
+            let since = *p.over_soft_since.get_or_insert_with(Instant::now);
+            since.elapsed() > PUSH_SOFT_SECONDS
+        } else {
+            p.over_soft_since = None;
+            false
+        };
+        if over {
+            p.bytes = Vec::new();
+            drop(p);
+            tracing::warn!(
+                "client {} closed for overcoming of output buffer limits",
+                self.addr
+            );
+            self.kill();
+            return;
+        }
+        drop(p);
+        self.has_pushes.store(true, Relaxed);
+        self.push_notify.notify_one();
+    }
+
+    /// True when pushes wait to be written.
+    #[inline]
+    pub fn has_pushes(&self) -> bool {
+        self.has_pushes.load(Relaxed)
+    }
+
+    /// Takes the pending pushes.
+    pub fn take_pushes(&self) -> Vec<u8> {
+        let mut p = self.pushes.lock();
+        self.has_pushes.store(false, Relaxed);
+        p.over_soft_since = None;
+        std::mem::take(&mut p.bytes)
+    }
+
+    /// Resolves when something was pushed (possibly already taken).
+    pub async fn pushed(&self) {
+        if !self.has_pushes() {
+            self.push_notify.notified().await;
+        }
+    }
+
+    /// True when the client speaks RESP3 (pushes are `>` frames).
+    #[inline]
+    pub fn resp3(&self) -> bool {
+        self.resp.load(Relaxed) == 3
+    }
+
     pub fn kind(&self) -> ClientKind {
         match self.kind.load(Relaxed) {
             1 => ClientKind::Pubsub,
@@ -116,9 +197,13 @@ impl ClientRegistry {
             multi: AtomicI64::new(-1),
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
+            subs: Default::default(),
             kind: AtomicU8::new(ClientKind::Normal as u8),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
+            pushes: Mutex::new(Pushes::default()),
+            has_pushes: AtomicBool::new(false),
+            push_notify: Notify::new(),
         });
         self.clients.lock().insert(id, handle.clone());
         handle

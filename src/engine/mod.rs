@@ -17,6 +17,7 @@ pub mod clients;
 pub mod evict;
 pub mod gate;
 pub mod persist;
+pub mod pubsub;
 pub mod slowlog;
 pub mod stats;
 pub mod store;
@@ -48,6 +49,7 @@ pub struct Engine {
     pub stats: Stats,
     pub slowlog: SlowLog,
     pub clients: ClientRegistry,
+    pub pubsub: pubsub::PubSub,
     pub persist: Persistence,
     pub started: Instant,
     pub started_ms: u64,
@@ -96,6 +98,7 @@ impl Engine {
             stats: Stats::new(commands),
             slowlog: SlowLog::new(settings.clone()),
             clients: ClientRegistry::default(),
+            pubsub: pubsub::PubSub::default(),
             persist: Persistence::new(
                 settings.flag(P::Persistence),
                 std::path::PathBuf::from(&*settings.text(P::Dbfilename)),

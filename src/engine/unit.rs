@@ -121,16 +121,21 @@ impl<'e> Unit<'e> {
     /// Locks, in order, every shard of `db` that holds one of `hashes`
     /// (for commands with several keys). Call before touching any of them.
     pub fn lock_keys(&mut self, db: usize, hashes: &[u64]) {
-        let ks = self.dbs.db(db);
-        let mut ids: Vec<u32> = hashes
+        let pairs: Vec<(usize, u64)> = hashes.iter().map(|&h| (db, h)).collect();
+        self.lock_keys_in(&pairs);
+    }
+
+    /// [`Unit::lock_keys`] for keys of several databases: (database, hash).
+    pub fn lock_keys_in(&mut self, keys: &[(usize, u64)]) {
+        let mut ids: Vec<(u32, usize)> = keys
             .iter()
-            .map(|&h| slot_id(db, ks.shard_index(h)))
+            .map(|&(db, h)| (slot_id(db, self.dbs.shard_index(h)), db))
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        for id in ids {
+        for (id, db) in ids {
             if self.held_index(id).is_none() {
-                self.lock_id(ks, id);
+                self.lock_id(self.dbs.db(db), id);
             }
         }
     }

@@ -156,6 +156,11 @@ impl Reply {
         }
     }
 
+    /// A push frame header (`>n`, RESP3 only; Pub/Sub confirmations).
+    pub fn push_header(&mut self, n: usize) {
+        self.header(b'>', n);
+    }
+
     /// A set: `~n` in RESP3, an array in RESP2.
     pub fn set(&mut self, n: usize) {
         self.header(if self.resp3 { b'~' } else { b'*' }, n);

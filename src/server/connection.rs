@@ -183,6 +183,10 @@ impl Requests {
     ) -> Step {
         let eng = &rt.engine;
         loop {
+            // Pushes from other clients go out before the next reply, whole.
+            if client.handle.has_pushes() {
+                out.raw(&client.handle.take_pushes());
+            }
             let limits = ParseLimits {
                 unauthenticated: !client.authenticated,
                 ..ParseLimits::default()
@@ -332,6 +336,14 @@ where
         let deadline = pending_since.map(|t| t + allowed);
         let outcome = tokio::select! {
             r = read => r,
+            _ = handle.pushed() => {
+                // Messages and replies other clients pushed: write them now.
+                out.raw(&handle.take_pushes());
+                if !flush(&mut stream, &mut out, &eng, &handle, request_timeout).await {
+                    break 'conn;
+                }
+                continue 'conn;
+            }
             _ = &mut killed => break 'conn,
             _ = &mut stopped => break 'conn,
             _ = idle(timeout) => {
@@ -376,7 +388,7 @@ where
                     break;
                 }
                 Step::Flush => {
-                    if !flush(&mut stream, &mut out, &eng, request_timeout).await {
+                    if !flush(&mut stream, &mut out, &eng, &handle, request_timeout).await {
                         after = After::Drop;
                         break;
                     }
@@ -395,7 +407,7 @@ where
         if after == After::Drop {
             break;
         }
-        if !out.is_empty() && !flush(&mut stream, &mut out, &eng, request_timeout).await {
+        if !out.is_empty() && !flush(&mut stream, &mut out, &eng, &handle, request_timeout).await {
             break;
         }
         if after == After::Close || handle.is_killed() {
@@ -420,6 +432,7 @@ where
         }
     }
     eng.stats.absorb(&mut client.stats);
+    client.close(&eng);
     let _ = stream.shutdown().await;
 }
 
@@ -429,9 +442,15 @@ async fn flush<S: AsyncWrite + Unpin>(
     stream: &mut S,
     out: &mut Reply,
     eng: &Engine,
+    handle: &ClientHandle,
     limit: Duration,
 ) -> bool {
-    if !write_in_time(stream, out.as_bytes(), limit).await {
+    let written = tokio::select! {
+        ok = write_in_time(stream, out.as_bytes(), limit) => ok,
+        // Killed while stuck writing (CLIENT KILL, a push limit): give up.
+        _ = handle.killed() => false,
+    };
+    if !written {
         eng.stats.output_limit_disconnections.fetch_add(1, Relaxed);
         return false;
     }

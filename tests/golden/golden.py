@@ -127,7 +127,10 @@ def run_file(port, path, record):
             out.append(line)
             continue
         args, expected = split_line(line)
-        got = escape(c.call(args))
+        try:
+            got = escape(c.call(args))
+        except OSError as e:
+            raise SystemExit(f"{path}:{n}: {line}: {e}")
         cmd = line.partition(" => ")[0]
         out.append(f"{cmd} => {got}")
         if not record and got != expected:

@@ -114,6 +114,12 @@ pub fn on_access(kind: PolicyKind, meta: &mut u8) {
     }
 }
 
+/// The access frequency OBJECT FREQ reports for an entry's policy bits:
+/// S3-FIFO keeps a 2-bit counter; the other policies track none.
+pub fn frequency(kind: PolicyKind, meta: u8) -> Option<u8> {
+    (kind == PolicyKind::AllkeysS3fifo).then(|| s3fifo::frequency(meta))
+}
+
 /// The (stateless) policy object for a kind.
 #[inline]
 pub fn policy(kind: PolicyKind) -> &'static dyn Policy {

@@ -58,6 +58,11 @@ fn freq(meta: u8) -> u8 {
     meta & FREQ_MASK
 }
 
+/// The hit counter kept in an entry's policy bits.
+pub fn frequency(meta: u8) -> u8 {
+    freq(meta)
+}
+
 fn in_main(meta: u8) -> bool {
     meta & IN_MAIN != 0
 }

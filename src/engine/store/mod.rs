@@ -18,6 +18,7 @@ pub mod index;
 pub mod key;
 pub mod shard;
 pub mod value;
+pub mod watch;
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
@@ -46,6 +47,8 @@ pub struct StoreShared {
     pub settings: Arc<Settings>,
     /// Time zero of the access clock.
     pub clock_base_ms: u64,
+    /// Clients watching keys (WATCH).
+    pub watches: watch::Watches,
 }
 
 impl StoreShared {
@@ -55,6 +58,7 @@ impl StoreShared {
             hasher: KeyHasher::default(),
             settings,
             clock_base_ms: now_ms().saturating_sub(1),
+            watches: watch::Watches::default(),
         }
     }
 
@@ -74,11 +78,11 @@ pub struct Keyspace {
 }
 
 impl Keyspace {
-    fn new(num_shards: usize, shared: &Arc<StoreShared>) -> Keyspace {
+    fn new(db: usize, num_shards: usize, shared: &Arc<StoreShared>) -> Keyspace {
         assert!(num_shards.is_power_of_two() && num_shards <= 1 << 16);
         Keyspace {
             shards: (0..num_shards)
-                .map(|_| PaddedShard(Mutex::new(Shard::new(shared.clone()))))
+                .map(|_| PaddedShard(Mutex::new(Shard::new(shared.clone(), db))))
                 .collect(),
             mask: (num_shards - 1) as u64,
         }
@@ -172,7 +176,7 @@ impl Databases {
     pub fn new(count: usize, num_shards: usize, settings: Arc<Settings>) -> Databases {
         let shared = Arc::new(StoreShared::new(settings));
         let dbs: Box<[OnceLock<Keyspace>]> = (0..count.max(1)).map(|_| OnceLock::new()).collect();
-        let _ = dbs[0].set(Keyspace::new(num_shards, &shared));
+        let _ = dbs[0].set(Keyspace::new(0, num_shards, &shared));
         Databases {
             shared,
             dbs,
@@ -208,7 +212,7 @@ impl Databases {
         let cell = &self.dbs[db];
         match cell.get() {
             Some(ks) => ks,
-            None => cell.get_or_init(|| Keyspace::new(self.num_shards, &self.shared)),
+            None => cell.get_or_init(|| Keyspace::new(db, self.num_shards, &self.shared)),
         }
     }
 

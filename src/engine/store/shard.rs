@@ -188,6 +188,8 @@ pub fn access_clock(base_ms: u64, now_ms: u64) -> u32 {
 
 pub struct Shard {
     table: Table,
+    /// The database this shard belongs to.
+    db: usize,
     volatile: usize,
     pub(crate) stats: ShardStats,
     /// Position the active-expiry sweep resumes from.
@@ -200,8 +202,9 @@ pub struct Shard {
 }
 
 impl Shard {
-    pub fn new(shared: Arc<StoreShared>) -> Shard {
+    pub fn new(shared: Arc<StoreShared>, db: usize) -> Shard {
         Shard {
+            db,
             table: Table {
                 entries: Entries::default(),
                 index: Index::default(),
@@ -234,6 +237,16 @@ impl Shard {
     fn before_write(&mut self) {
         if self.pending.is_some() {
             self.settle_observer();
+        }
+    }
+
+    /// Tells WATCH that the key at `pos` is about to change.
+    #[inline]
+    fn touched_at(&self, pos: usize) {
+        if self.shared.watches.any() {
+            self.shared
+                .watches
+                .touched(self.db, &self.table.entries[pos].key);
         }
     }
 
@@ -373,6 +386,7 @@ impl Shard {
         now_ms: u64,
     ) -> usize {
         self.before_write();
+        self.shared.watches.touched(self.db, key);
         let pos = self.table.entries.len();
         let clock = access_clock(self.table.clock_base_ms, now_ms);
         let entry = Entry::new(key, value, expire_at, clock);
@@ -417,6 +431,7 @@ impl Shard {
     /// Edits the value at `pos` in place, keeping memory accounting exact.
     pub fn update<R>(&mut self, pos: usize, f: impl FnOnce(&mut Value) -> R) -> R {
         self.before_write();
+        self.touched_at(pos);
         let e = &mut self.table.entries[pos];
         let before = e.value.heap_size();
         let r = f(&mut e.value);
@@ -433,6 +448,7 @@ impl Shard {
     /// Sets (or clears with 0) the expiry of the entry at `pos`.
     pub fn set_expire(&mut self, pos: usize, expire_at: u64) {
         self.before_write();
+        self.touched_at(pos);
         let e = &mut self.table.entries[pos];
         match (e.expire_at != 0, expire_at != 0) {
             (false, true) => self.volatile += 1,
@@ -445,6 +461,7 @@ impl Shard {
     /// Removes the entry at `pos` (the last entry moves into its place).
     pub fn remove_at(&mut self, pos: usize) -> Entry {
         self.before_write();
+        self.touched_at(pos);
         let hash = self.hash_at(pos);
         self.table.index.remove(hash, pos);
         let last = self.table.entries.len() - 1;
@@ -480,6 +497,16 @@ impl Shard {
     /// Drops every entry.
     pub fn clear(&mut self) {
         self.before_write();
+        if self.shared.watches.any() {
+            let (db, table) = (self.db, &self.table);
+            self.shared.watches.touched_where(db, |k| {
+                let entries = &table.entries;
+                table
+                    .index
+                    .find(table.hasher.hash_one(k), |i| &*entries[i].key == k)
+                    .is_some()
+            });
+        }
         self.table.entries = Entries::default();
         self.table.index = Index::default();
         self.add_used(-(self.table.used_bytes as isize));
@@ -576,7 +603,7 @@ mod tests {
     use super::*;
 
     fn shard() -> Shard {
-        Shard::new(Arc::new(StoreShared::for_tests()))
+        Shard::new(Arc::new(StoreShared::for_tests()), 0)
     }
 
     #[test]

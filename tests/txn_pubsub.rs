@@ -1,0 +1,270 @@
+//! Transactions and Pub/Sub across clients, over real connections: WATCH
+//! invalidated by another client, EXEC atomic under concurrent writers, the
+//! concurrency counter test, message delivery in RESP2 and RESP3, and a
+//! subscriber that stops reading being disconnected without slowing
+//! anyone else.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{cmd, redistill, Raw};
+
+fn conn(port: u16) -> redis::Connection {
+    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap()
+}
+
+#[test]
+fn watch_is_invalidated_by_other_clients_expiry_and_flush() {
+    let srv = redistill(&[]);
+    let mut a = Raw::connect(srv.port);
+    let mut b = Raw::connect(srv.port);
+    let null = b"*-1\r\n";
+    // Another client's write.
+    a.roundtrip(b"SET k 1\r\n", b"+OK\r\n");
+    a.roundtrip(b"WATCH k\r\n", b"+OK\r\n");
+    b.roundtrip(b"SET k 2\r\n", b"+OK\r\n");
+    a.roundtrip(b"MULTI\r\n", b"+OK\r\n");
+    a.roundtrip(b"INCR k\r\n", b"+QUEUED\r\n");
+    assert_eq!(a.roundtrip(b"EXEC\r\n", null), null.to_vec());
+    // Another client's DEL of the key.
+    a.roundtrip(b"WATCH k\r\n", b"+OK\r\n");
+    b.roundtrip(b"DEL k\r\n", b":1\r\n");
+    a.roundtrip(b"MULTI\r\n", b"+OK\r\n");
+    a.roundtrip(b"SET k 5\r\n", b"+QUEUED\r\n");
+    assert_eq!(a.roundtrip(b"EXEC\r\n", null), null.to_vec());
+    // A key that expires while watched.
+    a.roundtrip(b"SET t v PX 50\r\n", b"+OK\r\n");
+    a.roundtrip(b"WATCH t\r\n", b"+OK\r\n");
+    std::thread::sleep(Duration::from_millis(120));
+    a.roundtrip(b"MULTI\r\n", b"+OK\r\n");
+    a.roundtrip(b"GET x\r\n", b"+QUEUED\r\n");
+    assert_eq!(a.roundtrip(b"EXEC\r\n", null), null.to_vec());
+    // A read by another client changes nothing.
+    a.roundtrip(b"SET k 1\r\n", b"+OK\r\n");
+    a.roundtrip(b"WATCH k\r\n", b"+OK\r\n");
+    b.roundtrip(b"GET k\r\n", b"$1\r\n1\r\n");
+    a.roundtrip(b"MULTI\r\n", b"+OK\r\n");
+    a.roundtrip(b"INCR k\r\n", b"+QUEUED\r\n");
+    let ok = b"*1\r\n:2\r\n";
+    assert_eq!(a.roundtrip(b"EXEC\r\n", ok), ok.to_vec());
+    // CLIENT LIST shows the queue length and the x flag.
+    a.roundtrip(b"MULTI\r\n", b"+OK\r\n");
+    a.roundtrip(b"GET k\r\n", b"+QUEUED\r\n");
+    let mut c = conn(srv.port);
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut c).unwrap();
+    assert!(
+        list.lines()
+            .any(|l| l.contains("flags=x") && l.contains("multi=1")),
+        "{list}"
+    );
+    a.roundtrip(b"DISCARD\r\n", b"+OK\r\n");
+    srv.assert_healthy();
+}
+
+/// N clients increment one counter with INCR in MULTI and with WATCH +
+/// GET + SET retry loops; the final value equals the acknowledged
+/// increments, and no reader ever sees a transaction half applied.
+#[test]
+fn concurrent_transactions_lose_no_increment() {
+    let srv = redistill(&["--threads", "2"]);
+    let port = srv.port;
+    let acked = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut threads = Vec::new();
+    for t in 0..6 {
+        let acked = acked.clone();
+        threads.push(std::thread::spawn(move || {
+            let mut c = conn(port);
+            for _ in 0..300 {
+                if t % 2 == 0 {
+                    // MULTI INCR: both counters move together.
+                    let (a, b): (i64, i64) = redis::pipe()
+                        .atomic()
+                        .incr("counter", 1)
+                        .incr("mirror", 1)
+                        .query(&mut c)
+                        .unwrap();
+                    assert_eq!(a, b, "a transaction was seen half applied");
+                    acked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                } else {
+                    // Optimistic: WATCH, read, write back, retry on conflict.
+                    loop {
+                        let _: () = redis::cmd("WATCH").arg("counter").query(&mut c).unwrap();
+                        let v: Option<i64> =
+                            redis::cmd("GET").arg("counter").query(&mut c).unwrap();
+                        let v = v.unwrap_or(0);
+                        let r: Option<(String, i64)> = redis::pipe()
+                            .atomic()
+                            .set("counter", v + 1)
+                            .incr("mirror", 1)
+                            .query(&mut c)
+                            .unwrap();
+                        if r.is_some() {
+                            acked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            break;
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut c = conn(port);
+    let counter: u64 = redis::cmd("GET").arg("counter").query(&mut c).unwrap();
+    let mirror: u64 = redis::cmd("GET").arg("mirror").query(&mut c).unwrap();
+    let acked = acked.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(counter, acked);
+    assert_eq!(mirror, acked);
+    assert_eq!(acked, 6 * 300);
+}
+
+#[test]
+fn messages_reach_subscribers_in_resp2_and_resp3() {
+    let srv = redistill(&[]);
+    let mut sub = Raw::connect(srv.port);
+    let mut psub = Raw::connect(srv.port);
+    let mut sub3 = Raw::connect(srv.port);
+    let mut publ = Raw::connect(srv.port);
+    let confirm = b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n";
+    assert_eq!(
+        sub.roundtrip(b"SUBSCRIBE news\r\n", confirm),
+        confirm.to_vec()
+    );
+    let pconfirm = b"*3\r\n$10\r\npsubscribe\r\n$2\r\nn*\r\n:1\r\n";
+    assert_eq!(
+        psub.roundtrip(b"PSUBSCRIBE n*\r\n", pconfirm),
+        pconfirm.to_vec()
+    );
+    sub3.send(b"HELLO 3\r\n");
+    let _hello = sub3.read_n(1);
+    std::thread::sleep(Duration::from_millis(100));
+    sub3.stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let _ = std::io::Read::read(&mut sub3.stream, &mut buf);
+    sub3.stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let confirm3 = b">3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n";
+    assert_eq!(
+        sub3.roundtrip(b"SUBSCRIBE news\r\n", confirm3),
+        confirm3.to_vec()
+    );
+    // Three receptions: two channel subscribers and one pattern.
+    assert_eq!(publ.roundtrip(b"PUBLISH news hi\r\n", b":3\r\n"), b":3\r\n");
+    let msg = b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n";
+    assert_eq!(sub.read_n(msg.len()), msg.to_vec());
+    let pmsg = b"*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$2\r\nhi\r\n";
+    assert_eq!(psub.read_n(pmsg.len()), pmsg.to_vec());
+    let msg3 = b">3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n";
+    assert_eq!(sub3.read_n(msg3.len()), msg3.to_vec());
+    // RESP3 subscribers may run any command.
+    assert_eq!(sub3.roundtrip(b"SET a b\r\n", b"+OK\r\n"), b"+OK\r\n");
+    // A subscriber that publishes to itself gets the message first.
+    let own = b"*3\r\n$7\r\nmessage\r\n$4\r\nself\r\n$1\r\nx\r\n:1\r\n";
+    let mut me = Raw::connect(srv.port);
+    me.send(b"HELLO 3\r\n");
+    std::thread::sleep(Duration::from_millis(100));
+    me.stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let _ = std::io::Read::read(&mut me.stream, &mut buf);
+    me.stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let c = b">3\r\n$9\r\nsubscribe\r\n$4\r\nself\r\n:1\r\n";
+    assert_eq!(me.roundtrip(b"SUBSCRIBE self\r\n", c), c.to_vec());
+    let own3 = b">3\r\n$7\r\nmessage\r\n$4\r\nself\r\n$1\r\nx\r\n:1\r\n";
+    assert_eq!(me.roundtrip(b"PUBLISH self x\r\n", own3), own3.to_vec());
+    let _ = own;
+    // INFO counts channels and patterns; PUBSUB NUMSUB counts subscribers.
+    let mut c = conn(srv.port);
+    let info: String = redis::cmd("INFO").arg("stats").query(&mut c).unwrap();
+    assert!(info.contains("pubsub_channels:2"), "{info}");
+    assert!(info.contains("pubsub_patterns:1"), "{info}");
+    let n: Vec<redis::Value> = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg("news")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(n[1], redis::Value::Int(2));
+    // Closing a subscriber unsubscribes it.
+    drop(sub);
+    std::thread::sleep(Duration::from_millis(100));
+    let n: Vec<redis::Value> = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg("news")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(n[1], redis::Value::Int(1));
+    srv.assert_healthy();
+}
+
+#[test]
+fn a_subscriber_that_never_reads_is_disconnected_and_slows_nobody() {
+    let srv = redistill(&[]);
+    let mut slow = Raw::connect(srv.port);
+    let confirm = b"*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n";
+    assert_eq!(
+        slow.roundtrip(b"SUBSCRIBE c\r\n", confirm),
+        confirm.to_vec()
+    );
+    let mut fast = Raw::connect(srv.port);
+    assert_eq!(
+        fast.roundtrip(b"SUBSCRIBE c\r\n", confirm),
+        confirm.to_vec()
+    );
+    // `fast` keeps reading in a thread; `slow` never reads again.
+    let reader = std::thread::spawn(move || {
+        let mut total = 0usize;
+        let mut buf = vec![0u8; 1 << 16];
+        fast.stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        while let Ok(n) = std::io::Read::read(&mut fast.stream, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            total += n;
+            if total >= 60 << 20 {
+                break;
+            }
+        }
+        total
+    });
+    let mut publ = Raw::connect(srv.port);
+    let payload = vec![b'x'; 64 * 1024];
+    let started = Instant::now();
+    let mut receivers_at_end = 0;
+    for i in 0..1000 {
+        publ.send(&cmd(&[b"PUBLISH", b"c", &payload]));
+        let r = publ.read_n(4);
+        receivers_at_end = r[1] - b'0';
+        if i > 900 {
+            break;
+        }
+    }
+    // 64 MB published: past the 32 MB hard limit the slow one was dropped.
+    assert_eq!(receivers_at_end, 1, "the slow subscriber is still counted");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(reader.join().unwrap() >= 50 << 20);
+    // What the kernel had buffered for it drains, then the server has closed it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match std::io::Read::read(&mut slow.stream, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => assert!(
+                Instant::now() < deadline,
+                "the slow subscriber was not closed"
+            ),
+        }
+    }
+    srv.assert_healthy();
+}
