@@ -122,6 +122,21 @@ fixed! {
     SLOWLOG_COUNT = "ERR", "ERR count should be greater than or equal to -1";
     INVALID_COMMAND = "ERR", "ERR Invalid command specified";
     EXEC_WITHOUT_MULTI = "ERR", "ERR EXEC without MULTI";
+    NOSCRIPT = "NOSCRIPT", "NOSCRIPT No matching script. Please use EVAL.";
+    NUMKEYS_NEGATIVE = "ERR", "ERR Number of keys can't be negative";
+    NUMKEYS_TOO_BIG = "ERR", "ERR Number of keys can't be greater than number of args";
+    SCRIPT_BAD_SHEBANG = "ERR", "ERR Invalid script shebang";
+    SCRIPT_RO_WITH_WRITES = "ERR", "ERR Can not execute a script with write flag using *_ro command.";
+    SCRIPT_NO_ARGS = "ERR", "ERR Please specify at least one argument for this redis lib call";
+    SCRIPT_UNKNOWN_COMMAND = "ERR", "ERR Unknown Redis command called from script";
+    SCRIPT_WRONG_ARGS = "ERR", "ERR Wrong number of args calling Redis command from script";
+    SCRIPT_NOT_ALLOWED = "ERR", "ERR This Redis command is not allowed from script";
+    SCRIPT_WRITE_IN_RO = "ERR", "ERR Write commands are not allowed from read-only scripts.";
+    SCRIPT_BAD_ARG_TYPE = "ERR", "ERR Lua redis lib command arguments must be strings or integers";
+    SCRIPT_KILLED = "ERR", "ERR Script killed by user with SCRIPT KILL...";
+    SCRIPT_FLUSH_OPTION = "ERR", "ERR SCRIPT FLUSH only support SYNC|ASYNC option";
+    NOTBUSY = "NOTBUSY", "NOTBUSY No scripts in execution right now.";
+    UNKILLABLE = "UNKILLABLE", "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
     DISCARD_WITHOUT_MULTI = "ERR", "ERR DISCARD without MULTI";
     MULTI_NESTED = "ERR", "ERR MULTI calls can not be nested";
     WATCH_INSIDE_MULTI = "ERR", "ERR WATCH inside MULTI is not allowed";
@@ -187,6 +202,55 @@ pub fn exec_abort_because(e: &CmdError) -> CmdError {
         code: Cow::Borrowed("EXECABORT"),
         text: Cow::Owned(out),
     }
+}
+
+/// `ERR <text>` as bytes (a script error raised with a plain message).
+pub fn err_text(text: &[u8]) -> Vec<u8> {
+    let mut v = b"ERR ".to_vec();
+    v.extend_from_slice(text);
+    v
+}
+
+/// True when `text` already starts with the generic error code.
+pub fn has_err_code(text: &[u8]) -> bool {
+    text.starts_with(b"ERR ")
+}
+
+/// A script reply nested deeper than scripts may return.
+pub const LUA_STACK_LIMIT: &[u8] = b"ERR reached lua stack limit";
+/// `redis.error_reply` / `redis.status_reply` without a string.
+pub const LUA_BAD_REPLY_ARGS: &str = "ERR wrong number or type of arguments";
+
+/// A script that failed: `<error> script: <sha>, on @user_script:<line>.`
+pub fn script_error(text: &[u8], sha: &str, line: i64) -> CmdError {
+    let mut out = text.to_vec();
+    out.extend_from_slice(format!(" script: {sha}, on @user_script:{line}.").as_bytes());
+    CmdError::new(out)
+}
+
+/// A script that does not compile.
+pub fn script_compile(message: &str) -> CmdError {
+    CmdError::err(format!("Error compiling script (new function): {message}"))
+}
+
+/// The Lua VM could not be set up or used.
+pub fn script_engine_failed() -> CmdError {
+    CmdError::err("Lua engine failure")
+}
+
+/// `#!<engine>` other than lua.
+pub fn script_shebang_engine(engine: &[u8]) -> CmdError {
+    with_arg("Unexpected engine in script shebang: #!", engine, "")
+}
+
+/// An unknown `flags=` value in a shebang.
+pub fn script_shebang_flag(flag: &[u8]) -> CmdError {
+    with_arg("Unexpected flag in script shebang: ", flag, "")
+}
+
+/// A shebang option other than `flags=`.
+pub fn script_shebang_option(opt: &[u8]) -> CmdError {
+    with_arg("Unknown lua shebang option: ", opt, "")
 }
 
 /// A command refused in RESP2 subscribed mode.

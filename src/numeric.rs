@@ -143,18 +143,34 @@ pub fn float_add(cur: Option<&[u8]>, incr: &[u8]) -> FloatAdd {
     }
 }
 
-/// Formats an f64 like Redis's `%.17g` reply for doubles.
+extern "C" {
+    fn rd_fmt_g(v: f64, precision: i32, out: *mut u8, cap: usize) -> usize;
+    fn rd_strtod(s: *const u8, len: usize, out: *mut f64) -> i32;
+}
+
+/// Formats `v` as C's `printf("%.<precision>g")` does.
+pub fn fmt_g(v: f64, precision: i32) -> String {
+    let mut buf = [0u8; 64];
+    // SAFETY: `buf` has room for 64 bytes and rd_fmt_g writes at most `cap`.
+    let n = unsafe { rd_fmt_g(v, precision, buf.as_mut_ptr(), buf.len()) };
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// Formats a double as Redis 7.0 replies with it (`%.17g`; `inf`, `-inf`).
 pub fn fmt_double(v: f64) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    if v.is_nan() {
-        return "nan".into();
-    }
-    if v == v.trunc() && v.abs() < 1e17 {
-        return format!("{}", v as i64);
-    }
-    format!("{v}")
+    fmt_g(v, 17)
+}
+
+/// Parses a double as Redis reads scores and float arguments (C strtod:
+/// hex, `inf`, exponents; no NaN, no leading space, nothing left over).
+pub fn parse_double(s: &[u8]) -> Option<f64> {
+    let mut v = 0.0;
+    // SAFETY: pointer and length describe a live slice; `v` is a valid out pointer.
+    let ok = unsafe { rd_strtod(s.as_ptr(), s.len(), &mut v) };
+    (ok == 1).then_some(v)
 }
 
 #[cfg(test)]
@@ -203,6 +219,22 @@ mod tests {
             float_add(Some(b"1"), b" 1"),
             FloatAdd::IncrementInvalid
         ));
+    }
+
+    #[test]
+    fn doubles_like_c() {
+        assert_eq!(fmt_double(0.1), "0.10000000000000001");
+        assert_eq!(fmt_double(3.0), "3");
+        assert_eq!(fmt_double(1e17), "1e+17");
+        assert_eq!(fmt_double(f64::NEG_INFINITY), "-inf");
+        assert_eq!(fmt_g(42.0, 14), "42");
+        assert_eq!(parse_double(b"0x10"), Some(16.0));
+        assert_eq!(parse_double(b"INFINITY"), Some(f64::INFINITY));
+        assert_eq!(parse_double(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_double(b"1e400"), None);
+        assert_eq!(parse_double(b"nan"), None);
+        assert_eq!(parse_double(b" 1"), None);
+        assert_eq!(parse_double(b""), None);
     }
 
     #[test]

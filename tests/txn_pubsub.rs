@@ -268,3 +268,62 @@ fn a_subscriber_that_never_reads_is_disconnected_and_slows_nobody() {
     }
     srv.assert_healthy();
 }
+
+/// A script past busy-reply-threshold: others get BUSY, SCRIPT KILL stops
+/// a script that has not written (and refuses one that has), and the
+/// server serves normally afterwards. Runs on one worker thread, the
+/// default on two cores.
+#[test]
+fn busy_scripts_get_busy_replies_and_script_kill() {
+    let srv = redistill(&["--busy-reply-threshold", "100", "--threads", "1"]);
+    let port = srv.port;
+    let busy = b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
+    // A read-only endless script: killable.
+    let runner = std::thread::spawn(move || {
+        let mut r = Raw::connect(port);
+        r.stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        r.send(b"EVAL \"while true do end\" 0\r\n");
+        let mut buf = vec![0u8; 256];
+        let n = std::io::Read::read(&mut r.stream, &mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    let mut other = Raw::connect(port);
+    assert_eq!(other.roundtrip(b"GET k\r\n", busy), busy.to_vec());
+    assert_eq!(other.roundtrip(b"PING\r\n", busy), busy.to_vec());
+    assert_eq!(other.roundtrip(b"SCRIPT KILL\r\n", b"+OK\r\n"), b"+OK\r\n");
+    let reply = runner.join().unwrap();
+    assert!(
+        reply.starts_with("-ERR Script killed by user with SCRIPT KILL... script: "),
+        "{reply}"
+    );
+    assert_eq!(other.roundtrip(b"SET k v\r\n", b"+OK\r\n"), b"+OK\r\n");
+    assert_eq!(
+        other.roundtrip(
+            b"SCRIPT KILL\r\n",
+            b"-NOTBUSY No scripts in execution right now.\r\n"
+        ),
+        b"-NOTBUSY No scripts in execution right now.\r\n"
+    );
+    // A script that wrote cannot be killed.
+    let runner = std::thread::spawn(move || {
+        let mut r = Raw::connect(port);
+        r.send(b"EVAL \"redis.call('set','w','1') local i = 0 while i < 300000000 do i = i + 1 end return i\" 0\r\n");
+        r.stream
+            .set_read_timeout(Some(Duration::from_secs(120)))
+            .unwrap();
+        let mut buf = vec![0u8; 256];
+        let n = std::io::Read::read(&mut r.stream, &mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    let unkillable = b"-UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.\r\n";
+    assert_eq!(
+        other.roundtrip(b"SCRIPT KILL\r\n", unkillable),
+        unkillable.to_vec()
+    );
+    assert_eq!(runner.join().unwrap(), ":300000000\r\n");
+    srv.assert_healthy();
+}

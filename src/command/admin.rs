@@ -275,6 +275,10 @@ pub fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Err(errors::SHUTDOWN_FAILED);
     }
     tracing::info!("SHUTDOWN requested by client {}", ctx.sess.handle.addr);
+    if mode == ShutdownSave::Skip {
+        // SHUTDOWN NOSAVE stops a script whatever it did.
+        super::script::kill_for_shutdown(&ctx.rt.scripts);
+    }
     ctx.rt.host.shutdown(mode);
     ctx.after = After::Drop;
     Ok(())

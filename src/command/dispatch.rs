@@ -132,6 +132,11 @@ pub fn execute<'g>(
         }
         pass.as_ref()
     };
+    let busy_pass = Pass::Busy;
+    let held = match held {
+        None if spec.flags & table::ALLOW_BUSY != 0 => Some(&busy_pass),
+        other => other,
+    };
     let Some(held) = held else {
         if is_exec && sess.multi.is_some() {
             super::txn::discard(sess, eng);

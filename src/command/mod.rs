@@ -19,6 +19,7 @@ pub mod introspect;
 pub mod keys;
 pub mod persistence;
 pub mod pubsub;
+pub mod script;
 pub mod session;
 pub mod strings;
 pub mod table;
@@ -65,15 +66,21 @@ impl Host for NoHost {
     fn shutdown(&self, _mode: ShutdownSave) {}
 }
 
-/// The command layer's shared state: the engine and the host.
+/// The command layer's shared state: the engine, the host, and the
+/// scripting VM.
 pub struct Runtime {
     pub engine: Arc<Engine>,
     pub host: Arc<dyn Host>,
+    pub scripts: script::Scripts,
 }
 
 impl Runtime {
     pub fn new(engine: Arc<Engine>, host: Arc<dyn Host>) -> Runtime {
-        Runtime { engine, host }
+        Runtime {
+            engine,
+            host,
+            scripts: script::Scripts::default(),
+        }
     }
 }
 

@@ -9,8 +9,8 @@ use hashbrown::HashMap;
 
 use super::Ctx;
 use super::{
-    admin, counters, expiry, hashes, introspect, keys, persistence, pubsub, session as conn,
-    strings, txn,
+    admin, counters, expiry, hashes, introspect, keys, persistence, pubsub, script,
+    session as conn, strings, txn,
 };
 use crate::errors::CmdResult;
 
@@ -39,6 +39,8 @@ pub const NO_QUEUE: u32 = 1 << 11;
 pub const NO_MULTI: u32 = 1 << 12;
 /// EXEC: dispatch plans its unit from the queued commands.
 pub const EXEC: u32 = 1 << 13;
+/// Served while a busy script holds the keyspace (never touches it).
+pub const ALLOW_BUSY: u32 = 1 << 14;
 
 /// Flag names as COMMAND INFO prints them.
 pub const FLAG_NAMES: &[(u32, &str)] = &[
@@ -240,11 +242,23 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("pexpiretime", 2, RF, K1, "generic", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", "key", expiry::pexpiretime),
     cmd!("persist", 2, WF, K1, "generic", "2.2.0", "Removes the expiration time of a key.", "key", expiry::persist),
     // Transactions
-    cmd!("multi", 1, NOSCRIPT | LOADING | STALE | FAST | NO_QUEUE, NK, "transactions", "1.2.0", "Starts a transaction.", "", txn::multi),
+    cmd!("multi", 1, NOSCRIPT | LOADING | STALE | FAST | NO_QUEUE | ALLOW_BUSY, NK, "transactions", "1.2.0", "Starts a transaction.", "", txn::multi),
     cmd!("exec", 1, NOSCRIPT | LOADING | STALE | NO_QUEUE | EXEC, NK, "transactions", "1.2.0", "Executes all commands in a transaction.", "", txn::exec),
-    cmd!("discard", 1, NOSCRIPT | LOADING | STALE | FAST | NO_QUEUE, NK, "transactions", "2.0.0", "Discards a transaction.", "", txn::discard_cmd),
+    cmd!("discard", 1, NOSCRIPT | LOADING | STALE | FAST | NO_QUEUE | ALLOW_BUSY, NK, "transactions", "2.0.0", "Discards a transaction.", "", txn::discard_cmd),
     cmd!("watch", -2, NOSCRIPT | LOADING | STALE | FAST | NO_QUEUE, KALL, "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", "key...", txn::watch),
-    cmd!("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, NK, "transactions", "2.2.0", "Forgets about watched keys of a transaction.", "", txn::unwatch),
+    cmd!("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, NK, "transactions", "2.2.0", "Forgets about watched keys of a transaction.", "", txn::unwatch),
+    // Scripting
+    cmd!("eval", -3, NOSCRIPT | STALE | EXCLUSIVE | UNDECLARED, NK, "scripting", "2.6.0", "Executes a server-side Lua script.", "script numkeys:integer [key...] [arg...]", script::eval),
+    cmd!("evalsha", -3, NOSCRIPT | STALE | EXCLUSIVE | UNDECLARED, NK, "scripting", "2.6.0", "Executes a server-side Lua script by SHA1 digest.", "sha1 numkeys:integer [key...] [arg...]", script::evalsha),
+    cmd!("eval_ro", -3, NOSCRIPT | STALE | READONLY | EXCLUSIVE | UNDECLARED, NK, "scripting", "7.0.0", "Executes a read-only server-side Lua script.", "script numkeys:integer [key...] [arg...]", script::eval_ro),
+    cmd!("evalsha_ro", -3, NOSCRIPT | STALE | READONLY | EXCLUSIVE | UNDECLARED, NK, "scripting", "7.0.0", "Executes a read-only server-side Lua script by SHA1 digest.", "sha1 numkeys:integer [key...] [arg...]", script::evalsha_ro),
+    cmd!("script", -2, 0, NK, "scripting", "2.6.0", "A container for Lua scripts management commands.", "", script::script_help, &[
+        cmd!("script|load", 3, NOSCRIPT | STALE, NK, "scripting", "2.6.0", "Loads a server-side Lua script to the script cache.", "script", script::script_load),
+        cmd!("script|exists", -3, NOSCRIPT, NK, "scripting", "2.6.0", "Determines whether server-side Lua scripts exist in the script cache.", "sha1...", script::script_exists),
+        cmd!("script|flush", -2, NOSCRIPT, NK, "scripting", "2.6.0", "Removes all server-side Lua scripts from the script cache.", "[ASYNC|SYNC]", script::script_flush),
+        cmd!("script|kill", 2, NOSCRIPT | ALLOW_BUSY, NK, "scripting", "2.6.0", "Terminates a server-side Lua script during execution.", "", script::script_kill),
+        cmd!("script|help", 2, LOADING | STALE, NK, "scripting", "5.0.0", "Returns helpful text about the different subcommands.", "", script::script_help),
+    ]),
     // Pub/Sub
     cmd!("subscribe", -2, NOSCRIPT | LOADING | STALE, NK, "pubsub", "2.0.0", "Listens for messages published to channels.", "channel...", pubsub::subscribe_cmd),
     cmd!("unsubscribe", -1, NOSCRIPT | LOADING | STALE, NK, "pubsub", "2.0.0", "Stops listening to messages posted to channels.", "[channel...]", pubsub::unsubscribe_cmd),
@@ -265,10 +279,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     // Connection
     cmd!("ping", -1, FAST | STALE, NK, "connection", "1.0.0", "Returns the server's liveliness response.", "[message]", conn::ping),
     cmd!("echo", 2, FAST | STALE | LOADING, NK, "connection", "1.0.0", "Returns the given string.", "message", conn::echo),
-    cmd!("quit", -1, NO_AUTH | FAST | STALE | LOADING | NO_QUEUE, NK, "connection", "1.0.0", "Closes the connection.", "", conn::quit),
-    cmd!("reset", 1, NO_AUTH | FAST | STALE | LOADING | NO_QUEUE, NK, "connection", "6.2.0", "Resets the connection.", "", conn::reset),
-    cmd!("hello", -1, NO_AUTH | FAST | STALE | LOADING, NK, "connection", "6.0.0", "Handshakes with the Redis server.", "[protover:integer [AUTH username password] [SETNAME clientname]]", conn::hello),
-    cmd!("auth", -2, NO_AUTH | FAST | STALE | LOADING, NK, "connection", "1.0.0", "Authenticates the connection.", "[username] password", conn::auth),
+    cmd!("quit", -1, NO_AUTH | FAST | STALE | LOADING | NO_QUEUE | ALLOW_BUSY, NK, "connection", "1.0.0", "Closes the connection.", "", conn::quit),
+    cmd!("reset", 1, NO_AUTH | FAST | STALE | LOADING | NO_QUEUE | ALLOW_BUSY, NK, "connection", "6.2.0", "Resets the connection.", "", conn::reset),
+    cmd!("hello", -1, NO_AUTH | FAST | STALE | LOADING | ALLOW_BUSY, NK, "connection", "6.0.0", "Handshakes with the Redis server.", "[protover:integer [AUTH username password] [SETNAME clientname]]", conn::hello),
+    cmd!("auth", -2, NO_AUTH | FAST | STALE | LOADING | ALLOW_BUSY, NK, "connection", "1.0.0", "Authenticates the connection.", "[username] password", conn::auth),
     cmd!("select", 2, FAST | STALE | LOADING | UNDECLARED, NK, "connection", "1.0.0", "Changes the selected database.", "index:integer", conn::select),
     cmd!("client", -2, 0, NK, "connection", "2.4.0", "A container for client connection commands.", "", conn::client_help, &[
         cmd!("client|id", 2, STALE | LOADING, NK, "connection", "5.0.0", "Returns the unique client ID of the connection.", "", conn::client_id),
@@ -315,7 +329,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("save", 1, ADMIN | NOSCRIPT | EXCLUSIVE | NO_MULTI, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk.", "", persistence::save),
     cmd!("bgsave", -1, ADMIN | NOSCRIPT | EXCLUSIVE, NK, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", "[SCHEDULE]", persistence::bgsave),
     cmd!("lastsave", 1, LOADING | STALE | FAST, NK, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", "", persistence::lastsave),
-    cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]", admin::shutdown),
+    cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, NK, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]", admin::shutdown),
 ];
 
 /// Lookup structures built once from [`COMMANDS`].

@@ -139,6 +139,8 @@ params! {
         "Hashes with at most this many fields use the compact encoding.";
     HashMaxListpackValue, "hash-max-listpack-value", &["hash-max-ziplist-value"], "", Int { min: 0, max: i64::MAX }, "64", true,
         "Hashes whose fields and values are at most this long use the compact encoding.";
+    BusyReplyThreshold, "busy-reply-threshold", &["lua-time-limit"], "", Int { min: 0, max: i64::MAX }, "5000", true,
+        "Milliseconds a script may run before other clients get BUSY and SCRIPT KILL may stop it; 0 = never.";
     Databases, "databases", &[], "", Int { min: 1, max: 1 }, "1", false,
         "Number of logical databases.";
     Save, "save", &[], "", List, "", false,

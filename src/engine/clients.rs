@@ -171,6 +171,33 @@ fn lossy(m: &Mutex<Option<Vec<u8>>>) -> String {
         .unwrap_or_default()
 }
 
+fn new_handle(id: u64, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> ClientHandle {
+    ClientHandle {
+        id,
+        addr,
+        laddr,
+        created_ms: now_ms,
+        last_active_ms: AtomicU64::new(now_ms),
+        read_buffer_size: AtomicU64::new(0),
+        name: Mutex::new(None),
+        lib_name: Mutex::new(None),
+        lib_ver: Mutex::new(None),
+        resp: AtomicU8::new(2),
+        db: AtomicU16::new(0),
+        last_cmd: AtomicU16::new(0),
+        multi: AtomicI64::new(-1),
+        no_evict: AtomicBool::new(false),
+        no_touch: AtomicBool::new(false),
+        subs: Default::default(),
+        kind: AtomicU8::new(ClientKind::Normal as u8),
+        killed: AtomicBool::new(false),
+        kill_notify: Notify::new(),
+        pushes: Mutex::new(Pushes::default()),
+        has_pushes: AtomicBool::new(false),
+        push_notify: Notify::new(),
+    }
+}
+
 #[derive(Default)]
 pub struct ClientRegistry {
     next_id: AtomicU64,
@@ -181,32 +208,17 @@ impl ClientRegistry {
     /// Registers a new client and returns its handle.
     pub fn register(&self, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> Arc<ClientHandle> {
         let id = self.next_id.fetch_add(1, Relaxed) + 1;
-        let handle = Arc::new(ClientHandle {
-            id,
-            addr,
-            laddr,
-            created_ms: now_ms,
-            last_active_ms: AtomicU64::new(now_ms),
-            read_buffer_size: AtomicU64::new(0),
-            name: Mutex::new(None),
-            lib_name: Mutex::new(None),
-            lib_ver: Mutex::new(None),
-            resp: AtomicU8::new(2),
-            db: AtomicU16::new(0),
-            last_cmd: AtomicU16::new(0),
-            multi: AtomicI64::new(-1),
-            no_evict: AtomicBool::new(false),
-            no_touch: AtomicBool::new(false),
-            subs: Default::default(),
-            kind: AtomicU8::new(ClientKind::Normal as u8),
-            killed: AtomicBool::new(false),
-            kill_notify: Notify::new(),
-            pushes: Mutex::new(Pushes::default()),
-            has_pushes: AtomicBool::new(false),
-            push_notify: Notify::new(),
-        });
+        let handle = Arc::new(new_handle(id, addr, laddr, now_ms));
         self.clients.lock().insert(id, handle.clone());
         handle
+    }
+
+    /// A client that is not listed (the session scripts run commands in).
+    pub fn detached(&self, name: &str) -> Arc<ClientHandle> {
+        let addr: SocketAddr = ([0, 0, 0, 0], 0).into();
+        let h = new_handle(0, addr, addr, 0);
+        *h.name.lock() = Some(name.as_bytes().to_vec());
+        Arc::new(h)
     }
 
     pub fn unregister(&self, id: u64) {

@@ -31,6 +31,10 @@ pub struct Gate {
 pub enum Pass<'g> {
     Shared(#[allow(dead_code)] RwLockReadGuard<'g, ()>),
     Exclusive(#[allow(dead_code)] Vec<RwLockWriteGuard<'g, ()>>),
+    /// No pass at all, while a busy script holds the gate: only for the
+    /// commands Redis serves then (SCRIPT KILL, SHUTDOWN, AUTH...), which
+    /// never touch the keyspace.
+    Busy,
 }
 
 impl Pass<'_> {

@@ -189,6 +189,47 @@ impl Reply {
         }
     }
 
+    /// A simple string from bytes (`+text`).
+    pub fn status_bytes(&mut self, s: &[u8]) {
+        self.buf.push(b'+');
+        self.buf.extend_from_slice(s);
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// A boolean: `#t`/`#f` in RESP3, `:1`/`:0` in RESP2.
+    pub fn boolean(&mut self, v: bool) {
+        if self.resp3 {
+            self.buf
+                .extend_from_slice(if v { b"#t\r\n" } else { b"#f\r\n" });
+        } else {
+            self.int(v as i64);
+        }
+    }
+
+    /// A big number: `(digits` in RESP3, a bulk string in RESP2.
+    pub fn big_number(&mut self, digits: &[u8]) {
+        if self.resp3 {
+            self.buf.push(b'(');
+            self.buf.extend_from_slice(digits);
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(digits);
+        }
+    }
+
+    /// Verbatim text with its 3-letter format (RESP3), a bulk string in RESP2.
+    pub fn verbatim_with(&mut self, format: &[u8], text: &[u8]) {
+        if self.resp3 {
+            self.header(b'=', text.len() + 4);
+            self.buf.extend_from_slice(&format[..format.len().min(3)]);
+            self.buf.push(b':');
+            self.buf.extend_from_slice(text);
+            self.buf.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(text);
+        }
+    }
+
     pub fn empty_array(&mut self) {
         self.buf.extend_from_slice(b"*0\r\n");
     }
