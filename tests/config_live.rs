@@ -38,6 +38,7 @@ const CHECKED: &[(&str, &str)] = &[
     ("slowlog-max-len", "engine_parameters_take_effect"),
     ("hash-max-listpack-entries", "engine_parameters_take_effect"),
     ("hash-max-listpack-value", "engine_parameters_take_effect"),
+    ("busy-reply-threshold", "busy_threshold_takes_effect"),
 ];
 
 #[test]
@@ -242,4 +243,25 @@ fn shutdown_parameters_take_effect() {
         "a final snapshot was written with save-on-shutdown no"
     );
     drop(c);
+}
+
+#[test]
+fn busy_threshold_takes_effect() {
+    let srv = redistill(&[]);
+    config_set(srv.port, "busy-reply-threshold", "50");
+    let port = srv.port;
+    let script = std::thread::spawn(move || {
+        let mut r = Raw::connect(port);
+        r.stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let req = b"EVAL \"local i = 0 while i < 100000000 do i = i + 1 end return 1\" 0\r\n";
+        r.roundtrip(req, b":1\r\n")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let mut other = Raw::connect(port);
+    other.send(b"GET k\r\n");
+    let reply = other.read_n(5);
+    assert_eq!(reply, b"-BUSY", "a script past 50 ms did not make others wait with BUSY");
+    assert_eq!(script.join().unwrap(), b":1\r\n");
 }
