@@ -37,3 +37,18 @@ int rd_strtod(const char *s, size_t len, double *out) {
     *out = v;
     return 1;
 }
+
+/*
+ * strtod() over the longest prefix of `len` bytes it accepts (leading
+ * space, hex, "inf"/"nan", overflow to inf all as C's strtod). Returns
+ * how many bytes it consumed (0: no number) and stores the value.
+ */
+size_t rd_strtod_prefix(const char *s, size_t len, double *out) {
+    char buf[512];
+    char *end;
+    if (len >= sizeof(buf)) len = sizeof(buf) - 1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    *out = strtod(buf, &end);
+    return (size_t)(end - buf);
+}

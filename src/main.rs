@@ -23,6 +23,9 @@ fn init_logging(level: &str) {
         .init();
 }
 
+/// Stack size of the runtime's worker threads.
+const WORKER_STACK_BYTES: usize = 16 << 20;
+
 fn main() {
     let args = match Args::parse(std::env::args().skip(1)) {
         Ok(a) => a,
@@ -62,6 +65,10 @@ fn main() {
     let workers = config::worker_threads(settings.uint(P::Threads) as usize);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
+        // Scripts run on the workers: decoding or returning values nested
+        // 1000 deep (the libraries' limit) needs more than the 2 MiB
+        // default. Only the pages touched are ever committed.
+        .thread_stack_size(WORKER_STACK_BYTES)
         .enable_all()
         .build()
     {

@@ -146,6 +146,7 @@ pub fn float_add(cur: Option<&[u8]>, incr: &[u8]) -> FloatAdd {
 extern "C" {
     fn rd_fmt_g(v: f64, precision: i32, out: *mut u8, cap: usize) -> usize;
     fn rd_strtod(s: *const u8, len: usize, out: *mut f64) -> i32;
+    fn rd_strtod_prefix(s: *const u8, len: usize, out: *mut f64) -> usize;
 }
 
 /// Formats `v` as C's `printf("%.<precision>g")` does.
@@ -171,6 +172,15 @@ pub fn parse_double(s: &[u8]) -> Option<f64> {
     // SAFETY: pointer and length describe a live slice; `v` is a valid out pointer.
     let ok = unsafe { rd_strtod(s.as_ptr(), s.len(), &mut v) };
     (ok == 1).then_some(v)
+}
+
+/// C's `strtod` over the start of `s` (at most 511 bytes looked at):
+/// the value and how many bytes it took, or None if no number starts `s`.
+pub fn strtod_prefix(s: &[u8]) -> Option<(f64, usize)> {
+    let mut v = 0.0;
+    // SAFETY: pointer and length describe a live slice; `v` is a valid out pointer.
+    let n = unsafe { rd_strtod_prefix(s.as_ptr(), s.len(), &mut v) };
+    (n > 0).then_some((v, n))
 }
 
 #[cfg(test)]
