@@ -262,6 +262,10 @@ fn busy_threshold_takes_effect() {
     let mut other = Raw::connect(port);
     other.send(b"GET k\r\n");
     let reply = other.read_n(5);
-    assert_eq!(&reply[..5], b"-BUSY", "a script past 50 ms did not make others wait with BUSY");
+    assert_eq!(
+        &reply[..5],
+        b"-BUSY",
+        "a script past 50 ms did not make others wait with BUSY"
+    );
     assert_eq!(script.join().unwrap(), b":1\r\n");
 }

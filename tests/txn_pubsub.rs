@@ -65,21 +65,32 @@ fn watch_is_invalidated_by_other_clients_expiry_and_flush() {
     srv.assert_healthy();
 }
 
-/// N clients increment one counter with INCR in MULTI and with WATCH +
-/// GET + SET retry loops; the final value equals the acknowledged
-/// increments, and no reader ever sees a transaction half applied.
+/// N clients increment one counter with INCR in MULTI, with WATCH +
+/// GET + SET retry loops and with a Lua script (GET + SET, atomic only if
+/// scripts are); the final value equals the acknowledged increments, and
+/// no reader ever sees a transaction half applied.
 #[test]
 fn concurrent_transactions_lose_no_increment() {
     let srv = redistill(&["--threads", "2"]);
     let port = srv.port;
     let acked = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut threads = Vec::new();
-    for t in 0..6 {
+    let script = redis::Script::new(
+        "local v = tonumber(redis.call('GET', KEYS[1]) or '0') \
+         redis.call('SET', KEYS[1], v + 1) \
+         return redis.call('INCR', KEYS[2])",
+    );
+    for t in 0..9 {
         let acked = acked.clone();
+        let script = script.clone();
         threads.push(std::thread::spawn(move || {
             let mut c = conn(port);
             for _ in 0..300 {
-                if t % 2 == 0 {
+                if t % 3 == 2 {
+                    // A script reads, then writes: only atomic if scripts are.
+                    let _: i64 = script.key("counter").key("mirror").invoke(&mut c).unwrap();
+                    acked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                } else if t % 3 == 0 {
                     // MULTI INCR: both counters move together.
                     let (a, b): (i64, i64) = redis::pipe()
                         .atomic()
@@ -120,7 +131,7 @@ fn concurrent_transactions_lose_no_increment() {
     let acked = acked.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(counter, acked);
     assert_eq!(mirror, acked);
-    assert_eq!(acked, 6 * 300);
+    assert_eq!(acked, 9 * 300);
 }
 
 #[test]
@@ -325,5 +336,42 @@ fn busy_scripts_get_busy_replies_and_script_kill() {
         unkillable.to_vec()
     );
     assert_eq!(runner.join().unwrap(), ":300000000\r\n");
+    srv.assert_healthy();
+}
+
+/// Scripts that build, decode and return values nested as deep as the
+/// libraries allow, and deeper: errors, never a crashed server (the
+/// binary's worker stack must hold the recursion, in a debug build too).
+#[test]
+fn deeply_nested_script_values_are_refused_not_fatal() {
+    let srv = redistill(&[]);
+    let mut c = Raw::connect(srv.port);
+    let eval = |script: &str| cmd(&[b"EVAL", script.as_bytes(), b"0"]);
+    // 1000 nested arrays decode and encode back (the innermost, empty,
+    // as `{}`).
+    let ok = b":2000\r\n";
+    let same = "local s = string.rep('[', 1000) .. string.rep(']', 1000) \
+                return #cjson.encode(cjson.decode(s))";
+    assert_eq!(c.roundtrip(&eval(same), ok), ok.to_vec());
+    // One more is cjson's error.
+    let want =
+        b"-ERR user_script:1: Found too many nested data structures (1001) at character 1001";
+    let got = c.roundtrip(&eval("return cjson.decode(string.rep('[', 1001))"), want);
+    assert!(got.starts_with(want), "{}", String::from_utf8_lossy(&got));
+    drop(c);
+    let mut c = Raw::connect(srv.port);
+    // A reply nested 1100 deep: 1001 levels, then Redis's stack-limit error.
+    let deep = "local t = {} local c = t for i = 1, 1100 do c[1] = {} c = c[1] end return t";
+    let mut expected = b"*1\r\n".repeat(1001);
+    expected.extend_from_slice(b"-ERR reached lua stack limit\r\n");
+    assert_eq!(c.roundtrip(&eval(deep), &expected), expected);
+    // MessagePack nested past the decoder's limit is refused.
+    let mp = "return cmsgpack.unpack(string.rep(string.char(0x91), 1100) .. string.char(1))";
+    let want = b"-ERR user_script:1: Bad data format in input.";
+    let got = c.roundtrip(&eval(mp), want);
+    assert!(got.starts_with(want), "{}", String::from_utf8_lossy(&got));
+    drop(c);
+    let mut c = Raw::connect(srv.port);
+    c.roundtrip(b"PING\r\n", b"+PONG\r\n");
     srv.assert_healthy();
 }

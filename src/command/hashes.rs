@@ -77,10 +77,10 @@ pub fn hsetnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let limits = ctx.eng.hash_limits();
     let mut k = ctx.unit.key(ctx.sess.db, args[1]);
     let pos = write_hash(&mut k)?;
-    let added = k.shard.update(pos, |v| {
-        let hv = hash_mut(v);
-        hv.get(args[2]).is_none() && hv.set(args[2], args[3], &limits)
-    });
+    // An existing field is no write (and so no WATCH invalidation).
+    let added = as_hash(k.value(pos)).get(args[2]).is_none()
+        && k.shard
+            .update(pos, |v| hash_mut(v).set(args[2], args[3], &limits));
     ctx.out.int(added as i64);
     Ok(())
 }
@@ -150,6 +150,12 @@ pub fn hdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
+    let hv = as_hash(k.value(pos));
+    if !args[2..].iter().any(|f| hv.get(f).is_some()) {
+        // Nothing to remove is no write (no WATCH invalidation).
+        ctx.out.int(0);
+        return Ok(());
+    }
     let removed = k.shard.update(pos, |v| {
         let hv = hash_mut(v);
         args[2..].iter().filter(|f| hv.remove(f)).count()

@@ -251,7 +251,7 @@ pub fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         } else {
             k.shard.set_expire(pos, expire_at);
         }
-    } else if flags & F_PERSIST != 0 {
+    } else if flags & F_PERSIST != 0 && k.shard.entry(pos).expire_at != 0 {
         k.shard.set_expire(pos, 0);
     }
     Ok(())

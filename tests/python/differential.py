@@ -1,10 +1,17 @@
 """Differential test: the same seeded command stream against redis-server
 and Redistill, replies compared after normalising order-free replies.
 
+The stream includes transactions (MULTI/EXEC/DISCARD/WATCH, interleaved
+from two clients in lockstep mode, so one client's writes invalidate the
+other's WATCH) and Lua scripts (EVAL/EVALSHA/EVAL_RO, script errors,
+Lua <-> RESP conversions).
+
 Usage: differential.py REDISTILL_PORT REDIS_PORT [--commands N] [--seed S]
 Prints every mismatch with its seed and recent history; exits 1 on any.
 """
 import argparse
+import collections
+import hashlib
 import random
 import sys
 import time
@@ -58,7 +65,59 @@ def gen_set(r):
     return cmd
 
 
-def gen(r):
+# Scripts: each reads KEYS/ARGV as given; errors carry Redis's exact texts.
+SCRIPTS = [
+    "return redis.call('GET', KEYS[1])",
+    "return redis.call('SET', KEYS[1], ARGV[1])",
+    "return redis.call('INCR', KEYS[1])",
+    "return redis.pcall('INCR', KEYS[1])",
+    "local v = redis.call('GET', KEYS[1]) if v then return {v, #v, tonumber(v)} end return false",
+    "return {1, 2.7, 'x', false, {3, -4.9}, true}",
+    "return redis.call('HGETALL', KEYS[1])",
+    "return redis.call('DEL', KEYS[1], KEYS[2])",
+    "return redis.call('EXPIRE', KEYS[1], ARGV[1])",
+    "return redis.call('nosuch')",
+    "return redis.call('GET')",
+    "return redis.error_reply('custom failure')",
+    "return redis.status_reply('FINE')",
+    "return redis.call('HINCRBYFLOAT', KEYS[1], 'f', ARGV[1])",
+    "return tostring(tonumber(ARGV[1]))",
+    "return cjson.encode({a = tonumber(ARGV[1]) or ARGV[1]})",
+    "return cjson.decode(ARGV[1])",
+    "return redis.call('TYPE', KEYS[1])",
+    "return redis.sha1hex(ARGV[1])",
+    "return redis.call('SET', KEYS[1], ARGV[1], 'GET')",
+    "return redis.call('MGET', KEYS[1], KEYS[2])",
+    "undeclared_global = 1",
+    "return undeclared_global",
+    "local t = redis.pcall('HGET', KEYS[1], 'f') if type(t) == 'table' then return t.err end return t",
+    "return {err = 'MYERR thing'}",
+    "return {ok = 'fine'}",
+    "return redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])",
+    "return #KEYS + #ARGV * 100",
+    "return bit.band(tonumber(ARGV[1]) or 0, 255)",
+    "error('plain error')",
+    "error({err = 'TABLEERR raised'})",
+    "return redis.call('EVAL', 'return 1', 0)",
+    "return redis.call('MULTI')",
+    "local n = 0 for i = 1, 3 do n = n + redis.call('RPUSH' == 'x' and 'x' or 'INCR', KEYS[1]) end return n",
+    "return 3.99",
+    "return -3.99",
+    "return 'a' .. nil",
+]
+
+
+def script_args(r):
+    numkeys = r.choice(["0", "1", "1", "2", "2", "-1", "x", "5"])
+    keys = [pick_key(r) for _ in range(2)]
+    argv = [r.choice(VALUES + ['{"a":1}', "[1,2]", "not json"]) for _ in range(r.randint(0, 2))]
+    n = int(numkeys) if numkeys.lstrip("-").isdigit() and int(numkeys) in (1, 2) else 0
+    return [numkeys] + keys[:n] + argv
+
+
+def gen(r, in_multi=False):
+    if in_multi and r.random() < 0.2:
+        return [r.choice(["EXEC", "EXEC", "EXEC", "DISCARD"])]
     k = pick_key(r)
     f = r.choice(FIELDS)
     c = r.randrange(100)
@@ -119,19 +178,52 @@ def gen(r):
         lambda: [r.choice(["NOSUCHCMD", "gett", "HSETX"]), k, "a\r\nb"],
         lambda: ["SET", k, "v", "EX", "10", "PX", "10"],
         lambda: ["SELECT", "0"],
+        lambda: ["MULTI"],
+        lambda: ["MULTI"],
+        lambda: [r.choice(["EXEC", "DISCARD"])],
+        lambda: ["WATCH"] + [pick_key(r) for _ in range(r.randint(0, 3))],
+        lambda: ["UNWATCH"],
+        lambda: [r.choice(["EVAL", "EVAL", "EVAL_RO"]), r.choice(SCRIPTS)] + script_args(r),
+        lambda: [r.choice(["EVAL", "EVAL", "EVAL_RO"]), r.choice(SCRIPTS)] + script_args(r),
+        lambda: [r.choice(["EVALSHA", "EVALSHA_RO"]), sha1(r.choice(SCRIPTS))] + script_args(r),
+        lambda: ["SCRIPT", "LOAD", r.choice(SCRIPTS)],
+        lambda: ["SCRIPT", "EXISTS"] + [sha1(r.choice(SCRIPTS)) for _ in range(r.randint(1, 3))],
+        lambda: ["SCRIPT", r.choice(["FLUSH", "FLUSH", "BOGUS", "KILL"])] if r.random() < 0.1 else ["SCRIPT", "EXISTS", "x"],
     ]
     return table[c % len(table)]()
 
 
-def normalise(cmd, reply, conn_for_scan, pipelined):
+def sha1(text):
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+SCRIPT_BY_SHA = {sha1(s): s for s in SCRIPTS}
+
+
+def script_text(cmd):
+    """The source of the script an EVAL-family command runs."""
+    if len(cmd) < 2:
+        return ""
+    if cmd[0].upper().startswith("EVALSHA"):
+        return SCRIPT_BY_SHA.get(cmd[1], "")
+    return cmd[1]
+
+
+def normalise(cmd, reply, conn_for_scan, pipelined, queued=None):
     name = cmd[0].upper() if cmd else ""
     if isinstance(reply, Err):
         return reply
+    if name == "EXEC" and isinstance(reply, list) and queued is not None and len(queued) == len(reply):
+        # Each reply of the transaction, normalised as its own command; the
+        # rest of the stream has run, as in a pipeline.
+        return [normalise(c, x, conn_for_scan, True) for c, x in zip(queued, reply)]
     if name == "KEYS" and isinstance(reply, list):
         return sorted(reply)
     if name in ("HKEYS", "HVALS") and isinstance(reply, list):
         return sorted(reply)
     if name == "HGETALL" and isinstance(reply, list):
+        return sorted(zip(reply[::2], reply[1::2]))
+    if name.startswith("EVAL") and "HGETALL" in script_text(cmd) and isinstance(reply, list):
         return sorted(zip(reply[::2], reply[1::2]))
     if name in ("SCAN", "HSCAN") and isinstance(reply, list) and pipelined:
         # Later commands of the batch already ran: only the shape is comparable.
@@ -180,39 +272,107 @@ def show(x, limit=200):
     return s if len(s) <= limit else s[:limit] + "..."
 
 
+class Client:
+    """One client's connections to both servers, and its transaction state:
+    `in_multi` as the generator predicts it, `queued` the commands the
+    server answered QUEUED (to normalise EXEC's replies)."""
+
+    def __init__(self, ours_port, redis_port, name):
+        self.ours, self.theirs = Conn(ours_port), Conn(redis_port)
+        self.name = name
+        self.in_multi = False
+        self.queued = []
+
+    def predict(self, cmd):
+        name = cmd[0].upper()
+        if name == "MULTI":
+            self.in_multi = True
+        elif name in ("EXEC", "DISCARD"):
+            self.in_multi = False
+
+    def track(self, cmd, reply):
+        """Follows the server's replies; returns the queue EXEC ran."""
+        name = cmd[0].upper()
+        if name == "MULTI" and reply == "OK":
+            self.queued = []
+        elif reply == "QUEUED":
+            self.queued.append(cmd)
+        elif name in ("EXEC", "DISCARD"):
+            ran, self.queued = self.queued, []
+            return ran
+        return None
+
+    def resync(self):
+        for c in (self.ours, self.theirs):
+            c.call("DISCARD")
+            c.call("UNWATCH")
+        self.in_multi = False
+        self.queued = []
+
+
+# What the streams exercised, printed at the end so a run shows its coverage.
+COVERAGE = collections.Counter()
+
+
+def count_coverage(cmd, reply):
+    name = cmd[0].upper()
+    if name == "EXEC":
+        if reply is None:
+            COVERAGE["EXEC aborted by a WATCHed change"] += 1
+        elif isinstance(reply, list):
+            COVERAGE["EXEC ran"] += 1
+        else:
+            COVERAGE["EXEC refused"] += 1
+    elif name.startswith("EVAL"):
+        COVERAGE["script error" if isinstance(reply, Err) else "script ran"] += 1
+
+
 def run(ours_port, redis_port, n, seed, pipelined):
     r = random.Random(seed)
-    ours, theirs = Conn(ours_port), Conn(redis_port)
+    # Lockstep mode interleaves two clients, so WATCH sees the other's writes.
+    clients = [Client(ours_port, redis_port, "A")]
+    if not pipelined:
+        clients.append(Client(ours_port, redis_port, "B"))
     scan_ours, scan_theirs = Conn(ours_port), Conn(redis_port)
-    for c in (ours, theirs):
+    for c in (clients[0].ours, clients[0].theirs):
         assert c.call("FLUSHALL") == "OK"
+        assert c.call("SCRIPT", "FLUSH") == "OK"
     history = []
     mismatches = 0
     batch = 100 if pipelined else 1
     done = 0
     while done < n:
-        cmds = [gen(r) for _ in range(min(batch, n - done))]
+        client = clients[0] if len(clients) == 1 or r.random() < 0.6 else clients[1]
+        cmds = []
+        for _ in range(min(batch, n - done)):
+            cmd = gen(r, client.in_multi)
+            client.predict(cmd)
+            cmds.append(cmd)
         if pipelined:
-            got_o, got_t = ours.pipeline(cmds), theirs.pipeline(cmds)
+            got_o, got_t = client.ours.pipeline(cmds), client.theirs.pipeline(cmds)
         else:
-            got_o, got_t = [ours.call(*cmds[0])], [theirs.call(*cmds[0])]
+            got_o, got_t = [client.ours.call(*cmds[0])], [client.theirs.call(*cmds[0])]
         for i, cmd in enumerate(cmds):
-            history.append(cmd)
-            a = normalise(cmd, got_o[i], scan_ours, pipelined)
-            b = normalise(cmd, got_t[i], scan_theirs, pipelined)
+            history.append((client.name, cmd))
+            ran = client.track(cmd, got_t[i])
+            count_coverage(cmd, got_t[i])
+            a = normalise(cmd, got_o[i], scan_ours, pipelined, ran)
+            b = normalise(cmd, got_t[i], scan_theirs, pipelined, ran)
             if not close_enough(cmd, a, b):
                 mismatches += 1
-                print(f"MISMATCH seed={seed} index={done + i} mode={'pipelined' if pipelined else 'lockstep'}")
+                print(f"MISMATCH seed={seed} index={done + i} mode={'pipelined' if pipelined else 'lockstep'} client={client.name}")
                 print("  command:   ", show(cmd))
                 print("  redistill: ", show(got_o[i]))
                 print("  redis:     ", show(got_t[i]))
                 print("  last commands:")
-                for h in history[-10:-1]:
-                    print("    ", show(h, 120))
+                for who, h in history[-12:-1]:
+                    print("    ", who, show(h, 120))
                 if mismatches >= 20:
                     return mismatches
                 # Resynchronise the two datasets so one divergence is reported once.
-                for c in (ours, theirs):
+                for c in clients:
+                    c.resync()
+                for c in (clients[0].ours, clients[0].theirs):
                     c.call("FLUSHALL")
         done += len(cmds)
     return mismatches
@@ -243,6 +403,74 @@ def glob_vs_keys(ours_port, redis_port, seed, rounds):
     return bad
 
 
+# (setup, another client's command): does the second invalidate a WATCH
+# on k? Redis invalidates only on a real change, so no-op writes must not.
+WATCH_CASES = [
+ (["HSET","k","f","1"], ["HSETNX","k","f","2"]),
+ (["SET","k","s"], ["HSETNX","k","f","2"]),
+ (["SET","k","s"], ["HSET","k","f","2"]),
+ (["SET","k","1"], ["SETNX","k","2"]),
+ (["SET","k","1"], ["SET","k","2","NX"]),
+ (["SET","k","1"], ["SET","k","1","XX"]),
+ (["SET","k","1"], ["MSETNX","k","2","z","1"]),
+ (["SET","k","1"], ["EXPIRE","k","100","GT"]),
+ (["SET","k","1"], ["EXPIRE","k","100"]),
+ (["SET","k","1"], ["PERSIST","k"]),
+ (["SET","k","1","EX","100"], ["PERSIST","k"]),
+ (["SET","k","1"], ["APPEND","k",""]),
+ (["SET","k","1"], ["SETRANGE","k","0",""]),
+ (["SET","k","1"], ["INCRBY","k","0"]),
+ (["SET","k","1"], ["GETEX","k"]),
+ (["SET","k","1"], ["GETEX","k","PERSIST"]),
+ (["SET","k","1"], ["GETEX","k","EX","100"]),
+ (["SET","k","1"], ["TOUCH","k"]),
+ (["SET","k","1"], ["DEL","nokey"]),
+ (["HSET","k","f","1"], ["HDEL","k","zz"]),
+ (["HSET","k","f","1"], ["HINCRBY","k","f","0"]),
+ (["HSET","k","f","1"], ["HSET","k","f","1"]),
+ (["SET","k","1"], ["RENAME","k","k"]),
+ (["SET","k","1"], ["COPY","k","k2"]),
+ (["SET","k","1"], ["COPY","j","k"]),
+ (["SET","k","1"], ["RENAMENX","j","k"]),
+ (["SET","k","1"], ["SET","j","1"]),
+ (["SET","k","1"], ["FLUSHALL"]),
+ (["DEL","k"], ["FLUSHALL"]),
+ (["DEL","k"], ["DEL","k"]),
+ (["SET","k","1"], ["EXPIRE","k","0"]),
+ (["SET","k","1"], ["SET","k","1","KEEPTTL"]),
+ (["SET","k","1"], ["GETDEL","nokey"]),
+ (["SET","k","1"], ["EVAL","return redis.call('GET', KEYS[1])","1","k"]),
+ (["SET","k","1"], ["EVAL","return redis.call('SET', KEYS[1], '1')","1","k"]),
+ (["SET","k","1"], ["INCRBYFLOAT","k","0"]),
+ (["HSET","k","f","1"], ["HINCRBYFLOAT","k","f","0"]),
+ (["SET","k","1"], ["MSET","k","1"]),
+ (["SET","k","1"], ["SETEX","k","100","1"]),
+ (["SET","k","1"], ["GETSET","k","1"]),
+]
+
+
+def watch_table(ours_port, redis_port):
+    """Each WATCH case on both servers: EXEC must run or abort alike."""
+    def outcomes(port):
+        a, b = Conn(port), Conn(port)
+        out = []
+        for setup, probe in WATCH_CASES:
+            a.call("FLUSHALL")
+            a.call(*setup)
+            a.call("WATCH", "k")
+            b.call(*probe)
+            a.call("MULTI")
+            a.call("PING")
+            out.append("aborted" if a.call("EXEC") is None else "ran")
+        return out
+    bad = 0
+    for (setup, probe), x, y in zip(WATCH_CASES, outcomes(ours_port), outcomes(redis_port)):
+        if x != y:
+            bad += 1
+            print(f"WATCH MISMATCH after {setup}, other client {probe}: redistill {x}, redis {y}")
+    return bad
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("ours", type=int)
@@ -256,8 +484,10 @@ def main():
     bad = run(args.ours, args.redis, args.commands, seed, False)
     bad += run(args.ours, args.redis, args.commands, seed + 1, True)
     gbad = glob_vs_keys(args.ours, args.redis, seed + 2, 100)
-    total = 2 * args.commands + 4000
+    gbad += watch_table(args.ours, args.redis)
+    total = 2 * args.commands + 4000 + len(WATCH_CASES)
     print(f"differential: {total} comparisons in {time.time() - t0:.1f}s, {bad + gbad} mismatches")
+    print("differential: " + ", ".join(f"{k}: {v}" for k, v in sorted(COVERAGE.items())))
     print(f"{total - bad - gbad} passed, {bad + gbad} failed")
     sys.exit(1 if bad or gbad else 0)
 
