@@ -1,10 +1,15 @@
 //! A small single-threaded RESP load generator for the side-by-side
 //! benchmarks (`bench/compare`). It does what redis-benchmark cannot: mix
-//! SET and GET in a fixed ratio. It also preloads a key space quickly.
+//! SET and GET in a fixed ratio, send transactions (`--txn N`: MULTI, N
+//! SETs, EXEC as one request) and publish to subscribers it holds open
+//! itself (`--publish N`: N connections subscribed to one channel; the run
+//! ends when every subscriber has received every message). It also
+//! preloads a key space quickly.
 //!
 //! ```text
 //! loadgen --port 6379 [--clients 50] [--pipeline 1] [--requests 100000]
 //!         [--keyspace 1000000] [--datasize 64] [--mix SET:GET] [--preload N]
+//!         [--txn N] [--publish SUBSCRIBERS]
 //! ```
 //!
 //! Keys are `key:` plus a zero-padded 12-digit number, as redis-benchmark
@@ -34,11 +39,18 @@ struct Options {
     sets: u32,
     gets: u32,
     preload: u64,
+    /// SETs per MULTI/EXEC request (0: plain commands).
+    txn: usize,
+    /// Subscribers to publish to (0: no PUBLISH workload).
+    publish: usize,
 }
+
+/// The channel `--publish` uses.
+const CHANNEL: &str = "loadgen-channel";
 
 fn usage(msg: &str) -> ! {
     eprintln!("loadgen: {msg}");
-    eprintln!("usage: loadgen --port P [--host H] [--clients 50] [--pipeline 1] [--requests N] [--keyspace N] [--datasize 64] [--mix SET:GET] [--preload N]");
+    eprintln!("usage: loadgen --port P [--host H] [--clients 50] [--pipeline 1] [--requests N] [--keyspace N] [--datasize 64] [--mix SET:GET] [--preload N] [--txn N] [--publish SUBSCRIBERS]");
     std::process::exit(2);
 }
 
@@ -54,6 +66,8 @@ fn parse_options() -> Options {
         sets: 1,
         gets: 1,
         preload: 0,
+        txn: 0,
+        publish: 0,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -74,6 +88,8 @@ fn parse_options() -> Options {
             "--keyspace" => o.keyspace = num().max(1),
             "--datasize" => o.datasize = num() as usize,
             "--preload" => o.preload = num(),
+            "--txn" => o.txn = num().max(1) as usize,
+            "--publish" => o.publish = num().max(1) as usize,
             "--mix" => {
                 let (s, g) = value
                     .split_once(':')
@@ -103,6 +119,81 @@ fn push_command(buf: &mut Vec<u8>, set: bool, key: u64, value: &[u8]) {
         buf.extend_from_slice(value);
         buf.extend_from_slice(b"\r\n");
     }
+}
+
+/// Appends one request of the workload; returns how many replies it gets.
+fn push_request(buf: &mut Vec<u8>, o: &Options, value: &[u8]) -> u64 {
+    if o.publish > 0 {
+        push_args(buf, &[b"PUBLISH", CHANNEL.as_bytes(), value]);
+        return 1;
+    }
+    if o.txn > 0 {
+        buf.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n");
+        for _ in 0..o.txn {
+            push_command(buf, true, fastrand::u64(..o.keyspace), value);
+        }
+        buf.extend_from_slice(b"*1\r\n$4\r\nEXEC\r\n");
+        return o.txn as u64 + 2;
+    }
+    let set = fastrand::u64(..(o.sets + o.gets) as u64) < o.sets as u64;
+    push_command(buf, set, fastrand::u64(..o.keyspace), value);
+    1
+}
+
+fn push_args(buf: &mut Vec<u8>, args: &[&[u8]]) {
+    buf.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for a in args {
+        buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        buf.extend_from_slice(a);
+        buf.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Bytes of one RESP2 message push as each subscriber receives it.
+fn message_bytes(value: &[u8]) -> u64 {
+    let mut m = Vec::new();
+    push_args(&mut m, &[b"message", CHANNEL.as_bytes(), value]);
+    m.len() as u64
+}
+
+/// Opens `n` connections subscribed to [`CHANNEL`] and returns the tasks
+/// that read and discard until each has received `expect` bytes.
+async fn subscribers(
+    o: &Options,
+    expect: u64,
+) -> std::io::Result<Vec<tokio::task::JoinHandle<std::io::Result<()>>>> {
+    let mut tasks = Vec::new();
+    for _ in 0..o.publish {
+        let mut stream = TcpStream::connect((o.host.as_str(), o.port)).await?;
+        stream.set_nodelay(true)?;
+        let mut cmd = Vec::new();
+        push_args(&mut cmd, &[b"SUBSCRIBE", CHANNEL.as_bytes()]);
+        stream.write_all(&cmd).await?;
+        let mut input = vec![0u8; 64 * 1024];
+        let mut filled = 0;
+        let confirmation = loop {
+            let n = stream.read(&mut input[filled..]).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            filled += n;
+            if let Some(len) = reply_len(&input[..filled]) {
+                break len;
+            }
+        };
+        let mut received = (filled - confirmation) as u64;
+        tasks.push(tokio::task::spawn_local(async move {
+            while received < expect {
+                let n = stream.read(&mut input).await?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                received += n as u64;
+            }
+            Ok(())
+        }));
+    }
+    Ok(tasks)
 }
 
 /// Length of the complete RESP reply at the start of `buf`, if it is all
@@ -194,9 +285,8 @@ struct Shared {
 
 async fn client(shared: Rc<Shared>, mut stream: TcpStream) -> std::io::Result<()> {
     let o = &shared.opts;
-    let mut out = Vec::with_capacity(o.pipeline * (64 + o.datasize));
+    let mut out = Vec::with_capacity(o.pipeline * (64 + o.datasize) * (o.txn + 1));
     let mut input = vec![0u8; 64 * 1024];
-    let ratio = (o.sets + o.gets) as u64;
     loop {
         let left = o.requests - shared.issued.get();
         if left == 0 {
@@ -205,13 +295,12 @@ async fn client(shared: Rc<Shared>, mut stream: TcpStream) -> std::io::Result<()
         let batch = (o.pipeline as u64).min(left);
         shared.issued.set(shared.issued.get() + batch);
         out.clear();
+        let mut pending = 0;
         for _ in 0..batch {
-            let set = fastrand::u64(..ratio) < o.sets as u64;
-            push_command(&mut out, set, fastrand::u64(..o.keyspace), &shared.value);
+            pending += push_request(&mut out, o, &shared.value);
         }
         let started = Instant::now();
         stream.write_all(&out).await?;
-        let mut pending = batch;
         let mut filled = 0;
         while pending > 0 {
             if filled == input.len() {
@@ -334,7 +423,25 @@ fn main() {
                 }
             }
         }
-        let name = format!("SET:GET {}:{}", opts.sets, opts.gets);
+        let name = if opts.publish > 0 {
+            format!("PUBLISH to {}", opts.publish)
+        } else if opts.txn > 0 {
+            format!("MULTI/EXEC {} SET", opts.txn)
+        } else {
+            format!("SET:GET {}:{}", opts.sets, opts.gets)
+        };
+        let expect = opts.requests * message_bytes(&value);
+        let sinks = if opts.publish > 0 {
+            match subscribers(&opts, expect).await {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("loadgen: subscribe: {e}");
+                    std::process::exit(1);
+                }
+            }
+        } else {
+            Vec::new()
+        };
         let shared = Rc::new(Shared {
             opts,
             issued: Cell::new(0),
@@ -350,6 +457,13 @@ fn main() {
         for t in tasks {
             if let Err(e) = t.await.expect("client task") {
                 eprintln!("loadgen: client failed: {e}");
+                std::process::exit(1);
+            }
+        }
+        // Published messages count once every subscriber has them all.
+        for t in sinks {
+            if let Err(e) = t.await.expect("subscriber task") {
+                eprintln!("loadgen: subscriber failed: {e}");
                 std::process::exit(1);
             }
         }

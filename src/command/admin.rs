@@ -25,7 +25,8 @@ pub fn help_lines(ctx: &mut Ctx, cmd: &str, lines: &[&str]) -> CmdResult {
 pub fn info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     ctx.eng.stats.absorb(&mut ctx.sess.stats);
     let port = ctx.sess.handle.laddr.port();
-    let text = super::info::render(ctx.eng, ctx.unit, &args[1..], port);
+    let scripts = super::script::memory(&ctx.rt.scripts);
+    let text = super::info::render(ctx.eng, ctx.unit, &scripts, &args[1..], port);
     ctx.out.verbatim(text.as_bytes());
     Ok(())
 }

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 
+use super::script::ScriptMemory;
 use super::CommandTable;
 use crate::config::{human_bytes, P};
 use crate::engine::pubsub::Space;
@@ -66,7 +67,13 @@ fn os_line() -> String {
 }
 
 /// The INFO text for the sections named in `args` (none: the default set).
-pub fn render(eng: &Engine, unit: &mut Unit, args: &[&[u8]], port: u16) -> String {
+pub fn render(
+    eng: &Engine,
+    unit: &mut Unit,
+    scripts: &ScriptMemory,
+    args: &[&[u8]],
+    port: u16,
+) -> String {
     let mut wanted: Vec<String> = Vec::new();
     let mut everything = false;
     if args.is_empty() {
@@ -101,7 +108,7 @@ pub fn render(eng: &Engine, unit: &mut Unit, args: &[&[u8]], port: u16) -> Strin
         match (section, &snap) {
             ("server", _) => server(eng, &mut out, port),
             ("clients", _) => clients(eng, &mut out),
-            ("memory", Some(snap)) => memory(eng, snap, &mut out),
+            ("memory", Some(snap)) => memory(eng, snap, scripts, &mut out),
             ("persistence", _) => persistence(eng, &mut out),
             ("stats", Some(snap)) => stats(eng, snap, &mut out),
             ("replication", _) => replication(eng, &mut out),
@@ -186,7 +193,7 @@ fn clients(eng: &Engine, out: &mut String) {
     line!(out, "clients_in_timeout_table:0");
 }
 
-fn memory(eng: &Engine, snap: &Snapshot, out: &mut String) {
+fn memory(eng: &Engine, snap: &Snapshot, scripts: &ScriptMemory, out: &mut String) {
     let used = snap.used_memory;
     let peak = snap.peak_memory;
     let rss = rss_bytes();
@@ -198,6 +205,21 @@ fn memory(eng: &Engine, snap: &Snapshot, out: &mut String) {
     line!(out, "used_memory_rss_human:{}", human_bytes(rss));
     line!(out, "used_memory_peak:{peak}");
     line!(out, "used_memory_peak_human:{}", human_bytes(peak));
+    line!(out, "used_memory_lua:{}", scripts.vm_bytes);
+    line!(out, "used_memory_vm_eval:{}", scripts.vm_bytes);
+    line!(
+        out,
+        "used_memory_lua_human:{}",
+        human_bytes(scripts.vm_bytes as u64)
+    );
+    line!(out, "used_memory_scripts_eval:{}", scripts.script_bytes);
+    line!(out, "number_of_cached_scripts:{}", scripts.cached_scripts);
+    line!(out, "used_memory_scripts:{}", scripts.script_bytes);
+    line!(
+        out,
+        "used_memory_scripts_human:{}",
+        human_bytes(scripts.script_bytes as u64)
+    );
     line!(out, "maxmemory:{maxmemory}");
     line!(out, "maxmemory_human:{}", human_bytes(maxmemory));
     line!(out, "maxmemory_policy:{}", eng.settings.policy().name());

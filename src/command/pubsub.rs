@@ -154,19 +154,20 @@ pub fn sunsubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn publish_in(ctx: &mut Ctx, args: &[&[u8]], space: Space) -> CmdResult {
     let self_id = ctx.sess.handle.id;
-    let mut own = Vec::new();
+    // Messages to the publisher itself come before its reply, as in Redis.
+    let mut own = 0;
+    let out = &mut *ctx.out;
     let n = ctx.eng.pubsub.publish(
         space,
         args[1],
         args[2],
-        &mut |_, bytes| own.push(bytes),
+        &mut |_, bytes| {
+            out.raw(bytes);
+            own += 1;
+        },
         self_id,
     );
-    // Messages to the publisher itself come before its reply, as in Redis.
-    for bytes in &own {
-        ctx.out.raw(bytes);
-    }
-    ctx.replies = own.len() + 1;
+    ctx.replies = own + 1;
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -193,7 +194,8 @@ fn list_names(ctx: &mut Ctx, args: &[&[u8]], space: Space) -> CmdResult {
 
 fn count_subscribers(ctx: &mut Ctx, args: &[&[u8]], space: Space) -> CmdResult {
     let names = &args[2..];
-    ctx.out.map(names.len());
+    // A flat array in RESP3 too, as Redis 7.0 replies.
+    ctx.out.array(names.len() * 2);
     for n in names {
         ctx.out.bulk(n);
         ctx.out.int(ctx.eng.pubsub.count(space, n) as i64);

@@ -92,41 +92,41 @@ impl PubSub {
         space: Space,
         channel: &[u8],
         message: &[u8],
-        local: &mut dyn FnMut(&ClientHandle, Vec<u8>),
+        local: &mut dyn FnMut(&ClientHandle, &[u8]),
         self_id: u64,
     ) -> usize {
         let mut receivers = 0;
-        let mut deliver = |c: &ClientHandle, bytes: Vec<u8>| {
-            if c.is_killed() {
-                // Closing (a push limit, CLIENT KILL): no longer a receiver.
-                return;
-            }
-            receivers += 1;
-            if c.id == self_id {
-                local(c, bytes);
-            } else {
-                c.push(&bytes);
+        // Each message is encoded once per protocol, not once per receiver.
+        let mut deliver = |list: &[Arc<ClientHandle>], kind: &[u8], parts: &[&[u8]]| {
+            let mut encoded: [Option<Vec<u8>>; 2] = [None, None];
+            for c in list {
+                if c.is_killed() {
+                    // Closing (a push limit, CLIENT KILL): no longer a receiver.
+                    continue;
+                }
+                receivers += 1;
+                let resp3 = c.resp3();
+                let bytes =
+                    encoded[resp3 as usize].get_or_insert_with(|| encode_push(resp3, kind, parts));
+                if c.id == self_id {
+                    local(c, bytes);
+                } else {
+                    c.push(bytes);
+                }
             }
         };
         if space == Space::Shard {
             if let Some(list) = self.shard_channels.read().get(channel) {
-                for c in list {
-                    deliver(c, encode_push(c.resp3(), b"smessage", &[channel, message]));
-                }
+                deliver(list, b"smessage", &[channel, message]);
             }
             return receivers;
         }
         if let Some(list) = self.channels.read().get(channel) {
-            for c in list {
-                deliver(c, encode_push(c.resp3(), b"message", &[channel, message]));
-            }
+            deliver(list, b"message", &[channel, message]);
         }
         for (pattern, list) in self.patterns.read().iter() {
             if glob_match(pattern, channel, false) {
-                for c in list {
-                    let bytes = encode_push(c.resp3(), b"pmessage", &[pattern, channel, message]);
-                    deliver(c, bytes);
-                }
+                deliver(list, b"pmessage", &[pattern, channel, message]);
             }
         }
         receivers

@@ -91,9 +91,16 @@ impl Window {
                     .extend(parser.args.iter().map(|r| at + r.start..at + r.end));
             }
             let count = self.args.len() - first;
-            if count >= 2 {
-                let key = &self.args[first + 1];
-                self.hashes.push(dbs.hash(&buf[key.clone()]));
+            // The first key: the first argument, or for the EVAL family
+            // (`EVALSHA sha numkeys key...`) the first declared key.
+            let arg = |i: usize| &buf[self.args[first + i].clone()];
+            let key = if count >= 4 && is_eval(arg(0)) && arg(2) != b"0" {
+                Some(3)
+            } else {
+                (count >= 2).then_some(1)
+            };
+            if let Some(i) = key {
+                self.hashes.push(dbs.hash(arg(i)));
             }
             at += req.consumed();
             self.requests.push((first, count, at));
@@ -275,6 +282,15 @@ impl Requests {
     }
 }
 
+/// EVAL, EVALSHA, EVAL_RO or EVALSHA_RO, in any case.
+fn is_eval(name: &[u8]) -> bool {
+    matches!(name.len(), 4 | 7 | 10)
+        && name[..4].eq_ignore_ascii_case(b"eval")
+        && [&b"eval"[..], b"evalsha", b"eval_ro", b"evalsha_ro"]
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(name))
+}
+
 enum Read {
     Data,
     Closed,
@@ -337,7 +353,11 @@ where
         let outcome = tokio::select! {
             r = read => r,
             _ = handle.pushed() => {
-                // Messages and replies other clients pushed: write them now.
+                // Messages and replies other clients pushed. Let the tasks
+                // that are ready run first: publishers that follow add
+                // their messages to the same write (as Redis writes a
+                // subscriber's buffer once per event-loop turn).
+                tokio::task::yield_now().await;
                 out.raw(&handle.take_pushes());
                 if !flush(&mut stream, &mut out, &eng, &handle, request_timeout).await {
                     break 'conn;

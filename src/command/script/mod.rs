@@ -20,8 +20,8 @@
 mod convert;
 mod libs;
 
-use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -33,7 +33,6 @@ use super::dispatch::invoke;
 use super::table::{self, CommandTable};
 use super::{eq_ic, int_arg, Ctx, Session};
 use crate::config::P;
-use crate::engine::clients::ClientHandle;
 use crate::engine::Engine;
 use crate::errors::{self, CmdError, CmdResult};
 use crate::protocol::Reply;
@@ -72,10 +71,24 @@ struct Vm {
     /// The protected globals scripts see (KEYS and ARGV are set in `real`).
     env: Table,
     real: Table,
-    redis: Table,
-    /// The session scripts run their commands in (a client of its own).
-    client: Arc<ClientHandle>,
+    /// The session scripts run their commands in (a client of its own),
+    /// kept from run to run with its buffers.
+    sess: Session,
+    scratch: Reply,
+    args: CallArgs,
+    /// The run `redis.call` and friends act on.
+    current: Arc<CurrentCall>,
 }
+
+// SAFETY: a Vm owns its Lua state and every handle into it (functions,
+// tables, the callbacks and what they capture); nothing that refers into
+// the state lives outside the Vm (a run converts results to Rust data
+// before the Vm's mutex is released). Every use of a Vm is under that
+// mutex, which orders accesses from different threads, so moving the Vm
+// between threads never lets two threads touch the state (or the
+// reference counts inside mlua's handles) at once. mlua's `send` feature
+// would add a lock to every handle operation for the same guarantee.
+unsafe impl Send for Vm {}
 
 // Shebang flags.
 const SF_SHEBANG: u32 = 1;
@@ -202,6 +215,35 @@ impl Vm {
             real.raw_set(name, Value::Nil)?;
         }
         install_hook(&lua, eng.clone(), status)?;
+        let current = Arc::new(CurrentCall::default());
+        for (name, raise) in [("call", true), ("pcall", false)] {
+            let current = current.clone();
+            let f = lua.create_function(move |lua, args: MultiValue| {
+                current
+                    .with(|c| c.lua_call(lua, args, raise))
+                    .unwrap_or_else(|| Err(not_in_script()))
+            })?;
+            redis.raw_set(name, f)?;
+        }
+        let setresp = {
+            let current = current.clone();
+            lua.create_function(move |_, v: Value| {
+                let n = match v {
+                    Value::Integer(n) => n,
+                    Value::Number(n) => n as i64,
+                    _ => 0,
+                };
+                if n != 2 && n != 3 {
+                    return Err(mlua::Error::RuntimeError(
+                        "RESP version must be 2 or 3.".into(),
+                    ));
+                }
+                current
+                    .with(|c| c.scratch.set_resp3(n == 3))
+                    .ok_or_else(not_in_script)
+            })?
+        };
+        redis.raw_set("setresp", setresp)?;
         let client = eng.clients.detached("lua");
         Ok(Vm {
             lua,
@@ -209,8 +251,10 @@ impl Vm {
             run,
             env,
             real,
-            redis,
-            client,
+            sess: Session::new(client, true),
+            scratch: Reply::new(),
+            args: CallArgs::default(),
+            current,
         })
     }
 
@@ -356,8 +400,8 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
     Ok(t)
 }
 
-/// The `redis` table: everything but `call` and `pcall`, which are bound
-/// to the running script's context for each run.
+/// The `redis` table: everything but `call`, `pcall` and `setresp`, which
+/// act on the running script (see [`CurrentCall`]).
 fn redis_table(lua: &Lua) -> mlua::Result<Table> {
     let r = lua.create_table()?;
     r.raw_set("REDIS_VERSION", crate::REDIS_COMPAT_VERSION)?;
@@ -377,13 +421,18 @@ fn redis_table(lua: &Lua) -> mlua::Result<Table> {
     }
     r.raw_set(
         "sha1hex",
-        lua.create_function(|_, args: MultiValue| {
-            let Some(Value::String(s)) = args.into_iter().next() else {
+        lua.create_function(|lua, args: MultiValue| {
+            if args.len() != 1 {
                 return Err(mlua::Error::RuntimeError(
                     "wrong number of arguments".into(),
                 ));
-            };
-            Ok(sha1_hex(&s.as_bytes()))
+            }
+            // Numbers hash their string form; other non-strings hash as "".
+            let arg = args.into_iter().next().unwrap_or(Value::Nil);
+            match lua.coerce_string(arg)? {
+                Some(s) => Ok(sha1_hex(&s.as_bytes())),
+                None => Ok(sha1_hex(b"")),
+            }
         })?,
     )?;
     r.raw_set(
@@ -528,8 +577,9 @@ fn hand_off_worker() {
 struct Call<'c, 'e> {
     rt: &'e super::Runtime,
     unit: &'c mut crate::engine::unit::Unit<'e>,
-    sess: Session,
-    scratch: Reply,
+    sess: &'c mut Session,
+    scratch: &'c mut Reply,
+    args: &'c mut CallArgs,
     now: u64,
     read_only: bool,
     /// Scripts without a shebang check OOM at each deny-oom call.
@@ -537,25 +587,123 @@ struct Call<'c, 'e> {
     status: &'c Status,
 }
 
-impl Call<'_, '_> {
-    /// Runs one command for the script; returns the reply bytes.
-    fn run(&mut self, args: &[Vec<u8>]) -> Result<Vec<u8>, CmdError> {
-        if args.is_empty() {
-            return Err(errors::SCRIPT_NO_ARGS);
+/// `redis.call` arguments as bytes, in buffers kept from call to call.
+#[derive(Default)]
+struct CallArgs {
+    bytes: Vec<u8>,
+    ranges: Vec<Range<usize>>,
+}
+
+impl CallArgs {
+    /// Converts Lua arguments: strings as they are, numbers in `%.17g`
+    /// (integers exactly); anything else is refused as Redis refuses it.
+    fn fill(&mut self, args: MultiValue) -> Result<(), CmdError> {
+        self.bytes.clear();
+        self.ranges.clear();
+        let mut ibuf = itoa::Buffer::new();
+        for v in args {
+            let start = self.bytes.len();
+            match v {
+                Value::String(s) => self.bytes.extend_from_slice(&s.as_bytes()),
+                Value::Integer(i) => self.bytes.extend_from_slice(ibuf.format(i).as_bytes()),
+                Value::Number(n) => {
+                    self.bytes
+                        .extend_from_slice(crate::numeric::fmt_g(n, 17).as_bytes());
+                }
+                _ => return Err(errors::SCRIPT_BAD_ARG_TYPE),
+            }
+            self.ranges.push(start..self.bytes.len());
         }
+        Ok(())
+    }
+}
+
+/// The running script's [`Call`], for the functions `redis.call`,
+/// `redis.pcall` and `redis.setresp`, which are created once with the VM
+/// (creating them per run, bound to the run, cost more than the scripts
+/// most clients send).
+#[derive(Default)]
+struct CurrentCall(AtomicPtr<()>);
+
+/// Clears the current call when the run ends, however it ends.
+struct CallGuard<'a>(&'a CurrentCall);
+
+impl Drop for CallGuard<'_> {
+    fn drop(&mut self) {
+        self.0 .0.store(std::ptr::null_mut(), Relaxed);
+    }
+}
+
+impl CurrentCall {
+    /// Makes `call` the current one until the guard drops; the guard
+    /// borrows `call`, so the pointer never outlives it.
+    fn enter<'a>(&'a self, call: &'a mut Call<'_, '_>) -> CallGuard<'a> {
+        self.0
+            .store((call as *mut Call<'_, '_>).cast::<()>(), Relaxed);
+        CallGuard(self)
+    }
+
+    /// Runs `f` on the current call; None outside a script run.
+    fn with<R>(&self, f: impl FnOnce(&mut Call<'_, '_>) -> R) -> Option<R> {
+        let p = self.0.load(Relaxed).cast::<Call<'_, '_>>();
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: `p` was stored by `enter` from a `&mut Call` that the
+        // live guard still borrows, so it points to a valid Call. Only the
+        // thread running the script gets here (Lua runs under the VM
+        // mutex), and never re-entrantly: a command run by `redis.call`
+        // runs no Lua (script commands are refused inside scripts), so no
+        // other reference to the Call exists meanwhile.
+        Some(f(unsafe { &mut *p }))
+    }
+}
+
+fn not_in_script() -> mlua::Error {
+    mlua::Error::RuntimeError("redis.call is only available while a script runs".into())
+}
+
+impl Call<'_, '_> {
+    /// `redis.call` (`raise`: errors are raised) or `redis.pcall`
+    /// (errors are returned as `{err=...}`).
+    fn lua_call(&mut self, lua: &Lua, args: MultiValue, raise: bool) -> mlua::Result<Value> {
+        let result = self.args.fill(args).and_then(|()| self.run());
+        match result {
+            Ok(()) => {
+                let bytes = self.scratch.as_bytes();
+                if raise && bytes.first() == Some(&b'-') {
+                    let end = bytes.len().saturating_sub(2);
+                    return Err(mlua::Error::external(CallError(bytes[1..end].to_vec())));
+                }
+                let mut at = 0;
+                convert::frame_to_lua(lua, bytes, &mut at, self.scratch.resp3())
+            }
+            Err(e) if raise => Err(mlua::Error::external(CallError(e.text().to_vec()))),
+            Err(e) => error_table(lua, &e),
+        }
+    }
+
+    /// Runs the command in `self.args`; its reply is left in `scratch`.
+    fn run(&mut self) -> Result<(), CmdError> {
+        let args = &*self.args;
+        let Some(first) = args.ranges.first() else {
+            return Err(errors::SCRIPT_NO_ARGS);
+        };
+        let arg = |i: usize| &args.bytes[args.ranges[i].clone()];
         let table = CommandTable::get();
         let top = table
-            .lookup(&args[0])
+            .lookup(&args.bytes[first.clone()])
             .ok_or(errors::SCRIPT_UNKNOWN_COMMAND)?;
+        let argc = args.ranges.len();
         let mut id = top;
         let mut spec = table.spec(top);
-        if !spec.subcommands.is_empty() && args.len() >= 2 {
-            if let Some(sub) = table.lookup_sub(top, &args[1]) {
+        if !spec.subcommands.is_empty() && argc >= 2 {
+            if let Some(sub) = table.lookup_sub(top, arg(1)) {
                 id = sub;
                 spec = table.spec(sub);
             }
         }
-        if !spec.arity_ok(args.len()) {
+        if !spec.arity_ok(argc) {
             return Err(errors::SCRIPT_WRONG_ARGS);
         }
         if spec.flags & table::NOSCRIPT != 0 {
@@ -573,13 +721,13 @@ impl Call<'_, '_> {
         {
             return Err(errors::OOM);
         }
-        let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        let argv: Vec<&[u8]> = (0..argc).map(arg).collect();
         self.scratch.clear();
         invoke(
             self.rt,
-            &mut self.sess,
+            self.sess,
             self.unit,
-            &mut self.scratch,
+            self.scratch,
             self.now,
             id,
             spec,
@@ -588,21 +736,8 @@ impl Call<'_, '_> {
         if spec.flags & table::WRITE != 0 && !self.scratch.as_bytes().starts_with(b"-") {
             self.status.wrote.store(true, Relaxed);
         }
-        Ok(self.scratch.as_bytes().to_vec())
+        Ok(())
     }
-}
-
-/// Converts `redis.call` arguments: strings as they are, numbers in
-/// `%.17g` (integers exactly).
-fn call_args(args: MultiValue) -> Result<Vec<Vec<u8>>, CmdError> {
-    args.into_iter()
-        .map(|v| match v {
-            Value::String(s) => Ok(s.as_bytes().to_vec()),
-            Value::Integer(i) => Ok(i.to_string().into_bytes()),
-            Value::Number(n) => Ok(crate::numeric::fmt_g(n, 17).into_bytes()),
-            _ => Err(errors::SCRIPT_BAD_ARG_TYPE),
-        })
-        .collect()
 }
 
 /// The error table a refused `redis.call` hands to Lua.
@@ -612,20 +747,32 @@ fn error_table(lua: &Lua, e: &CmdError) -> mlua::Result<Value> {
     Ok(Value::Table(t))
 }
 
-/// Runs a cached script: the EVAL family's common part.
-fn run_script(ctx: &mut Ctx, sha: &str, args: &[&[u8]], read_only_cmd: bool) -> CmdResult {
+/// The EVAL family's `numkeys`, checked against the arguments before the
+/// script is looked up or compiled (as Redis: a refused EVAL caches nothing).
+fn numkeys(args: &[&[u8]]) -> CmdResult<usize> {
     let numkeys = int_arg(args[2])?;
+    if numkeys > (args.len() - 3) as i64 {
+        return Err(errors::NUMKEYS_TOO_BIG);
+    }
     if numkeys < 0 {
         return Err(errors::NUMKEYS_NEGATIVE);
     }
-    if numkeys as usize > args.len() - 3 {
-        return Err(errors::NUMKEYS_TOO_BIG);
-    }
-    let (keys, argv) = args[3..].split_at(numkeys as usize);
+    Ok(numkeys as usize)
+}
+
+/// Runs a cached script: the EVAL family's common part.
+fn run_script(
+    ctx: &mut Ctx,
+    sha: &str,
+    args: &[&[u8]],
+    numkeys: usize,
+    read_only_cmd: bool,
+) -> CmdResult {
+    let (keys, argv) = args[3..].split_at(numkeys);
     let rt = ctx.rt;
     let scripts = &rt.scripts;
     let vm_lock = scripts.vm(ctx.eng)?;
-    let vm = vm_lock.lock();
+    let mut vm = vm_lock.lock();
     let Some(cached) = vm.cache.get(sha) else {
         return Err(errors::NOSCRIPT);
     };
@@ -653,78 +800,45 @@ fn run_script(ctx: &mut Ctx, sha: &str, args: &[&[u8]], read_only_cmd: bool) -> 
     set(&vm.real, "KEYS", keys).map_err(|_| errors::script_engine_failed())?;
     set(&vm.real, "ARGV", argv).map_err(|_| errors::script_engine_failed())?;
 
-    let mut sess = Session::new(vm.client.clone(), true);
+    let Vm {
+        run,
+        sess,
+        scratch,
+        args: call_args,
+        current,
+        ..
+    } = &mut *vm;
     sess.select(ctx.sess.db);
     sess.start_batch(&ctx.eng.settings);
+    // Each run starts in RESP2, as in Redis.
+    scratch.set_resp3(false);
     let status = &scripts.status;
     *status.started.lock() = Some(Instant::now());
     status.wrote.store(false, Relaxed);
     status.kill.store(false, Relaxed);
     status.running.store(true, Relaxed);
-    let call = RefCell::new(Call {
+    let mut call = Call {
         rt,
         unit: &mut *ctx.unit,
         sess,
-        scratch: Reply::new(),
+        scratch,
+        args: call_args,
         now: ctx.now,
         read_only: read_only_cmd || flags & SF_NO_WRITES != 0,
         check_oom: flags & SF_SHEBANG == 0,
         status,
-    });
-    let call_ref = &call;
-    let outcome = lua.scope(|scope| {
-        let make = |raise: bool| {
-            scope.create_function(move |lua, args: MultiValue| {
-                let mut c = call_ref.borrow_mut();
-                let result = call_args(args).and_then(|a| c.run(&a));
-                let resp3 = c.scratch.resp3();
-                drop(c);
-                match result {
-                    Ok(bytes) if raise && bytes.first() == Some(&b'-') => {
-                        let end = bytes.len().saturating_sub(2);
-                        Err(mlua::Error::external(CallError(bytes[1..end].to_vec())))
-                    }
-                    Ok(bytes) => {
-                        let mut at = 0;
-                        convert::frame_to_lua(lua, &bytes, &mut at, resp3)
-                    }
-                    Err(e) if raise => Err(mlua::Error::external(CallError(e.text().to_vec()))),
-                    Err(e) => error_table(lua, &e),
-                }
-            })
-        };
-        let call_fn = make(true)?;
-        let pcall_fn = make(false)?;
-        let setresp = scope.create_function(|_, v: Value| {
-            let n = match v {
-                Value::Integer(n) => n,
-                Value::Number(n) => n as i64,
-                _ => 0,
-            };
-            if n != 2 && n != 3 {
-                return Err(mlua::Error::RuntimeError(
-                    "RESP version must be 2 or 3.".into(),
-                ));
-            }
-            call_ref.borrow_mut().scratch.set_resp3(n == 3);
-            Ok(())
-        })?;
-        vm.redis.raw_set("call", call_fn)?;
-        vm.redis.raw_set("pcall", pcall_fn)?;
-        vm.redis.raw_set("setresp", setresp)?;
-        let (ok, value): (bool, Value) = vm.run.call(func)?;
-        let script_resp3 = call_ref.borrow().scratch.resp3();
-        Ok((ok, value, script_resp3))
-    });
+    };
+    let outcome = {
+        let _current = current.enter(&mut call);
+        run.call::<(bool, Value)>(func)
+    };
+    let script_resp3 = call.scratch.resp3();
+    let outcome = outcome.map(|(ok, value)| (ok, value, script_resp3));
     status.running.store(false, Relaxed);
     if status.busy.swap(false, Relaxed) {
         ctx.eng.gate.set_busy(false);
     }
-    let mut c = call.into_inner();
-    ctx.eng.stats.absorb(&mut c.sess.stats);
-    drop(c);
-    let _ = vm.redis.raw_set("call", Value::Nil);
-    let _ = vm.redis.raw_set("pcall", Value::Nil);
+    ctx.eng.stats.absorb(&mut call.sess.stats);
     match outcome {
         Ok((true, value, script_resp3)) => {
             convert::lua_to_reply(&value, ctx.out, script_resp3, 0)
@@ -761,10 +875,10 @@ pub fn eval_ro(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn eval_generic(ctx: &mut Ctx, args: &[&[u8]], ro: bool) -> CmdResult {
-    int_arg(args[2])?;
+    let numkeys = numkeys(args)?;
     let sha = sha1_hex(args[1]);
     ctx.rt.scripts.vm(ctx.eng)?.lock().load(&sha, args[1])?;
-    run_script(ctx, &sha, args, ro)
+    run_script(ctx, &sha, args, numkeys, ro)
 }
 
 pub fn evalsha(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
@@ -776,12 +890,12 @@ pub fn evalsha_ro(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn evalsha_generic(ctx: &mut Ctx, args: &[&[u8]], ro: bool) -> CmdResult {
+    let numkeys = numkeys(args)?;
     if args[1].len() != 40 {
         return Err(errors::NOSCRIPT);
     }
     let sha = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
-    int_arg(args[2])?;
-    run_script(ctx, &sha, args, ro)
+    run_script(ctx, &sha, args, numkeys, ro)
 }
 
 pub fn script_load(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
@@ -854,15 +968,29 @@ pub fn script_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 }
 
 /// Scripts in the cache and the bytes their bodies take (INFO memory).
-pub fn cache_figures(scripts: &Scripts) -> (usize, usize) {
+/// What INFO memory reports about scripting.
+pub struct ScriptMemory {
+    /// Bytes the Lua VM holds (0 before the first script).
+    pub vm_bytes: usize,
+    pub cached_scripts: usize,
+    /// Bytes of cached script bodies.
+    pub script_bytes: usize,
+}
+
+pub fn memory(scripts: &Scripts) -> ScriptMemory {
     match scripts.vm.get() {
         Some(vm) => {
             let vm = vm.lock();
-            (
-                vm.cache.len(),
-                vm.cache.values().map(|c| c.body.len()).sum(),
-            )
+            ScriptMemory {
+                vm_bytes: vm.lua.used_memory(),
+                cached_scripts: vm.cache.len(),
+                script_bytes: vm.cache.values().map(|c| c.body.len()).sum(),
+            }
         }
-        None => (0, 0),
+        None => ScriptMemory {
+            vm_bytes: 0,
+            cached_scripts: 0,
+            script_bytes: 0,
+        },
     }
 }
