@@ -135,9 +135,10 @@ pub trait ShardObserver: Send + Sync {
 }
 
 /// The entries and their index: what eviction policies see.
+#[repr(C)]
 struct Table {
-    entries: Entries,
     index: Index,
+    entries: Entries,
     used_bytes: usize,
     clock_base_ms: u64,
     hasher: KeyHasher,
@@ -186,19 +187,24 @@ pub fn access_clock(base_ms: u64, now_ms: u64) -> u32 {
     now_ms.wrapping_sub(base_ms) as u32
 }
 
+/// Fields in the order a lookup touches them (`repr(C)` keeps it): the
+/// table, the hit counters and the shared settings in the first two cache
+/// lines, which the pipeline prefetch brings in; the eviction policy's
+/// state, touched only by writes and eviction, last.
+#[repr(C)]
 pub struct Shard {
     table: Table,
+    pub(crate) stats: ShardStats,
+    shared: Arc<StoreShared>,
     /// The database this shard belongs to.
     db: usize,
     volatile: usize,
-    pub(crate) stats: ShardStats,
     /// Position the active-expiry sweep resumes from.
     pub sweep_cursor: usize,
-    policy: PolicyState,
-    shared: Arc<StoreShared>,
     /// An observer this shard owes one look before its next change, with
     /// the slot it knows this shard by.
     pending: Option<(Arc<dyn ShardObserver>, usize)>,
+    policy: PolicyState,
 }
 
 impl Shard {
