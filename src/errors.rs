@@ -145,6 +145,29 @@ fixed! {
     INVALID_COMMAND_ARGS = "ERR", "ERR Invalid number of arguments specified for command";
     NO_KEY_ARGS = "ERR", "ERR The command has no key arguments";
 
+    MUST_BE_POSITIVE = "ERR", "ERR value is out of range, must be positive";
+    INDEX_OUT_OF_RANGE = "ERR", "ERR index out of range";
+    LPOS_RANK_ZERO = "ERR", "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
+    LPOS_COUNT_NEGATIVE = "ERR", "ERR COUNT can't be negative";
+    LPOS_MAXLEN_NEGATIVE = "ERR", "ERR MAXLEN can't be negative";
+    NUMKEYS_POSITIVE = "ERR", "ERR numkeys should be greater than 0";
+    COUNT_POSITIVE = "ERR", "ERR count should be greater than 0";
+    LIMIT_NEGATIVE = "ERR", "ERR LIMIT can't be negative";
+    TIMEOUT_NOT_FLOAT = "ERR", "ERR timeout is not a float or out of range";
+    TIMEOUT_OUT_OF_RANGE = "ERR", "ERR timeout is out of range";
+    TIMEOUT_NEGATIVE = "ERR", "ERR timeout is negative";
+    UNBLOCKED = "UNBLOCKED", "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+    UNBLOCK_REASON = "ERR", "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR";
+    MIN_MAX_NOT_FLOAT = "ERR", "ERR min or max is not a float";
+    MIN_MAX_NOT_STRING_RANGE = "ERR", "ERR min or max not valid string range item";
+    ZADD_XX_NX = "ERR", "ERR XX and NX options at the same time are not compatible";
+    ZADD_GT_LT_NX = "ERR", "ERR GT, LT, and/or NX options at the same time are not compatible";
+    ZADD_INCR_PAIR = "ERR", "ERR INCR option supports a single increment-element pair";
+    SCORE_NAN = "ERR", "ERR resulting score is not a number (NaN)";
+    LIMIT_NEEDS_BY = "ERR", "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX";
+    WITHSCORES_BYLEX = "ERR", "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
+    WEIGHT_NOT_FLOAT = "ERR", "ERR weight value is not a float";
+
     CONFIG_REWRITE_UNSUPPORTED = "ERR", "ERR CONFIG REWRITE is not supported: Redistill reads TOML configuration, edit the file instead";
 }
 
@@ -261,6 +284,13 @@ pub fn subscribed_mode(full_name: &str) -> CmdError {
 }
 
 /// `ERR wrong number of arguments for 'get' command`
+/// ZUNION/ZINTER/ZDIFF (and STORE forms) without an input key.
+pub fn at_least_one_key(name: &str) -> CmdError {
+    CmdError::err(format!(
+        "at least 1 input key is needed for '{name}' command"
+    ))
+}
+
 pub fn wrong_arity(full_name: &str) -> CmdError {
     CmdError::err(format!(
         "wrong number of arguments for '{full_name}' command"

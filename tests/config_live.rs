@@ -39,6 +39,10 @@ const CHECKED: &[(&str, &str)] = &[
     ("hash-max-listpack-entries", "engine_parameters_take_effect"),
     ("hash-max-listpack-value", "engine_parameters_take_effect"),
     ("busy-reply-threshold", "busy_threshold_takes_effect"),
+    ("list-max-listpack-size", "engine_parameters_take_effect"),
+    ("set-max-intset-entries", "engine_parameters_take_effect"),
+    ("zset-max-listpack-entries", "engine_parameters_take_effect"),
+    ("zset-max-listpack-value", "engine_parameters_take_effect"),
 ];
 
 #[test]
@@ -100,6 +104,36 @@ fn engine_parameters_take_effect() {
     h.run(&["CONFIG", "SET", "hash-max-listpack-value", "3"]);
     h.run(&["HSET", "h2", "a", "1234"]);
     assert_eq!(h.run(&["OBJECT", "ENCODING", "h2"]), b"$9\r\nhashtable\r\n");
+
+    // set-max-intset-entries and zset-max-listpack-entries/-value decide
+    // the encoding of new writes; list-max-listpack-size the node size
+    // (one element per node takes far more memory than one packed node).
+    h.run(&["CONFIG", "SET", "set-max-intset-entries", "2"]);
+    h.run(&["SADD", "si", "1", "2"]);
+    assert_eq!(h.run(&["OBJECT", "ENCODING", "si"]), b"$6\r\nintset\r\n");
+    h.run(&["SADD", "si", "3"]);
+    assert_eq!(h.run(&["OBJECT", "ENCODING", "si"]), b"$9\r\nhashtable\r\n");
+    h.run(&["CONFIG", "SET", "zset-max-listpack-entries", "1"]);
+    h.run(&["ZADD", "z1", "1", "a"]);
+    assert_eq!(h.run(&["OBJECT", "ENCODING", "z1"]), b"$8\r\nlistpack\r\n");
+    h.run(&["ZADD", "z1", "2", "b"]);
+    assert_eq!(h.run(&["OBJECT", "ENCODING", "z1"]), b"$8\r\nskiplist\r\n");
+    h.run(&["CONFIG", "SET", "zset-max-listpack-value", "2"]);
+    h.run(&["CONFIG", "SET", "zset-max-listpack-entries", "128"]);
+    h.run(&["ZADD", "z2", "1", "abc"]);
+    assert_eq!(h.run(&["OBJECT", "ENCODING", "z2"]), b"$8\r\nskiplist\r\n");
+    let usage = |h: &mut Harness, key: &str| -> u64 {
+        let r = s(h.run(&["MEMORY", "USAGE", key]));
+        r.trim_start_matches(':').trim().parse().unwrap()
+    };
+    let items: Vec<String> = (0..10).map(|i| format!("item-{i}")).collect();
+    let mut cmd = vec!["RPUSH", "packed"];
+    cmd.extend(items.iter().map(String::as_str));
+    h.run(&cmd);
+    h.run(&["CONFIG", "SET", "list-max-listpack-size", "1"]);
+    cmd[1] = "spread";
+    h.run(&cmd);
+    assert!(usage(&mut h, "spread") > usage(&mut h, "packed") + 100);
 
     // requirepass: a client that connects afterwards must AUTH.
     h.run(&["CONFIG", "SET", "requirepass", "secret"]);

@@ -163,6 +163,27 @@ mod rdb_props {
                 0..20
             )
             .prop_map(RdbValue::Hash),
+            prop::collection::vec(
+                prop_oneof![
+                    prop::collection::vec(any::<u8>(), 0..70),
+                    any::<i64>().prop_map(|i| i.to_string().into_bytes()),
+                ],
+                0..40
+            )
+            .prop_map(RdbValue::List),
+            prop::collection::vec(prop::collection::vec(any::<u8>(), 0..20), 0..20)
+                .prop_map(RdbValue::Set),
+            prop::collection::vec(
+                (
+                    prop::collection::vec(any::<u8>(), 0..20),
+                    prop_oneof![
+                        any::<i32>().prop_map(|i| i as f64),
+                        any::<f64>().prop_filter("a score is never NaN", |f| !f.is_nan()),
+                    ]
+                ),
+                0..20
+            )
+            .prop_map(RdbValue::ZSet),
         ]
     }
 
@@ -183,6 +204,10 @@ mod rdb_props {
                 match &e.value {
                     RdbValue::Str(v) => w.write_string(&e.key, v, e.expire_ms).unwrap(),
                     RdbValue::Hash(p) => w.write_hash(&e.key, p.len(), p.iter().map(|(f, v)| (&f[..], &v[..])), e.expire_ms).unwrap(),
+                    RdbValue::List(l) => w.write_list(&e.key, l.iter().map(Vec::as_slice), e.expire_ms).unwrap(),
+                    RdbValue::Set(m) => w.write_set(&e.key, m.len(), m.iter().map(Vec::as_slice), e.expire_ms).unwrap(),
+                    RdbValue::ZSet(z) if e.key.len() % 2 == 0 => w.write_zset_listpack(&e.key, z.iter().map(|(m, s)| (&m[..], *s)), e.expire_ms).unwrap(),
+                    RdbValue::ZSet(z) => w.write_zset(&e.key, z.len(), z.iter().map(|(m, s)| (&m[..], *s)), e.expire_ms).unwrap(),
                 }
             }
             let data = w.finish().unwrap();

@@ -51,6 +51,23 @@ pub fn execute<'g>(
     args: &[&[u8]],
     pass: &mut Option<Pass<'g>>,
 ) -> After {
+    let after = run_command(rt, sess, out, now, args, pass);
+    // Clients blocked on keys this command (transaction, script) made
+    // ready are served before this connection's next command.
+    if rt.engine.blocking.has_ready() {
+        super::blocking::serve(rt, pass, now);
+    }
+    after
+}
+
+fn run_command<'g>(
+    rt: &'g Runtime,
+    sess: &mut Session,
+    out: &mut Reply,
+    now: u64,
+    args: &[&[u8]],
+    pass: &mut Option<Pass<'g>>,
+) -> After {
     let table = CommandTable::get();
     let eng = &rt.engine;
     let Some(top) = table.lookup(args[0]) else {

@@ -188,7 +188,7 @@ fn clients(eng: &Engine, out: &mut String) {
     );
     line!(out, "cluster_connections:0");
     line!(out, "maxclients:{}", eng.settings.int(P::Maxclients));
-    line!(out, "blocked_clients:0");
+    line!(out, "blocked_clients:{}", eng.blocking.count());
     line!(out, "tracking_clients:0");
     line!(out, "clients_in_timeout_table:0");
 }

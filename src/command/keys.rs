@@ -148,6 +148,7 @@ fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> CmdResult {
     let pos = s.find(Access::PEEK).expect("checked above");
     let entry = s.shard.remove_at(pos);
     ctx.unit.key(db, dst).insert(entry.value, entry.expire_at);
+    super::blocking::signal(ctx, dst);
     reply_done(ctx, true);
     Ok(())
 }
@@ -205,6 +206,7 @@ pub fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         d.delete();
     }
     d.insert(value, expire_at);
+    ctx.eng.blocking.signal(cur, dst);
     ctx.out.int(1);
     Ok(())
 }

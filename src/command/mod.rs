@@ -10,6 +10,7 @@
 //! never see the server: what they need from it goes through [`Host`].
 
 pub mod admin;
+pub mod blocking;
 pub mod counters;
 pub mod docs;
 pub mod expiry;
@@ -17,14 +18,17 @@ pub mod hashes;
 pub mod info;
 pub mod introspect;
 pub mod keys;
+pub mod lists;
 pub mod persistence;
 pub mod pubsub;
 pub mod script;
 pub mod session;
+pub mod sets;
 pub mod strings;
 pub mod table;
 pub mod testing;
 pub mod txn;
+pub mod zsets;
 
 mod dispatch;
 pub use dispatch::execute;
@@ -103,6 +107,8 @@ pub enum After {
     Close,
     /// Close at once without replying (cross-protocol attack, CLIENT KILL of self).
     Drop,
+    /// The client blocked (BLPOP...): its wait is in `Session::blocked`.
+    Block,
 }
 
 /// Command state owned by one connection.
@@ -122,6 +128,12 @@ pub struct Session {
     pub watch_flag: crate::engine::store::watch::WatchFlag,
     /// Pub/Sub subscriptions.
     pub subs: pubsub::Subscriptions,
+    /// Commands run inside EXEC or a script: blocking commands answer at
+    /// once instead of blocking.
+    pub nested: bool,
+    /// The wait a blocking command started (and its timeout in ms, 0 =
+    /// none), for the connection to sit out.
+    pub blocked: Option<(Arc<crate::engine::blocking::Waiter>, u64)>,
     /// When the current command started: set at the start of each batch and
     /// advanced as each command ends, so timing costs one clock read (the
     /// TSC, via quanta) per command.
@@ -145,6 +157,8 @@ impl Session {
             watched: Vec::new(),
             watch_flag: Default::default(),
             subs: Default::default(),
+            nested: false,
+            blocked: None,
             clock: quanta::Instant::now(),
         }
     }
@@ -172,6 +186,9 @@ impl Session {
     /// Ends the session: releases what the engine keeps for it (watched
     /// keys, subscriptions). Call when the connection closes.
     pub fn close(&mut self, eng: &Engine) {
+        if let Some((w, _)) = self.blocked.take() {
+            eng.blocking.cancel(&w);
+        }
         txn::unwatch_all(self, eng);
         pubsub::leave_all(self, eng);
     }

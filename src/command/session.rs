@@ -195,6 +195,9 @@ pub fn describe(c: &ClientHandle, now_ms: u64) -> String {
     if c.multi.load(Relaxed) >= 0 {
         flags.push('x');
     }
+    if c.blocked.load(Relaxed) {
+        flags.push('b');
+    }
     if c.no_evict.load(Relaxed) {
         flags.push('e');
     }
@@ -399,6 +402,29 @@ fn on_off(arg: &[u8]) -> CmdResult<bool> {
     } else {
         Err(errors::SYNTAX)
     }
+}
+
+pub fn client_unblock(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let id = super::int_arg(args[2])?;
+    let error = match args.get(3) {
+        None => false,
+        Some(r) if eq_ic(r, "timeout") => false,
+        Some(r) if eq_ic(r, "error") => true,
+        Some(_) => return Err(errors::UNBLOCK_REASON),
+    };
+    let unblocked = id > 0
+        && ctx.eng.clients.get(id as u64).is_some_and(|c| {
+            let reply = if error {
+                let mut r = crate::protocol::Reply::new();
+                r.error_bytes(errors::UNBLOCKED.text());
+                r.as_bytes().to_vec()
+            } else {
+                super::blocking::timeout_reply(c.resp3())
+            };
+            ctx.eng.blocking.unblock(id as u64, reply)
+        });
+    ctx.out.int(unblocked as i64);
+    Ok(())
 }
 
 pub fn client_no_evict(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {

@@ -9,8 +9,8 @@ use hashbrown::HashMap;
 
 use super::Ctx;
 use super::{
-    admin, counters, expiry, hashes, introspect, keys, persistence, pubsub, script,
-    session as conn, strings, txn,
+    admin, counters, expiry, hashes, introspect, keys, lists, persistence, pubsub, script,
+    session as conn, sets, strings, txn, zsets,
 };
 use crate::errors::CmdResult;
 
@@ -41,6 +41,11 @@ pub const NO_MULTI: u32 = 1 << 12;
 pub const EXEC: u32 = 1 << 13;
 /// Served while a busy script holds the keyspace (never touches it).
 pub const ALLOW_BUSY: u32 = 1 << 14;
+/// May block the client (BLPOP...).
+pub const BLOCKING: u32 = 1 << 15;
+/// Its keys are found by parsing (a `numkeys` argument): COMMAND INFO's
+/// `movablekeys`. Such a command also counts as UNDECLARED in a transaction.
+pub const MOVABLE: u32 = 1 << 16;
 
 /// Flag names as COMMAND INFO prints them.
 pub const FLAG_NAMES: &[(u32, &str)] = &[
@@ -53,6 +58,8 @@ pub const FLAG_NAMES: &[(u32, &str)] = &[
     (STALE, "stale"),
     (FAST, "fast"),
     (NO_AUTH, "no_auth"),
+    (BLOCKING, "blocking"),
+    (MOVABLE, "movablekeys"),
 ];
 
 pub struct CommandSpec {
@@ -161,6 +168,11 @@ const K1: (i32, i32, i32) = (1, 1, 1);
 const K12: (i32, i32, i32) = (1, 2, 1);
 const KALL: (i32, i32, i32) = (1, -1, 1);
 const KPAIRS: (i32, i32, i32) = (1, -1, 2);
+/// Every argument but the last (the blocking timeout) is a key.
+const KBLOCK: (i32, i32, i32) = (1, -2, 1);
+const WM: u32 = WRITE | MOVABLE | UNDECLARED;
+const RM: u32 = READONLY | MOVABLE | UNDECLARED;
+const WB: u32 = WRITE | NOSCRIPT | BLOCKING;
 const W: u32 = WRITE;
 const WD: u32 = WRITE | DENYOOM;
 const WDF: u32 = WRITE | DENYOOM | FAST;
@@ -209,6 +221,83 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("hstrlen", 3, RF, K1, "hash", "3.2.0", "Returns the length of the value of a field.", "key field", hashes::hstrlen),
     cmd!("hscan", -3, R, K1, "hash", "2.8.0", "Iterates over fields and values of a hash.", "key cursor:integer [MATCH pattern:pattern] [COUNT count:integer]", hashes::hscan),
     cmd!("hrandfield", -2, R, K1, "hash", "6.2.0", "Returns one or more random fields from a hash.", "key [count:integer [WITHVALUES]]", hashes::hrandfield),
+    // Lists
+    cmd!("lpush", -3, WDF, K1, "list", "1.0.0", "Prepend one or multiple elements to a list", "key element...", lists::lpush),
+    cmd!("rpush", -3, WDF, K1, "list", "1.0.0", "Append one or multiple elements to a list", "key element...", lists::rpush),
+    cmd!("lpushx", -3, WDF, K1, "list", "2.2.0", "Prepend an element to a list, only if the list exists", "key element...", lists::lpushx),
+    cmd!("rpushx", -3, WDF, K1, "list", "2.2.0", "Append an element to a list, only if the list exists", "key element...", lists::rpushx),
+    cmd!("lpop", -2, WF, K1, "list", "1.0.0", "Remove and get the first elements in a list", "key [count:integer]", lists::lpop),
+    cmd!("rpop", -2, WF, K1, "list", "1.0.0", "Remove and get the last elements in a list", "key [count:integer]", lists::rpop),
+    cmd!("llen", 2, RF, K1, "list", "1.0.0", "Get the length of a list", "key", lists::llen),
+    cmd!("lindex", 3, R, K1, "list", "1.0.0", "Get an element from a list by its index", "key index:integer", lists::lindex),
+    cmd!("lrange", 4, R, K1, "list", "1.0.0", "Get a range of elements from a list", "key start:integer stop:integer", lists::lrange),
+    cmd!("lpos", -3, R, K1, "list", "6.0.6", "Return the index of matching elements on a list", "key element [RANK rank:integer] [COUNT num-matches:integer] [MAXLEN len:integer]", lists::lpos),
+    cmd!("lset", 4, WD, K1, "list", "1.0.0", "Set the value of an element in a list by its index", "key index:integer element", lists::lset),
+    cmd!("linsert", 5, WD, K1, "list", "2.2.0", "Insert an element before or after another element in a list", "key BEFORE|AFTER pivot element", lists::linsert),
+    cmd!("lrem", 4, W, K1, "list", "1.0.0", "Remove elements from a list", "key count:integer element", lists::lrem),
+    cmd!("ltrim", 4, W, K1, "list", "1.0.0", "Trim a list to the specified range", "key start:integer stop:integer", lists::ltrim),
+    cmd!("lmove", 5, WD, K12, "list", "6.2.0", "Pop an element from a list, push it to another list and return it", "source destination LEFT|RIGHT LEFT|RIGHT", lists::lmove),
+    cmd!("rpoplpush", 3, WD, K12, "list", "1.2.0", "Remove the last element in a list, prepend it to another list and return it", "source destination", lists::rpoplpush),
+    cmd!("lmpop", -4, WM, NK, "list", "7.0.0", "Pop elements from a list", "numkeys:integer key... LEFT|RIGHT [COUNT count:integer]", lists::lmpop),
+    cmd!("blpop", -3, WB, KBLOCK, "list", "2.0.0", "Remove and get the first element in a list, or block until one is available", "key... timeout:double", lists::blpop),
+    cmd!("brpop", -3, WB, KBLOCK, "list", "2.0.0", "Remove and get the last element in a list, or block until one is available", "key... timeout:double", lists::brpop),
+    cmd!("blmpop", -5, WRITE | BLOCKING | MOVABLE | UNDECLARED, NK, "list", "7.0.0", "Pop elements from a list, or block until one is available", "timeout:double numkeys:integer key... LEFT|RIGHT [COUNT count:integer]", lists::blmpop),
+    cmd!("blmove", 6, WB | DENYOOM, K12, "list", "6.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available", "source destination LEFT|RIGHT LEFT|RIGHT timeout:double", lists::blmove),
+    cmd!("brpoplpush", 4, WB | DENYOOM, K12, "list", "2.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available", "source destination timeout:double", lists::brpoplpush),
+    // Sets
+    cmd!("sadd", -3, WDF, K1, "set", "1.0.0", "Add one or more members to a set", "key member...", sets::sadd),
+    cmd!("srem", -3, WF, K1, "set", "1.0.0", "Remove one or more members from a set", "key member...", sets::srem),
+    cmd!("sismember", 3, RF, K1, "set", "1.0.0", "Determine if a given value is a member of a set", "key member", sets::sismember),
+    cmd!("smismember", -3, RF, K1, "set", "6.2.0", "Returns the membership associated with the given elements for a set", "key member...", sets::smismember),
+    cmd!("smembers", 2, R, K1, "set", "1.0.0", "Get all the members in a set", "key", sets::smembers),
+    cmd!("scard", 2, RF, K1, "set", "1.0.0", "Get the number of members in a set", "key", sets::scard),
+    cmd!("spop", -2, WF, K1, "set", "1.0.0", "Remove and return one or multiple random members from a set", "key [count:integer]", sets::spop),
+    cmd!("srandmember", -2, R, K1, "set", "1.0.0", "Get one or multiple random members from a set", "key [count:integer]", sets::srandmember),
+    cmd!("smove", 4, WF, K12, "set", "1.0.0", "Move a member from one set to another", "source destination member", sets::smove),
+    cmd!("sinter", -2, R, KALL, "set", "1.0.0", "Intersect multiple sets", "key...", sets::sinter),
+    cmd!("sunion", -2, R, KALL, "set", "1.0.0", "Add multiple sets", "key...", sets::sunion),
+    cmd!("sdiff", -2, R, KALL, "set", "1.0.0", "Subtract multiple sets", "key...", sets::sdiff),
+    cmd!("sinterstore", -3, WD, KALL, "set", "1.0.0", "Intersect multiple sets and store the resulting set in a key", "destination key...", sets::sinterstore),
+    cmd!("sunionstore", -3, WD, KALL, "set", "1.0.0", "Add multiple sets and store the resulting set in a key", "destination key...", sets::sunionstore),
+    cmd!("sdiffstore", -3, WD, KALL, "set", "1.0.0", "Subtract multiple sets and store the resulting set in a key", "destination key...", sets::sdiffstore),
+    cmd!("sintercard", -3, RM, NK, "set", "7.0.0", "Intersect multiple sets and return the cardinality of the result", "numkeys:integer key... [LIMIT limit:integer]", sets::sintercard),
+    cmd!("sscan", -3, R, K1, "set", "2.8.0", "Incrementally iterate Set elements", "key cursor:integer [MATCH pattern:pattern] [COUNT count:integer]", sets::sscan),
+    // Sorted sets
+    cmd!("zadd", -4, WDF, K1, "sorted-set", "1.2.0", "Add one or more members to a sorted set, or update its score if it already exists", "key [NX|XX] [GT|LT] [CH] [INCR] (score:double member)...", zsets::zadd),
+    cmd!("zincrby", 4, WDF, K1, "sorted-set", "1.2.0", "Increment the score of a member in a sorted set", "key increment:integer member", zsets::zincrby),
+    cmd!("zcard", 2, RF, K1, "sorted-set", "1.2.0", "Get the number of members in a sorted set", "key", zsets::zcard),
+    cmd!("zscore", 3, RF, K1, "sorted-set", "1.2.0", "Get the score associated with the given member in a sorted set", "key member", zsets::zscore),
+    cmd!("zmscore", -3, RF, K1, "sorted-set", "6.2.0", "Get the score associated with the given members in a sorted set", "key member...", zsets::zmscore),
+    cmd!("zrank", 3, RF, K1, "sorted-set", "2.0.0", "Determine the index of a member in a sorted set", "key member", zsets::zrank),
+    cmd!("zrevrank", 3, RF, K1, "sorted-set", "2.0.0", "Determine the index of a member in a sorted set, with scores ordered from high to low", "key member", zsets::zrevrank),
+    cmd!("zcount", 4, RF, K1, "sorted-set", "2.0.0", "Count the members in a sorted set with scores within the given values", "key min:double max:double", zsets::zcount),
+    cmd!("zlexcount", 4, RF, K1, "sorted-set", "2.8.9", "Count the number of members in a sorted set between a given lexicographical range", "key min max", zsets::zlexcount),
+    cmd!("zrange", -4, R, K1, "sorted-set", "1.2.0", "Return a range of members in a sorted set", "key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset:integer count:integer] [WITHSCORES]", zsets::zrange),
+    cmd!("zrevrange", -4, R, K1, "sorted-set", "1.2.0", "Return a range of members in a sorted set, by index, with scores ordered from high to low", "key start:integer stop:integer [WITHSCORES]", zsets::zrevrange),
+    cmd!("zrangebyscore", -4, R, K1, "sorted-set", "1.0.5", "Return a range of members in a sorted set, by score", "key min:double max:double [WITHSCORES] [LIMIT offset:integer count:integer]", zsets::zrangebyscore),
+    cmd!("zrevrangebyscore", -4, R, K1, "sorted-set", "2.2.0", "Return a range of members in a sorted set, by score, with scores ordered from high to low", "key max:double min:double [WITHSCORES] [LIMIT offset:integer count:integer]", zsets::zrevrangebyscore),
+    cmd!("zrangebylex", -4, R, K1, "sorted-set", "2.8.9", "Return a range of members in a sorted set, by lexicographical range", "key min max [LIMIT offset:integer count:integer]", zsets::zrangebylex),
+    cmd!("zrevrangebylex", -4, R, K1, "sorted-set", "2.8.9", "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.", "key max min [LIMIT offset:integer count:integer]", zsets::zrevrangebylex),
+    cmd!("zrangestore", -5, WD, K12, "sorted-set", "6.2.0", "Store a range of members from sorted set into another key", "dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset:integer count:integer]", zsets::zrangestore),
+    cmd!("zrem", -3, WF, K1, "sorted-set", "1.2.0", "Remove one or more members from a sorted set", "key member...", zsets::zrem),
+    cmd!("zremrangebyrank", 4, W, K1, "sorted-set", "2.0.0", "Remove all members in a sorted set within the given indexes", "key start:integer stop:integer", zsets::zremrangebyrank),
+    cmd!("zremrangebyscore", 4, W, K1, "sorted-set", "1.2.0", "Remove all members in a sorted set within the given scores", "key min:double max:double", zsets::zremrangebyscore),
+    cmd!("zremrangebylex", 4, W, K1, "sorted-set", "2.8.9", "Remove all members in a sorted set between the given lexicographical range", "key min max", zsets::zremrangebylex),
+    cmd!("zpopmin", -2, WF, K1, "sorted-set", "5.0.0", "Remove and return members with the lowest scores in a sorted set", "key [count:integer]", zsets::zpopmin),
+    cmd!("zpopmax", -2, WF, K1, "sorted-set", "5.0.0", "Remove and return members with the highest scores in a sorted set", "key [count:integer]", zsets::zpopmax),
+    cmd!("zmpop", -4, WM, NK, "sorted-set", "7.0.0", "Remove and return members with scores in a sorted set", "numkeys:integer key... MIN|MAX [COUNT count:integer]", zsets::zmpop),
+    cmd!("bzpopmin", -3, WB | FAST, KBLOCK, "sorted-set", "5.0.0", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", "key... timeout:double", zsets::bzpopmin),
+    cmd!("bzpopmax", -3, WB | FAST, KBLOCK, "sorted-set", "5.0.0", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", "key... timeout:double", zsets::bzpopmax),
+    cmd!("bzmpop", -5, WRITE | BLOCKING | MOVABLE | UNDECLARED, NK, "sorted-set", "7.0.0", "Remove and return members with scores in a sorted set or block until one is available", "timeout:double numkeys:integer key... MIN|MAX [COUNT count:integer]", zsets::bzmpop),
+    cmd!("zrandmember", -2, R, K1, "sorted-set", "6.2.0", "Get one or multiple random elements from a sorted set", "key [count:integer [WITHSCORES]]", zsets::zrandmember),
+    cmd!("zscan", -3, R, K1, "sorted-set", "2.8.0", "Incrementally iterate sorted sets elements and associated scores", "key cursor:integer [MATCH pattern:pattern] [COUNT count:integer]", zsets::zscan),
+    cmd!("zunion", -3, RM, NK, "sorted-set", "6.2.0", "Add multiple sorted sets", "numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]", zsets::zunion),
+    cmd!("zinter", -3, RM, NK, "sorted-set", "6.2.0", "Intersect multiple sorted sets", "numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]", zsets::zinter),
+    cmd!("zdiff", -3, RM, NK, "sorted-set", "6.2.0", "Subtract multiple sorted sets", "numkeys:integer key... [WITHSCORES]", zsets::zdiff),
+    cmd!("zunionstore", -4, WD | MOVABLE | UNDECLARED, K1, "sorted-set", "2.0.0", "Add multiple sorted sets and store the resulting sorted set in a new key", "destination numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE SUM|MIN|MAX]", zsets::zunionstore),
+    cmd!("zinterstore", -4, WD | MOVABLE | UNDECLARED, K1, "sorted-set", "2.0.0", "Intersect multiple sorted sets and store the resulting sorted set in a new key", "destination numkeys:integer key... [WEIGHTS weight:integer...] [AGGREGATE SUM|MIN|MAX]", zsets::zinterstore),
+    cmd!("zdiffstore", -4, WD | MOVABLE | UNDECLARED, K1, "sorted-set", "6.2.0", "Subtract multiple sorted sets and store the resulting sorted set in a new key", "destination numkeys:integer key...", zsets::zdiffstore),
+    cmd!("zintercard", -3, RM, NK, "sorted-set", "7.0.0", "Intersect multiple sorted sets and return the cardinality of the result", "numkeys:integer key... [LIMIT limit:integer]", zsets::zintercard),
     // Keyspace
     cmd!("del", -2, W, KALL, "generic", "1.0.0", "Deletes one or more keys.", "key...", keys::del),
     cmd!("unlink", -2, WF, KALL, "generic", "4.0.0", "Asynchronously deletes one or more keys.", "key...", keys::del),
@@ -293,6 +382,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         cmd!("client|setinfo", 4, STALE | LOADING, NK, "connection", "7.2.0", "Sets information specific to the client or connection.", "LIB-NAME libname|LIB-VER libver", conn::client_setinfo),
         cmd!("client|kill", -3, ADMIN | STALE | LOADING, NK, "connection", "2.4.0", "Terminates open connections.", "ip:port|(ID client-id:integer|ADDR ip:port|LADDR ip:port|SKIPME yes-no|TYPE type|USER username)...", conn::client_kill),
         cmd!("client|no-evict", 3, ADMIN | STALE | LOADING, NK, "connection", "7.0.0", "Sets the client eviction mode of the connection.", "ON|OFF", conn::client_no_evict),
+        cmd!("client|unblock", -3, NOSCRIPT | LOADING | STALE, NK, "connection", "5.0.0", "Unblock a client blocked in a blocking command from a different connection", "client-id:integer [TIMEOUT|ERROR]", conn::client_unblock),
         cmd!("client|no-touch", 3, STALE | LOADING, NK, "connection", "7.2.0", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "ON|OFF", conn::client_no_touch),
         cmd!("client|reply", 3, STALE | LOADING, NK, "connection", "3.2.0", "Instructs the server whether to reply to commands.", "ON|OFF|SKIP", conn::client_reply),
         cmd!("client|help", 2, STALE | LOADING, NK, "connection", "5.0.0", "Returns helpful text about the different subcommands.", "", conn::client_help),

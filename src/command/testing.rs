@@ -91,9 +91,29 @@ impl TestClient {
         self.run_bytes(rt, &args)
     }
 
+    /// Runs one command. A blocking command that finds nothing waits out
+    /// its timeout here, as its connection would with no other client to
+    /// serve it (a timeout of 0 returns at once with no reply).
     pub fn run_bytes(&mut self, rt: &Runtime, args: &[&[u8]]) -> Vec<u8> {
         self.sess.start_batch(&rt.engine.settings);
         execute(rt, &mut self.sess, &mut self.out, now_ms(), args, &mut None);
+        if let Some((w, timeout_ms)) = self.sess.blocked.take() {
+            self.sess
+                .handle
+                .blocked
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+            if !w.is_done() && timeout_ms > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(timeout_ms));
+            }
+            if rt.engine.blocking.cancel(&w) {
+                if timeout_ms > 0 {
+                    self.out
+                        .raw(&super::blocking::timeout_reply(self.out.resp3()));
+                }
+            } else {
+                self.out.raw(&w.take_reply().unwrap_or_default());
+            }
+        }
         let bytes = self.out.as_bytes().to_vec();
         self.out.clear();
         bytes

@@ -196,6 +196,7 @@ pub fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     }
     ctx.out.array(multi.queue.len());
     let table = super::CommandTable::get();
+    ctx.sess.nested = true;
     for q in &multi.queue {
         let args: Vec<&[u8]> = q.args.iter().map(|a| &a[..]).collect();
         let after = dispatch::invoke(
@@ -212,5 +213,6 @@ pub fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
             ctx.after = after;
         }
     }
+    ctx.sess.nested = false;
     Ok(())
 }

@@ -139,6 +139,14 @@ params! {
         "Hashes with at most this many fields use the compact encoding.";
     HashMaxListpackValue, "hash-max-listpack-value", &["hash-max-ziplist-value"], "", Int { min: 0, max: i64::MAX }, "64", true,
         "Hashes whose fields and values are at most this long use the compact encoding.";
+    ListMaxListpackSize, "list-max-listpack-size", &["list-max-ziplist-size"], "", Int { min: -(I32 + 1), max: I32 }, "-2", true,
+        "Largest packed list node: -1..-5 cap it at 4/8/16/32/64 KB, a positive value at that many elements.";
+    SetMaxIntsetEntries, "set-max-intset-entries", &[], "", Int { min: 0, max: i64::MAX }, "512", true,
+        "Sets of at most this many integers use the compact integer encoding.";
+    ZsetMaxListpackEntries, "zset-max-listpack-entries", &["zset-max-ziplist-entries"], "", Int { min: 0, max: i64::MAX }, "128", true,
+        "Sorted sets with at most this many members use the compact encoding.";
+    ZsetMaxListpackValue, "zset-max-listpack-value", &["zset-max-ziplist-value"], "", Int { min: 0, max: i64::MAX }, "64", true,
+        "Sorted sets whose members are at most this long use the compact encoding.";
     BusyReplyThreshold, "busy-reply-threshold", &["lua-time-limit"], "", Int { min: 0, max: i64::MAX }, "5000", true,
         "Milliseconds a script may run before other clients get BUSY and SCRIPT KILL may stop it; 0 = never.";
     Databases, "databases", &[], "", Int { min: 1, max: 1 }, "1", false,

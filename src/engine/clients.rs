@@ -45,6 +45,8 @@ pub struct ClientHandle {
     pub multi: AtomicI64,
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
+    /// Waiting in a blocking command (CLIENT LIST flag `b`).
+    pub blocked: AtomicBool,
     /// Channels, patterns and shard channels subscribed (CLIENT LIST).
     pub subs: [AtomicU32; 3],
     kind: AtomicU8,
@@ -188,6 +190,7 @@ fn new_handle(id: u64, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> Clie
         multi: AtomicI64::new(-1),
         no_evict: AtomicBool::new(false),
         no_touch: AtomicBool::new(false),
+        blocked: AtomicBool::new(false),
         subs: Default::default(),
         kind: AtomicU8::new(ClientKind::Normal as u8),
         killed: AtomicBool::new(false),

@@ -13,6 +13,7 @@
 //! takes effect at once. It holds no process-global state: two engines in
 //! one process (tests do this) are independent.
 
+pub mod blocking;
 pub mod clients;
 pub mod evict;
 pub mod gate;
@@ -39,7 +40,7 @@ use persist::snapshot;
 use slowlog::SlowLog;
 use stats::Stats;
 use store::expire::ExpireCycle;
-use store::{now_ms, Databases, DbTotals, HashLimits};
+use store::{now_ms, Databases, DbTotals, HashLimits, Limits, ListLimits, SetLimits, ZSetLimits};
 use unit::{Busy, Unit};
 
 pub struct Engine {
@@ -50,6 +51,7 @@ pub struct Engine {
     pub slowlog: SlowLog,
     pub clients: ClientRegistry,
     pub pubsub: pubsub::PubSub,
+    pub blocking: blocking::Blocking,
     pub persist: Persistence,
     pub started: Instant,
     pub started_ms: u64,
@@ -99,6 +101,7 @@ impl Engine {
             slowlog: SlowLog::new(settings.clone()),
             clients: ClientRegistry::default(),
             pubsub: pubsub::PubSub::default(),
+            blocking: blocking::Blocking::default(),
             persist: Persistence::new(
                 settings.flag(P::Persistence),
                 std::path::PathBuf::from(&*settings.text(P::Dbfilename)),
@@ -142,6 +145,36 @@ impl Engine {
         HashLimits {
             max_entries: self.settings.uint(P::HashMaxListpackEntries) as usize,
             max_value: self.settings.uint(P::HashMaxListpackValue) as usize,
+        }
+    }
+
+    /// Every type's compact-encoding thresholds.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            hash: self.hash_limits(),
+            list: self.list_limits(),
+            set: self.set_limits(),
+            zset: self.zset_limits(),
+        }
+    }
+
+    /// The packed-node size for lists.
+    pub fn list_limits(&self) -> ListLimits {
+        ListLimits::from_config(self.settings.int(P::ListMaxListpackSize))
+    }
+
+    /// The integer-encoding threshold for sets.
+    pub fn set_limits(&self) -> SetLimits {
+        SetLimits {
+            max_intset_entries: self.settings.uint(P::SetMaxIntsetEntries) as usize,
+        }
+    }
+
+    /// The compact-encoding thresholds for sorted sets.
+    pub fn zset_limits(&self) -> ZSetLimits {
+        ZSetLimits {
+            max_entries: self.settings.uint(P::ZsetMaxListpackEntries) as usize,
+            max_value: self.settings.uint(P::ZsetMaxListpackValue) as usize,
         }
     }
 
@@ -236,7 +269,7 @@ impl Engine {
 
     /// Loads the snapshot file at start (call with the dataset empty).
     pub fn load_snapshot(&self) -> Result<u64, String> {
-        snapshot::load(&self.dbs, &self.persist.path, now_ms(), &self.hash_limits())
+        snapshot::load(&self.dbs, &self.persist.path, now_ms(), &self.limits())
     }
 
     /// One housekeeping tick (every 100 ms): active expiry within a small

@@ -393,7 +393,7 @@ where
         eng.stats
             .net_input_bytes
             .fetch_add((rbuf.len() - before) as u64, Relaxed);
-        let now = now_ms();
+        let mut now = now_ms();
         handle.last_active_ms.store(now, Relaxed);
         client.start_batch(&eng.settings);
 
@@ -403,6 +403,65 @@ where
         loop {
             match reqs.run(&rt, &mut client, &mut out, &rbuf[..], &mut consumed, now) {
                 Step::More => break,
+                Step::Stop(After::Block) => {
+                    // Sit out the wait (reading on, to notice a client that
+                    // goes away), then go on with the requests after it.
+                    let Some((w, timeout_ms)) = client.blocked.take() else {
+                        continue;
+                    };
+                    if !out.is_empty()
+                        && !flush(&mut stream, &mut out, &eng, &handle, request_timeout).await
+                    {
+                        eng.blocking.cancel(&w);
+                        after = After::Drop;
+                        break;
+                    }
+                    let mut deadline = (timeout_ms > 0)
+                        .then(|| Instant::now() + Duration::from_millis(timeout_ms));
+                    let served = loop {
+                        tokio::select! {
+                            _ = w.notify.notified() => {
+                                if w.is_done() {
+                                    break true;
+                                }
+                            }
+                            _ = until(deadline) => {
+                                deadline = None;
+                                if eng.blocking.cancel(&w) {
+                                    out.raw(&command::blocking::timeout_reply(out.resp3()));
+                                    break false;
+                                }
+                                // Being served right now: its reply is coming.
+                            }
+                            r = stream.read_buf(&mut rbuf) => {
+                                if matches!(r, Ok(0) | Err(_)) || rbuf.len() > BLOCKED_READ_LIMIT {
+                                    eng.blocking.cancel(&w);
+                                    after = After::Drop;
+                                    break false;
+                                }
+                            }
+                            _ = &mut killed => {
+                                eng.blocking.cancel(&w);
+                                after = After::Drop;
+                                break false;
+                            }
+                            _ = &mut stopped => {
+                                eng.blocking.cancel(&w);
+                                after = After::Drop;
+                                break false;
+                            }
+                        }
+                    };
+                    handle.blocked.store(false, Relaxed);
+                    if after == After::Drop {
+                        break;
+                    }
+                    if served {
+                        out.raw(&w.take_reply().unwrap_or_default());
+                    }
+                    now = now_ms();
+                    client.start_batch(&eng.settings);
+                }
                 Step::Stop(a) => {
                     after = a;
                     break;
@@ -455,6 +514,10 @@ where
     client.close(&eng);
     let _ = stream.shutdown().await;
 }
+
+/// Bytes a blocked client may send before its wait ends (they are queued
+/// behind the blocking command).
+const BLOCKED_READ_LIMIT: usize = 64 << 20;
 
 /// Writes the pending replies and counts them; false when the client did
 /// not take them in time (it is then to be closed).

@@ -251,7 +251,11 @@ impl Vm {
             run,
             env,
             real,
-            sess: Session::new(client, true),
+            sess: {
+                let mut s = Session::new(client, true);
+                s.nested = true;
+                s
+            },
             scratch: Reply::new(),
             args: CallArgs::default(),
             current,

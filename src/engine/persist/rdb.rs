@@ -1,7 +1,12 @@
 //! The RDB file format: a writer for version 10 (what Redis 7.0 writes and
 //! reads) and a reader for versions 1 to 12 covering strings (plain,
-//! integer-encoded, LZF-compressed) and hashes (plain, ziplist, listpack),
-//! with second and millisecond expiries and auxiliary fields.
+//! integer-encoded, LZF-compressed), hashes (plain, zipmap, ziplist,
+//! listpack), lists (linked list, ziplist, quicklist, quicklist of
+//! listpacks), sets (plain, intset, listpack) and sorted sets (plain,
+//! binary scores, ziplist, listpack), with second and millisecond expiries
+//! and auxiliary fields. Lists are written as quicklists of listpacks, sets
+//! as intsets or plain sets, sorted sets as listpacks or binary-score sets,
+//! as Redis 7.0 writes them.
 //!
 //! Every length read from a file is checked against the bytes that remain
 //! before anything is allocated, so a corrupt or hostile file costs at most
@@ -26,20 +31,41 @@ const OP_SELECTDB: u8 = 0xFE;
 const OP_EOF: u8 = 0xFF;
 
 const TYPE_STRING: u8 = 0;
+const TYPE_LIST: u8 = 1;
+const TYPE_SET: u8 = 2;
+const TYPE_ZSET: u8 = 3;
 const TYPE_HASH: u8 = 4;
+const TYPE_ZSET_2: u8 = 5;
 const TYPE_HASH_ZIPMAP: u8 = 9;
+const TYPE_LIST_ZIPLIST: u8 = 10;
+const TYPE_SET_INTSET: u8 = 11;
+const TYPE_ZSET_ZIPLIST: u8 = 12;
 const TYPE_HASH_ZIPLIST: u8 = 13;
+const TYPE_LIST_QUICKLIST: u8 = 14;
 const TYPE_HASH_LISTPACK: u8 = 16;
+const TYPE_ZSET_LISTPACK: u8 = 17;
+const TYPE_LIST_QUICKLIST_2: u8 = 18;
+const TYPE_SET_LISTPACK: u8 = 20;
+
+/// Quicklist node containers (TYPE_LIST_QUICKLIST_2).
+const CONTAINER_PLAIN: u64 = 1;
+const CONTAINER_PACKED: u64 = 2;
+
+/// Bytes of entries per listpack node when writing lists (Redis's -2).
+const LIST_NODE_BYTES: usize = 8192;
 
 /// A value as stored in an RDB file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum RdbValue {
     Str(Vec<u8>),
     Hash(Vec<(Vec<u8>, Vec<u8>)>),
+    List(Vec<Vec<u8>>),
+    Set(Vec<Vec<u8>>),
+    ZSet(Vec<(Vec<u8>, f64)>),
 }
 
 /// One key read from a file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RdbEntry {
     /// The database (SELECTDB) the key belongs to.
     pub db: usize,
@@ -183,6 +209,118 @@ impl<W: Write> Writer<W> {
         Ok(())
     }
 
+    /// A list as a quicklist of listpacks of about 8 KB each.
+    pub fn write_list<'a>(
+        &mut self,
+        key: &[u8],
+        items: impl Iterator<Item = &'a [u8]>,
+        expire_ms: Option<u64>,
+    ) -> io::Result<()> {
+        let mut nodes: Vec<Vec<&[u8]>> = Vec::new();
+        let mut size = 0;
+        for it in items {
+            if nodes.is_empty() || size + it.len() + 11 > LIST_NODE_BYTES {
+                nodes.push(Vec::new());
+                size = 0;
+            }
+            size += it.len() + 11;
+            nodes.last_mut().expect("pushed").push(it);
+        }
+        self.key_header(TYPE_LIST_QUICKLIST_2, key, expire_ms)?;
+        self.length(nodes.len() as u64)?;
+        for n in &nodes {
+            self.length(CONTAINER_PACKED)?;
+            self.string_raw(&listpack(n.iter().copied()))?;
+        }
+        Ok(())
+    }
+
+    /// A set of integers as an intset (2, 4 or 8 bytes per value).
+    pub fn write_intset(
+        &mut self,
+        key: &[u8],
+        values: &[i64],
+        expire_ms: Option<u64>,
+    ) -> io::Result<()> {
+        let width = values
+            .iter()
+            .map(|&v| {
+                if i16::try_from(v).is_ok() {
+                    2
+                } else if i32::try_from(v).is_ok() {
+                    4
+                } else {
+                    8
+                }
+            })
+            .max()
+            .unwrap_or(2);
+        let mut blob = Vec::with_capacity(8 + values.len() * width);
+        blob.extend_from_slice(&(width as u32).to_le_bytes());
+        blob.extend_from_slice(&(values.len() as u32).to_le_bytes());
+        for v in values {
+            blob.extend_from_slice(&v.to_le_bytes()[..width]);
+        }
+        self.key_header(TYPE_SET_INTSET, key, expire_ms)?;
+        self.string_raw(&blob)
+    }
+
+    pub fn write_set<'a>(
+        &mut self,
+        key: &[u8],
+        len: usize,
+        members: impl Iterator<Item = &'a [u8]>,
+        expire_ms: Option<u64>,
+    ) -> io::Result<()> {
+        self.key_header(TYPE_SET, key, expire_ms)?;
+        self.length(len as u64)?;
+        for m in members {
+            self.string(m)?;
+        }
+        Ok(())
+    }
+
+    /// A small sorted set as a listpack of member, score pairs in order
+    /// (integral scores as integers, others in `%.17g`).
+    pub fn write_zset_listpack<'a>(
+        &mut self,
+        key: &[u8],
+        entries: impl Iterator<Item = (&'a [u8], f64)>,
+        expire_ms: Option<u64>,
+    ) -> io::Result<()> {
+        let mut texts: Vec<Vec<u8>> = Vec::new();
+        for (m, s) in entries {
+            texts.push(m.to_vec());
+            texts.push(score_text(s));
+        }
+        self.key_header(TYPE_ZSET_LISTPACK, key, expire_ms)?;
+        self.string_raw(&listpack(texts.iter().map(Vec::as_slice)))
+    }
+
+    /// A sorted set with binary scores, highest score first (as Redis
+    /// writes its skiplists).
+    pub fn write_zset<'a>(
+        &mut self,
+        key: &[u8],
+        len: usize,
+        entries_high_first: impl Iterator<Item = (&'a [u8], f64)>,
+        expire_ms: Option<u64>,
+    ) -> io::Result<()> {
+        self.key_header(TYPE_ZSET_2, key, expire_ms)?;
+        self.length(len as u64)?;
+        for (m, s) in entries_high_first {
+            self.string(m)?;
+            self.raw(&s.to_le_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// A string written as is (a blob: never integer-encoded).
+    fn string_raw(&mut self, s: &[u8]) -> io::Result<()> {
+        self.length(s.len() as u64)?;
+        self.raw(s)
+    }
+
     /// Ends the file: EOF opcode and the CRC64 trailer. Returns the sink.
     pub fn finish(mut self) -> io::Result<W> {
         self.raw(&[OP_EOF])?;
@@ -288,6 +426,26 @@ impl<'a> Cursor<'a> {
                 }
             }
             Err(k) => self.err(format!("unknown string encoding {k}")),
+        }
+    }
+}
+
+impl Cursor<'_> {
+    /// A score of the oldest sorted-set encoding: a length byte and ASCII,
+    /// with 253 = NaN, 254 = +inf, 255 = -inf.
+    fn old_double(&mut self) -> R<f64> {
+        let n = self.byte()?;
+        match n {
+            253 => Ok(f64::NAN),
+            254 => Ok(f64::INFINITY),
+            255 => Ok(f64::NEG_INFINITY),
+            n => {
+                let text = self.take(n as usize)?;
+                match crate::numeric::strtod_prefix(text) {
+                    Some((v, used)) if used == text.len() => Ok(v),
+                    _ => self.err("bad score"),
+                }
+            }
         }
     }
 }
@@ -432,6 +590,101 @@ pub fn read(
                         }
                         RdbValue::Hash(pairs)
                     }
+                    TYPE_LIST | TYPE_SET => {
+                        let n = c.count(1)?;
+                        let mut items = Vec::with_capacity(n);
+                        for _ in 0..n {
+                            items.push(c.string()?);
+                        }
+                        if kind == TYPE_LIST {
+                            RdbValue::List(items)
+                        } else {
+                            RdbValue::Set(items)
+                        }
+                    }
+                    TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
+                        let nodes = c.count(1)?;
+                        let mut items = Vec::new();
+                        for _ in 0..nodes {
+                            let container = if kind == TYPE_LIST_QUICKLIST_2 {
+                                c.length()?
+                            } else {
+                                CONTAINER_PACKED
+                            };
+                            let blob = c.string()?;
+                            let node = match (kind, container) {
+                                (_, CONTAINER_PLAIN) => Ok(vec![blob]),
+                                (TYPE_LIST_QUICKLIST, _) => ziplist_items(&blob),
+                                (_, CONTAINER_PACKED) => listpack_items(&blob),
+                                _ => Err(format!("unknown quicklist container {container}")),
+                            }
+                            .map_err(|reason| bad_value(&key, value_at, reason))?;
+                            items.extend(node);
+                        }
+                        RdbValue::List(items)
+                    }
+                    TYPE_LIST_ZIPLIST => {
+                        let blob = c.string()?;
+                        RdbValue::List(
+                            ziplist_items(&blob).map_err(|r| bad_value(&key, value_at, r))?,
+                        )
+                    }
+                    TYPE_SET_INTSET => {
+                        let blob = c.string()?;
+                        RdbValue::Set(
+                            intset_items(&blob).map_err(|r| bad_value(&key, value_at, r))?,
+                        )
+                    }
+                    TYPE_SET_LISTPACK => {
+                        let blob = c.string()?;
+                        RdbValue::Set(
+                            listpack_items(&blob).map_err(|r| bad_value(&key, value_at, r))?,
+                        )
+                    }
+                    TYPE_ZSET | TYPE_ZSET_2 => {
+                        let n = c.count(2)?;
+                        let mut entries = Vec::with_capacity(n);
+                        for _ in 0..n {
+                            let m = c.string()?;
+                            let score = if kind == TYPE_ZSET_2 {
+                                f64::from_le_bytes(c.take(8)?.try_into().unwrap())
+                            } else {
+                                c.old_double()?
+                            };
+                            if score.is_nan() {
+                                return Err(bad_value(&key, value_at, "NaN score".into()));
+                            }
+                            entries.push((m, score));
+                        }
+                        RdbValue::ZSet(entries)
+                    }
+                    TYPE_ZSET_ZIPLIST | TYPE_ZSET_LISTPACK => {
+                        let blob = c.string()?;
+                        let items = if kind == TYPE_ZSET_ZIPLIST {
+                            ziplist_items(&blob)
+                        } else {
+                            listpack_items(&blob)
+                        }
+                        .map_err(|r| bad_value(&key, value_at, r))?;
+                        if items.len() % 2 != 0 {
+                            return Err(bad_value(
+                                &key,
+                                value_at,
+                                "odd number of sorted set items".into(),
+                            ));
+                        }
+                        let mut entries = Vec::with_capacity(items.len() / 2);
+                        let mut it = items.into_iter();
+                        while let (Some(m), Some(s)) = (it.next(), it.next()) {
+                            // strtod as Redis reads these (subnormals accepted).
+                            let score = match crate::numeric::strtod_prefix(&s) {
+                                Some((v, n)) if n == s.len() && !v.is_nan() => v,
+                                _ => return Err(bad_value(&key, value_at, "bad score".into())),
+                            };
+                            entries.push((m, score));
+                        }
+                        RdbValue::ZSet(entries)
+                    }
                     other => {
                         return Err(RdbError {
                             offset: op_at,
@@ -460,6 +713,136 @@ pub fn read(
             }
         }
     }
+}
+
+fn bad_value(key: &[u8], at: usize, reason: String) -> RdbError {
+    RdbError {
+        offset: at,
+        reason: format!("key '{}': {reason}", String::from_utf8_lossy(key)),
+    }
+}
+
+/// A score as a listpack stores it: integral ones as integers, others in
+/// `%.17g` (`inf`, `-inf`).
+fn score_text(s: f64) -> Vec<u8> {
+    if s.fract() == 0.0 && s.abs() < 1e17 && !(s == 0.0 && s.is_sign_negative()) {
+        (s as i64).to_string().into_bytes()
+    } else {
+        crate::numeric::fmt_double(s).into_bytes()
+    }
+}
+
+/// Encodes `items` as a listpack: integers in the smallest integer
+/// encoding, strings with 6-, 12- or 32-bit lengths, each entry followed by
+/// its back-length.
+pub fn listpack<'a>(items: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = vec![0u8; 6];
+    let mut count = 0usize;
+    for it in items {
+        let start = out.len();
+        match crate::numeric::parse_i64(it) {
+            Some(v) if (0..=127).contains(&v) => out.push(v as u8),
+            Some(v) if (-4096..=4095).contains(&v) => {
+                let u = (v as u16) & 0x1FFF;
+                out.push(0xC0 | (u >> 8) as u8);
+                out.push(u as u8);
+            }
+            Some(v) if i16::try_from(v).is_ok() => {
+                out.push(0xF1);
+                out.extend_from_slice(&(v as i16).to_le_bytes());
+            }
+            Some(v) if (-(1 << 23)..(1 << 23)).contains(&v) => {
+                out.push(0xF2);
+                out.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
+            }
+            Some(v) if i32::try_from(v).is_ok() => {
+                out.push(0xF3);
+                out.extend_from_slice(&(v as i32).to_le_bytes());
+            }
+            Some(v) => {
+                out.push(0xF4);
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            None if it.len() < 64 => {
+                out.push(0x80 | it.len() as u8);
+                out.extend_from_slice(it);
+            }
+            None if it.len() < 4096 => {
+                out.push(0xE0 | (it.len() >> 8) as u8);
+                out.push(it.len() as u8);
+                out.extend_from_slice(it);
+            }
+            None => {
+                out.push(0xF0);
+                out.extend_from_slice(&(it.len() as u32).to_le_bytes());
+                out.extend_from_slice(it);
+            }
+        }
+        let l = out.len() - start;
+        if l <= 127 {
+            out.push(l as u8);
+        } else if l < 16383 {
+            out.extend_from_slice(&[(l >> 7) as u8, (l & 127) as u8 | 128]);
+        } else if l < 2097151 {
+            out.extend_from_slice(&[
+                (l >> 14) as u8,
+                ((l >> 7) & 127) as u8 | 128,
+                (l & 127) as u8 | 128,
+            ]);
+        } else if l < 268435455 {
+            out.extend_from_slice(&[
+                (l >> 21) as u8,
+                ((l >> 14) & 127) as u8 | 128,
+                ((l >> 7) & 127) as u8 | 128,
+                (l & 127) as u8 | 128,
+            ]);
+        } else {
+            out.extend_from_slice(&[
+                (l >> 28) as u8,
+                ((l >> 21) & 127) as u8 | 128,
+                ((l >> 14) & 127) as u8 | 128,
+                ((l >> 7) & 127) as u8 | 128,
+                (l & 127) as u8 | 128,
+            ]);
+        }
+        count += 1;
+    }
+    out.push(0xFF);
+    let total = out.len() as u32;
+    out[..4].copy_from_slice(&total.to_le_bytes());
+    let n = if count >= 65535 {
+        65535u16
+    } else {
+        count as u16
+    };
+    out[4..6].copy_from_slice(&n.to_le_bytes());
+    out
+}
+
+/// The values of an intset blob, as decimal strings.
+fn intset_items(b: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    if b.len() < 8 {
+        return Err("intset too short".into());
+    }
+    let width = u32::from_le_bytes(b[..4].try_into().unwrap()) as usize;
+    let n = u32::from_le_bytes(b[4..8].try_into().unwrap()) as usize;
+    if !matches!(width, 2 | 4 | 8) {
+        return Err(format!("bad intset encoding {width}"));
+    }
+    if b.len() != 8 + n.saturating_mul(width) {
+        return Err("intset length does not match its size".into());
+    }
+    Ok(b[8..]
+        .chunks(width)
+        .map(|c| {
+            let v = match width {
+                2 => i16::from_le_bytes([c[0], c[1]]) as i64,
+                4 => i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64,
+                _ => i64::from_le_bytes(c.try_into().unwrap()),
+            };
+            v.to_string().into_bytes()
+        })
+        .collect())
 }
 
 fn type_name(t: u8) -> String {
@@ -603,9 +986,9 @@ fn listpack_items(b: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         };
         let backlen = match len {
             0..=127 => 1,
-            128..=16383 => 2,
-            16384..=2097151 => 3,
-            2097152..=268435455 => 4,
+            128..=16382 => 2,
+            16383..=2097150 => 3,
+            2097151..=268435454 => 4,
             _ => 5,
         };
         out.push(item);
@@ -668,9 +1051,77 @@ mod tests {
                         e.expire_ms,
                     )
                     .unwrap(),
+                RdbValue::List(items) => w
+                    .write_list(&e.key, items.iter().map(Vec::as_slice), e.expire_ms)
+                    .unwrap(),
+                RdbValue::Set(m) => w
+                    .write_set(&e.key, m.len(), m.iter().map(Vec::as_slice), e.expire_ms)
+                    .unwrap(),
+                RdbValue::ZSet(z) => w
+                    .write_zset_listpack(&e.key, z.iter().map(|(m, s)| (&m[..], *s)), e.expire_ms)
+                    .unwrap(),
             }
         }
         w.finish().unwrap()
+    }
+
+    #[test]
+    fn collections_round_trip_in_every_encoding_written() {
+        let items: Vec<Vec<u8>> = (0..3000)
+            .map(|i| match i % 4 {
+                0 => i.to_string().into_bytes(),
+                1 => (-(i as i64) * 100_003).to_string().into_bytes(),
+                2 => format!("item-{i}").into_bytes(),
+                _ => vec![b'x'; i % 300],
+            })
+            .collect();
+        let entries = vec![
+            RdbEntry {
+                db: 0,
+                key: b"list".to_vec(),
+                value: RdbValue::List(items.clone()),
+                expire_ms: None,
+            },
+            RdbEntry {
+                db: 0,
+                key: b"set".to_vec(),
+                value: RdbValue::Set(items[..50].to_vec()),
+                expire_ms: Some(9_000_000),
+            },
+            RdbEntry {
+                db: 0,
+                key: b"zset".to_vec(),
+                value: RdbValue::ZSet(vec![
+                    (b"a".to_vec(), 1.0),
+                    (b"b".to_vec(), 1.5),
+                    (b"c".to_vec(), f64::INFINITY),
+                    (b"d".to_vec(), -70000.0),
+                ]),
+                expire_ms: None,
+            },
+        ];
+        let data = write(&entries);
+        let mut back = read_all(&data).unwrap();
+        // The listpack stores integers as integers: compare as text.
+        assert_eq!(back.len(), 3);
+        assert_eq!(back.remove(0), entries[0]);
+        assert_eq!(back.remove(0), entries[1]);
+        assert_eq!(back.remove(0), entries[2]);
+        // Intsets.
+        let mut w = Writer::new(Vec::new(), &[]).unwrap();
+        w.write_intset(b"i", &[-5, 3, 70000, i64::MIN], None)
+            .unwrap();
+        let data = w.finish().unwrap();
+        let got = read_all(&data).unwrap();
+        assert_eq!(
+            got[0].value,
+            RdbValue::Set(
+                ["-5", "3", "70000", "-9223372036854775808"]
+                    .iter()
+                    .map(|s| s.as_bytes().to_vec())
+                    .collect()
+            )
+        );
     }
 
     fn read_all(data: &[u8]) -> Result<Vec<RdbEntry>, RdbError> {

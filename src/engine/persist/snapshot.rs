@@ -25,7 +25,9 @@ use hashbrown::HashMap;
 use parking_lot::Mutex;
 
 use super::rdb::{self, RdbValue, ReadOptions, Writer};
-use crate::engine::store::{Databases, HashLimits, HashValue, Shard, ShardObserver, Value};
+use crate::engine::store::{
+    Databases, HashValue, Limits, ListValue, SetValue, Shard, ShardObserver, Value, ZSetValue,
+};
 
 /// Shards serialized ahead of the snapshot writer, waiting to be written.
 pub struct Sink {
@@ -55,6 +57,26 @@ pub fn encode_shard(shard: &Shard, now_ms: u64) -> Vec<u8> {
         // Writing to a Vec cannot fail.
         let _ = match &e.value {
             Value::Hash(h) => w.write_hash(&e.key, h.len(), h.iter(), expire),
+            Value::List(l) => w.write_list(&e.key, l.iter(), expire),
+            Value::Set(s) => match s.ints() {
+                Some(values) => w.write_intset(&e.key, &values, expire),
+                None => {
+                    let members: Vec<Vec<u8>> = s.iter().map(|m| m.to_vec()).collect();
+                    w.write_set(
+                        &e.key,
+                        members.len(),
+                        members.iter().map(Vec::as_slice),
+                        expire,
+                    )
+                }
+            },
+            Value::ZSet(z) if z.encoding() == "listpack" => {
+                w.write_zset_listpack(&e.key, z.iter(), expire)
+            }
+            Value::ZSet(z) => {
+                let high_first = z.walk(z.len().saturating_sub(1), true);
+                w.write_zset(&e.key, z.len(), high_first, expire)
+            }
             v => w.write_string(&e.key, v.as_bytes(&mut buf).unwrap_or_default(), expire),
         };
     }
@@ -218,7 +240,7 @@ pub fn remove_stale_temp_files(path: &Path) {
 
 /// Loads a snapshot into empty databases. A missing file is an empty
 /// start; any other problem is an error naming the file and the offset.
-pub fn load(dbs: &Databases, path: &Path, now_ms: u64, limits: &HashLimits) -> Result<u64, String> {
+pub fn load(dbs: &Databases, path: &Path, now_ms: u64, limits: &Limits) -> Result<u64, String> {
     let data = match fs::read(path) {
         Ok(d) => d,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
@@ -232,7 +254,7 @@ pub fn load_image(
     dbs: &Databases,
     data: &[u8],
     now_ms: u64,
-    limits: &HashLimits,
+    limits: &Limits,
 ) -> Result<u64, String> {
     let mut loaded = 0u64;
     let started = std::time::Instant::now();
@@ -246,11 +268,33 @@ pub fn load_image(
             RdbValue::Hash(pairs) => {
                 let mut h = HashValue::default();
                 for (f, v) in &pairs {
-                    h.set(f, v, limits);
+                    h.set(f, v, &limits.hash);
                 }
                 Value::Hash(h)
             }
+            RdbValue::List(items) => Value::List(ListValue::from_items(
+                items.iter().map(Vec::as_slice),
+                &limits.list,
+            )),
+            RdbValue::Set(members) => Value::Set(SetValue::from_members(
+                members.iter().map(Vec::as_slice),
+                &limits.set,
+            )),
+            RdbValue::ZSet(entries) => {
+                let longest = entries.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
+                let mut z = ZSetValue::for_new(entries.len(), longest, &limits.zset);
+                for (m, s) in &entries {
+                    z.set(m, *s, &limits.zset);
+                }
+                Value::ZSet(z)
+            }
         };
+        if value.element_count() == 0 {
+            return Err(format!(
+                "empty collection at key '{}'",
+                String::from_utf8_lossy(&e.key)
+            ));
+        }
         let hash = dbs.hash(&e.key);
         let ks = dbs.db(e.db);
         let mut shard = ks.lock_shard(ks.shard_index(hash));

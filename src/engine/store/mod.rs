@@ -16,9 +16,12 @@ pub mod glob;
 pub mod hash;
 pub mod index;
 pub mod key;
+pub mod list;
+pub mod set;
 pub mod shard;
 pub mod value;
 pub mod watch;
+pub mod zset;
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
@@ -29,7 +32,10 @@ use parking_lot::{Mutex, MutexGuard};
 use crate::config::Settings;
 pub use index::prefetch;
 pub use shard::{Access, Entry, KeyHasher, Shard, ShardObserver, ShardStats, ENTRY_OVERHEAD};
-pub use value::{HashLimits, HashValue, Kind, Value};
+pub use value::{
+    HashLimits, HashValue, Kind, Limits, ListLimits, ListValue, SetLimits, SetValue, Value,
+    ZSetLimits, ZSetValue,
+};
 
 /// Milliseconds since the unix epoch (the time base of expiries).
 pub fn now_ms() -> u64 {
@@ -49,6 +55,48 @@ pub struct StoreShared {
     pub clock_base_ms: u64,
     /// Clients watching keys (WATCH).
     pub watches: watch::Watches,
+    /// Frees large values off the command path.
+    pub reclaimer: Reclaimer,
+}
+
+/// Collections with more elements than this are freed in the background
+/// when deleted, evicted, expired or overwritten (Redis's lazyfree
+/// threshold), so dropping a million-member set does not stall the shard.
+pub const LAZYFREE_THRESHOLD: usize = 64;
+
+/// A background thread that drops what it is sent (started on first use,
+/// ending when the store is dropped).
+#[derive(Default)]
+pub struct Reclaimer {
+    tx: parking_lot::Mutex<Option<std::sync::mpsc::Sender<Box<dyn Send>>>>,
+}
+
+impl Reclaimer {
+    /// Drops `v` on the background thread (or here, if it cannot start).
+    pub fn drop_later(&self, v: Box<dyn Send>) {
+        let mut tx = self.tx.lock();
+        if tx.is_none() {
+            let (sender, receiver) = std::sync::mpsc::channel::<Box<dyn Send>>();
+            let started = std::thread::Builder::new()
+                .name("lazyfree".into())
+                .spawn(move || {
+                    for v in receiver {
+                        drop(v)
+                    }
+                });
+            if started.is_ok() {
+                *tx = Some(sender);
+            }
+        }
+        match tx.as_ref() {
+            Some(sender) => {
+                if let Err(back) = sender.send(v) {
+                    drop(back);
+                }
+            }
+            None => drop(v),
+        }
+    }
 }
 
 impl StoreShared {
@@ -59,6 +107,7 @@ impl StoreShared {
             settings,
             clock_base_ms: now_ms().saturating_sub(1),
             watches: watch::Watches::default(),
+            reclaimer: Reclaimer::default(),
         }
     }
 
@@ -116,7 +165,10 @@ impl Keyspace {
     /// skipped.
     pub fn prefetch(&self, hashes: &[u64]) {
         for &h in hashes {
-            prefetch(&self.shards[self.shard_index(h)]);
+            // The lock and the lookup's fields span the slot's first two lines.
+            let slot = &self.shards[self.shard_index(h)];
+            prefetch(slot);
+            prefetch((slot as *const PaddedShard).cast::<u8>().wrapping_add(64));
         }
         for &h in hashes {
             if let Some(s) = self.try_lock_shard(self.shard_index(h)) {

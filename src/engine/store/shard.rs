@@ -352,7 +352,7 @@ impl Shard {
     pub fn find(&mut self, hash: u64, key: &[u8], now_ms: u64, access: Access) -> Option<usize> {
         let found = match self.position(hash, key) {
             Some(pos) if self.table.entries[pos].is_expired(now_ms) => {
-                self.remove_at(pos);
+                self.remove_and_discard(pos);
                 self.stats.expired += 1;
                 None
             }
@@ -419,7 +419,8 @@ impl Shard {
     ) -> usize {
         match self.find(hash, key, now_ms, Access::WRITE) {
             Some(pos) => {
-                self.replace_value(pos, value);
+                let old = self.replace_value(pos, value);
+                self.discard(old);
                 if !keep_ttl {
                     self.set_expire(pos, 0);
                 }
@@ -486,17 +487,31 @@ impl Shard {
         entry
     }
 
+    /// Drops a value no longer in the keyspace: a large collection on
+    /// the background thread, anything else here.
+    pub fn discard(&self, value: Value) {
+        if value.element_count() > super::LAZYFREE_THRESHOLD {
+            self.shared.reclaimer.drop_later(Box::new(value));
+        }
+    }
+
+    /// Removes the entry at `pos` and drops its value ([`Shard::discard`]).
+    pub fn remove_and_discard(&mut self, pos: usize) {
+        let e = self.remove_at(pos);
+        self.discard(e.value);
+    }
+
     /// Removes the entry at `pos` because a command set its expiry in the
     /// past (EXPIRE, GETEX): counted as expired, as Redis counts it.
     pub fn expire_now(&mut self, pos: usize) {
-        self.remove_at(pos);
+        self.remove_and_discard(pos);
         self.stats.expired += 1;
     }
 
     /// Removes `key` if it is live; true when it was.
     pub fn delete(&mut self, hash: u64, key: &[u8], now_ms: u64) -> bool {
         self.find(hash, key, now_ms, Access::PEEK)
-            .map(|pos| self.remove_at(pos))
+            .map(|pos| self.remove_and_discard(pos))
             .is_some()
     }
 
@@ -513,7 +528,10 @@ impl Shard {
                     .is_some()
             });
         }
-        self.table.entries = Entries::default();
+        let entries = std::mem::take(&mut self.table.entries);
+        if entries.len() > super::LAZYFREE_THRESHOLD {
+            self.shared.reclaimer.drop_later(Box::new(entries));
+        }
         self.table.index = Index::default();
         self.add_used(-(self.table.used_bytes as isize));
         self.policy = PolicyState::default();
@@ -548,7 +566,7 @@ impl Shard {
             }
             visited += 1;
             if self.table.entries[self.sweep_cursor].is_expired(now_ms) {
-                self.remove_at(self.sweep_cursor);
+                self.remove_and_discard(self.sweep_cursor);
                 removed += 1;
             } else {
                 self.sweep_cursor += 1;
@@ -567,7 +585,7 @@ impl Shard {
             }
             let pos = fastrand::usize(..self.table.entries.len());
             if self.table.entries[pos].is_expired(now_ms) {
-                self.remove_at(pos);
+                self.remove_and_discard(pos);
                 self.stats.expired += 1;
                 continue;
             }
@@ -594,7 +612,7 @@ impl Shard {
             return false;
         };
         let expired = self.table.entries[pos].is_expired(now_ms);
-        self.remove_at(pos);
+        self.remove_and_discard(pos);
         if expired {
             self.stats.expired += 1;
         } else {

@@ -1,7 +1,21 @@
 //! Values held by the keyspace: byte strings (short ones inside the entry),
-//! integers kept as integers, and hashes ([`super::hash`]).
+//! integers kept as integers, hashes ([`super::hash`]), lists
+//! ([`super::list`]), sets ([`super::set`]) and sorted sets
+//! ([`super::zset`]).
 
 pub use super::hash::{HashLimits, HashValue};
+pub use super::list::{ListLimits, ListValue};
+pub use super::set::{SetLimits, SetValue};
+pub use super::zset::{ZSetLimits, ZSetValue};
+
+/// Every type's compact-encoding thresholds (from the configuration).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Limits {
+    pub hash: HashLimits,
+    pub list: ListLimits,
+    pub set: SetLimits,
+    pub zset: ZSetLimits,
+}
 /// Largest string that Redis keeps in the `embstr` encoding.
 const EMBSTR_MAX: usize = 44;
 
@@ -22,6 +36,9 @@ pub enum Value {
     /// A string that is the canonical decimal form of a 64-bit integer.
     Int(i64),
     Hash(HashValue),
+    List(ListValue),
+    Set(SetValue),
+    ZSet(ZSetValue),
 }
 
 /// The data type as TYPE and SCAN TYPE name it.
@@ -29,6 +46,9 @@ pub enum Value {
 pub enum Kind {
     String,
     Hash,
+    List,
+    Set,
+    ZSet,
 }
 
 impl Kind {
@@ -36,6 +56,9 @@ impl Kind {
         match self {
             Kind::String => "string",
             Kind::Hash => "hash",
+            Kind::List => "list",
+            Kind::Set => "set",
+            Kind::ZSet => "zset",
         }
     }
 }
@@ -68,12 +91,26 @@ impl Value {
     pub fn kind(&self) -> Kind {
         match self {
             Value::Hash(_) => Kind::Hash,
+            Value::List(_) => Kind::List,
+            Value::Set(_) => Kind::Set,
+            Value::ZSet(_) => Kind::ZSet,
             _ => Kind::String,
         }
     }
 
     pub fn is_string(&self) -> bool {
-        !matches!(self, Value::Hash(_))
+        self.kind() == Kind::String
+    }
+
+    /// Elements of a collection (fields, members, list items); 1 for strings.
+    pub fn element_count(&self) -> usize {
+        match self {
+            Value::Hash(h) => h.len(),
+            Value::List(l) => l.len(),
+            Value::Set(s) => s.len(),
+            Value::ZSet(z) => z.len(),
+            _ => 1,
+        }
     }
 
     /// The string's bytes, formatting integers into `buf`. `None` for hashes.
@@ -83,7 +120,7 @@ impl Value {
             Value::Str(b) => Some(b),
             Value::Raw(v) => Some(v),
             Value::Int(i) => Some(buf.format(*i).as_bytes()),
-            Value::Hash(_) => None,
+            _ => None,
         }
     }
 
@@ -94,7 +131,7 @@ impl Value {
             Value::Str(b) => b.len(),
             Value::Raw(v) => v.len(),
             Value::Int(i) => crate::numeric::i64_len(*i),
-            Value::Hash(_) => 0,
+            _ => 0,
         }
     }
 
@@ -122,6 +159,9 @@ impl Value {
             Value::Str(b) => super::prefetch(b.as_ptr()),
             Value::Raw(v) => super::prefetch(v.as_ptr()),
             Value::Hash(h) => h.prefetch(),
+            Value::List(l) => l.prefetch(),
+            Value::Set(v) => v.prefetch(),
+            Value::ZSet(z) => z.prefetch(),
             Value::Int(_) | Value::Inline { .. } => {}
         }
     }
@@ -133,6 +173,9 @@ impl Value {
             Value::Raw(v) => std::mem::size_of::<Vec<u8>>() + v.capacity(),
             Value::Int(_) | Value::Inline { .. } => 0,
             Value::Hash(h) => h.heap_size(),
+            Value::List(l) => l.heap_size(),
+            Value::Set(v) => v.heap_size(),
+            Value::ZSet(z) => z.heap_size(),
         }
     }
 
@@ -150,6 +193,10 @@ impl Value {
                     "hashtable"
                 }
             }
+            // Redis 7.0 reports every list as a quicklist.
+            Value::List(_) => "quicklist",
+            Value::Set(v) => v.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -163,6 +210,9 @@ impl Value {
             Value::Raw(v) => Value::Raw(v.clone()),
             Value::Int(i) => Value::Int(*i),
             Value::Hash(h) => Value::Hash(h.clone()),
+            Value::List(l) => Value::List(l.clone()),
+            Value::Set(v) => Value::Set(v.clone()),
+            Value::ZSet(z) => Value::ZSet(z.clone()),
         }
     }
 }
