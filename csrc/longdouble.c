@@ -78,3 +78,21 @@ int rd_ld_add(const char *cur, size_t cur_len, const char *incr, size_t incr_len
     *out_len = format_ld(sum, out, cap);
     return *out_len == 0 ? 8 : 0;
 }
+
+/*
+ * A blocking timeout in seconds as Redis reads it: strtold, times 1000,
+ * rounded up. A product too large for a long long becomes LLONG_MIN, the
+ * value Redis's conversion produces on x86-64 (so it reads as negative).
+ * Returns 0 when `s` is not a float, else 1 with the milliseconds stored.
+ */
+int rd_timeout_ms(const char *s, size_t len, long long *out) {
+    long double v;
+    if (!parse_ld(s, len, &v)) return 0;
+    v = ceill(v * 1000.0L);
+    if (!(v < 9223372036854775807.0L) || !(v > -9223372036854775807.0L)) {
+        *out = (-9223372036854775807LL - 1);
+    } else {
+        *out = (long long)v;
+    }
+    return 1;
+}

@@ -147,6 +147,17 @@ extern "C" {
     fn rd_fmt_g(v: f64, precision: i32, out: *mut u8, cap: usize) -> usize;
     fn rd_strtod(s: *const u8, len: usize, out: *mut f64) -> i32;
     fn rd_strtod_prefix(s: *const u8, len: usize, out: *mut f64) -> usize;
+    fn rd_timeout_ms(s: *const u8, len: usize, out: *mut i64) -> i32;
+}
+
+/// A blocking command's timeout in seconds as Redis reads it (strtold,
+/// milliseconds rounded up; too large a value wraps to the most negative
+/// count). None when the argument is not a float.
+pub fn timeout_ms(s: &[u8]) -> Option<i64> {
+    let mut v = 0i64;
+    // SAFETY: pointer and length describe a live slice; `v` is a valid out pointer.
+    let ok = unsafe { rd_timeout_ms(s.as_ptr(), s.len(), &mut v) };
+    (ok == 1).then_some(v)
 }
 
 /// Formats `v` as C's `printf("%.<precision>g")` does.

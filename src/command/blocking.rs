@@ -23,16 +23,12 @@ use crate::protocol::Reply;
 use super::{After, Ctx, Runtime};
 
 /// A blocking timeout in seconds (fractions allowed) as milliseconds,
-/// rounded up; 0 waits forever. As in Redis, a value too large for a
-/// 64-bit millisecond count (infinity included) wraps to a negative one.
+/// rounded up; 0 waits forever.
 pub fn parse_timeout(arg: &[u8]) -> CmdResult<u64> {
-    let secs = crate::numeric::parse_double(arg).ok_or(errors::TIMEOUT_NOT_FLOAT)?;
-    let ms = (secs * 1000.0).ceil();
-    let in_range = (0.0..i64::MAX as f64).contains(&ms);
-    if !in_range {
+    let ms = crate::numeric::timeout_ms(arg).ok_or(errors::TIMEOUT_NOT_FLOAT)?;
+    if ms < 0 {
         return Err(errors::TIMEOUT_NEGATIVE);
     }
-    let ms = ms as i64;
     let now = crate::engine::store::now_ms() as i64;
     if ms > i64::MAX - now {
         return Err(errors::TIMEOUT_OUT_OF_RANGE);

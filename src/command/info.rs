@@ -220,6 +220,11 @@ fn memory(eng: &Engine, snap: &Snapshot, scripts: &ScriptMemory, out: &mut Strin
         "used_memory_scripts_human:{}",
         human_bytes(scripts.script_bytes as u64)
     );
+    line!(
+        out,
+        "lazyfree_pending_objects:{}",
+        eng.dbs.reclaimer_counts().pending.load(Relaxed)
+    );
     line!(out, "maxmemory:{maxmemory}");
     line!(out, "maxmemory_human:{}", human_bytes(maxmemory));
     line!(out, "maxmemory_policy:{}", eng.settings.policy().name());
@@ -305,6 +310,11 @@ fn stats(eng: &Engine, snap: &Snapshot, out: &mut String) {
     );
     line!(out, "expired_keys:{}", ks.expired);
     line!(out, "evicted_keys:{}", ks.evicted);
+    line!(
+        out,
+        "lazyfreed_objects:{}",
+        eng.dbs.reclaimer_counts().freed.load(Relaxed)
+    );
     line!(out, "keyspace_hits:{}", ks.hits);
     line!(out, "keyspace_misses:{}", ks.misses);
     line!(out, "pubsub_channels:{}", eng.pubsub.len(Space::Channel));

@@ -183,13 +183,14 @@ pub fn llen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 pub fn lindex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let index = int_arg(args[2])?;
     let access = ctx.access(Access::READ);
     let mut k = ctx.unit.key(ctx.sess.db, args[1]);
+    // As Redis: the key is looked up before the index is parsed.
     let Some(l) = read_list(&mut k, access)? else {
         ctx.out.null();
         return Ok(());
     };
+    let index = int_arg(args[2])?;
     let i = if index < 0 {
         index + l.len() as i64
     } else {
@@ -323,12 +324,13 @@ pub fn lpos(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 // ------------------------------------------------------------ edits
 
 pub fn lset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let index = int_arg(args[2])?;
     let limits = ctx.eng.list_limits();
     let mut k = ctx.unit.key(ctx.sess.db, args[1]);
+    // As Redis: the key is looked up before the index is parsed.
     let Some(pos) = k.find_kind(Access::WRITE, Kind::List)? else {
         return Err(errors::NO_SUCH_KEY);
     };
+    let index = int_arg(args[2])?;
     let len = as_list(k.value(pos)).len() as i64;
     let i = if index < 0 { index + len } else { index };
     if i < 0 || i >= len {
@@ -579,8 +581,9 @@ fn bpop(ctx: &mut Ctx, args: &[&[u8]], end: End) -> CmdResult {
 }
 
 pub fn blmpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let timeout = blocking::parse_timeout(args[1])?;
+    // As Redis: the keys, end and count are checked before the timeout.
     let (keys, end, count) = parse_mpop(args, 2, ("left", "right"))?;
+    let timeout = blocking::parse_timeout(args[1])?;
     if let Some((key, items)) = mpop_lists(ctx, &keys, end, count.unwrap_or(1))? {
         reply_key_items(ctx.out, &key, &items);
         return Ok(());

@@ -110,8 +110,88 @@ fn score_ranks(z: &ZSetValue, min: ScoreBound, max: ScoreBound) -> (usize, usize
     (from, to.max(from))
 }
 
-/// The ranks a lex range covers (members assumed ordered, one score).
-fn lex_ranks(z: &ZSetValue, min: &LexBound, max: &LexBound) -> (usize, usize) {
+fn lex_gte_min(m: &[u8], min: &LexBound) -> bool {
+    match min {
+        LexBound::Min => true,
+        LexBound::Max => false,
+        LexBound::Incl(x) => m >= x.as_slice(),
+        LexBound::Excl(x) => m > x.as_slice(),
+    }
+}
+
+fn lex_lte_max(m: &[u8], max: &LexBound) -> bool {
+    match max {
+        LexBound::Min => false,
+        LexBound::Max => true,
+        LexBound::Incl(x) => m <= x.as_slice(),
+        LexBound::Excl(x) => m < x.as_slice(),
+    }
+}
+
+/// Whether a lex range is empty whatever the set holds (min above max, or
+/// equal ends with one exclusive), as Redis decides it.
+fn lex_range_empty(min: &LexBound, max: &LexBound) -> bool {
+    use std::cmp::Ordering::*;
+    let (a, a_ex) = match min {
+        LexBound::Min => (None, false),
+        LexBound::Max => return !matches!(max, LexBound::Max),
+        LexBound::Incl(x) => (Some(x), false),
+        LexBound::Excl(x) => (Some(x), true),
+    };
+    let (b, b_ex) = match max {
+        LexBound::Max => (None, false),
+        LexBound::Min => return !matches!(min, LexBound::Min),
+        LexBound::Incl(x) => (Some(x), false),
+        LexBound::Excl(x) => (Some(x), true),
+    };
+    let cmp = match (a, b) {
+        (None, _) | (_, None) => Less,
+        (Some(a), Some(b)) => a.cmp(b),
+    };
+    cmp == Greater || (cmp == Equal && (a_ex || b_ex))
+}
+
+/// The ranks `from..to` a lex range covers. A small set is walked as Redis
+/// walks its listpack (from the head for a forward range, from the tail
+/// for a reverse one), so sets whose members are not in lex order (mixed
+/// scores) give Redis's answer; a large one is searched (members assumed
+/// in order, as Redis's skiplist search assumes).
+fn lex_ranks(z: &ZSetValue, min: &LexBound, max: &LexBound, rev: bool) -> (usize, usize) {
+    if lex_range_empty(min, max) {
+        return (0, 0);
+    }
+    if z.encoding() == "listpack" {
+        let items: Vec<&[u8]> = z.iter().map(|(m, _)| m).collect();
+        let n = items.len();
+        if n == 0 || !lex_gte_min(items[n - 1], min) || !lex_lte_max(items[0], max) {
+            return (0, 0);
+        }
+        if !rev {
+            let Some(i) = items.iter().position(|m| lex_gte_min(m, min)) else {
+                return (0, 0);
+            };
+            if !lex_lte_max(items[i], max) {
+                return (0, 0);
+            }
+            let j = i + items[i..]
+                .iter()
+                .take_while(|m| lex_lte_max(m, max))
+                .count();
+            return (i, j);
+        }
+        let Some(i) = items.iter().rposition(|m| lex_lte_max(m, max)) else {
+            return (0, 0);
+        };
+        if !lex_gte_min(items[i], min) {
+            return (0, 0);
+        }
+        let back = items[..=i]
+            .iter()
+            .rev()
+            .take_while(|m| lex_gte_min(m, min))
+            .count();
+        return (i + 1 - back, i + 1);
+    }
     let from = match min {
         LexBound::Min => 0,
         LexBound::Max => z.len(),
@@ -142,7 +222,7 @@ fn select(z: &ZSetValue, by: &By, rev: bool, limit: Option<(i64, i64)>) -> Vec<(
             }
         }
         By::Score(min, max) => score_ranks(z, *min, *max),
-        By::Lex(min, max) => lex_ranks(z, min, max),
+        By::Lex(min, max) => lex_ranks(z, min, max, rev),
     };
     if from >= to {
         return Vec::new();
@@ -422,7 +502,7 @@ pub fn zlexcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let max = parse_lex_bound(args[3])?;
     let mut k = ctx.unit.key(ctx.sess.db, args[1]);
     let n = read_zset(&mut k, Access::PEEK)?.map_or(0, |z| {
-        let (a, b) = lex_ranks(z, &min, &max);
+        let (a, b) = lex_ranks(z, &min, &max, false);
         b - a
     });
     ctx.out.int(n as i64);
@@ -652,7 +732,7 @@ fn remrange(ctx: &mut Ctx, args: &[&[u8]], by: By) -> CmdResult {
             None => (0, 0),
         },
         By::Score(min, max) => score_ranks(z, *min, *max),
-        By::Lex(min, max) => lex_ranks(z, min, max),
+        By::Lex(min, max) => lex_ranks(z, min, max, false),
     };
     let n = remove_ranks(&mut k, pos, from, to);
     ctx.out.int(n as i64);
@@ -806,8 +886,9 @@ pub fn bzpopmax(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 pub fn bzmpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let timeout = blocking::parse_timeout(args[1])?;
+    // As Redis: the keys, end and count are checked before the timeout.
     let (keys, end, count) = super::lists::parse_mpop(args, 2, ("min", "max"))?;
+    let timeout = blocking::parse_timeout(args[1])?;
     let max = end == blocking::End::Right;
     if let Some((key, items)) = mpop_zsets(ctx, &keys, max, count.unwrap_or(1))? {
         reply_key_entries(ctx.out, &key, &items);
@@ -960,16 +1041,8 @@ fn aggregate(a: Aggregate, x: f64, y: f64) -> f64 {
     }
 }
 
-/// Parses `numkeys key... [WEIGHTS w...] [AGGREGATE a] [WITHSCORES]` from
-/// `at`; the keys, weights, aggregate and WITHSCORES.
-#[allow(clippy::type_complexity)]
-fn parse_algebra<'a>(
-    args: &[&'a [u8]],
-    at: usize,
-    op: SetOp,
-    name: &str,
-    store: bool,
-) -> CmdResult<(Vec<&'a [u8]>, Vec<f64>, Aggregate, bool)> {
+/// `numkeys key...` from `at`: the keys (numkeys checked as Redis does).
+fn parse_numkeys<'a>(args: &[&'a [u8]], at: usize, name: &str) -> CmdResult<Vec<&'a [u8]>> {
     let numkeys = int_arg(args[at])?;
     if numkeys < 1 {
         return Err(errors::at_least_one_key(name));
@@ -978,11 +1051,22 @@ fn parse_algebra<'a>(
     if numkeys > args.len() - at - 1 {
         return Err(errors::SYNTAX);
     }
-    let keys = args[at + 1..at + 1 + numkeys].to_vec();
+    Ok(args[at + 1..at + 1 + numkeys].to_vec())
+}
+
+/// `[WEIGHTS w...] [AGGREGATE a] [WITHSCORES]` from `from` (parsed after the
+/// keys were read, as Redis does): weights, aggregate and WITHSCORES.
+fn parse_algebra_options(
+    args: &[&[u8]],
+    from: usize,
+    numkeys: usize,
+    op: SetOp,
+    store: bool,
+) -> CmdResult<(Vec<f64>, Aggregate, bool)> {
     let mut weights = vec![1.0; numkeys];
     let mut agg = Aggregate::Sum;
     let mut withscores = false;
-    let mut j = at + 1 + numkeys;
+    let mut j = from;
     while j < args.len() {
         let left = args.len() - j - 1;
         if op != SetOp::Diff && eq_ic(args[j], "weights") && left >= numkeys {
@@ -1009,7 +1093,7 @@ fn parse_algebra<'a>(
         }
         j += 1;
     }
-    Ok((keys, weights, agg, withscores))
+    Ok((weights, agg, withscores))
 }
 
 /// Reads each key as a sorted set (a plain set counts with score 1).
@@ -1101,22 +1185,25 @@ fn compute(
 }
 
 fn algebra(ctx: &mut Ctx, args: &[&[u8]], op: SetOp, name: &str) -> CmdResult {
-    let (keys, weights, agg, withscores) = parse_algebra(args, 1, op, name, false)?;
+    let keys = parse_numkeys(args, 1, name)?;
     let hashes: Vec<u64> = keys.iter().map(|k| ctx.unit.hash(k)).collect();
     ctx.unit.lock_keys(ctx.sess.db, &hashes);
     let inputs = load_inputs(ctx, &keys)?;
+    let (weights, agg, withscores) =
+        parse_algebra_options(args, 2 + keys.len(), keys.len(), op, false)?;
     let result = compute(inputs, &weights, agg, op);
     reply_entries(ctx.out, &result, withscores);
     Ok(())
 }
 
 fn algebra_store(ctx: &mut Ctx, args: &[&[u8]], op: SetOp, name: &str) -> CmdResult {
-    let (keys, weights, agg, _) = parse_algebra(args, 2, op, name, true)?;
+    let keys = parse_numkeys(args, 2, name)?;
     let mut all = keys.clone();
     all.push(args[1]);
     let hashes: Vec<u64> = all.iter().map(|k| ctx.unit.hash(k)).collect();
     ctx.unit.lock_keys(ctx.sess.db, &hashes);
     let inputs = load_inputs(ctx, &keys)?;
+    let (weights, agg, _) = parse_algebra_options(args, 3 + keys.len(), keys.len(), op, true)?;
     let result = compute(inputs, &weights, agg, op);
     store_entries(ctx, args[1], &result);
     ctx.out.int(result.len() as i64);
@@ -1143,10 +1230,12 @@ pub fn zdiffstore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 pub fn zintercard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let (keys, limit) = super::sets::parse_card_args(args, errors::at_least_one_key("zintercard"))?;
+    // As Redis: keys are read (and type-checked) before LIMIT is parsed.
+    let keys = parse_numkeys(args, 1, "zintercard")?;
     let hashes: Vec<u64> = keys.iter().map(|k| ctx.unit.hash(k)).collect();
     ctx.unit.lock_keys(ctx.sess.db, &hashes);
     let inputs = load_inputs(ctx, &keys)?;
+    let (_, limit) = super::sets::parse_card_args(args, errors::at_least_one_key("zintercard"))?;
     let n = compute(inputs, &vec![1.0; keys.len()], Aggregate::Sum, SetOp::Inter).len();
     let n = if limit > 0 { n.min(limit) } else { n };
     ctx.out.int(n as i64);

@@ -16,7 +16,7 @@ import random
 import sys
 import time
 
-from resp import Conn, Err
+from resp import Conn, Err, encode
 
 KEYS = ["k%d" % i for i in range(40)] + ["", "key with space", "k\r\nx", "{tag}a", "\x00bin"]
 FIELDS = ["f%d" % i for i in range(16)] + ["", "long" * 20]
@@ -115,12 +115,120 @@ def script_args(r):
     return [numkeys] + keys[:n] + argv
 
 
-def gen(r, in_multi=False):
+SCORES = ["0", "1", "-1", "1.5", "2.5", "-0", "inf", "-inf", "+inf", "10", "1e3", "0x10", "nan",
+          "abc", "", " 1", "1e400", "3.0", "0.1", "-2.25", "100"]
+RANGES = ["-inf", "+inf", "(1", "(1.5", "0", "1", "2.5", "10", "(10", "x", "(", "-", "+", "[a", "(f1", "[f5"]
+LEX = ["-", "+", "[f1", "(f1", "[f5", "(f9", "[", "(", "f1", "[long"]
+INDEXES = ["0", "1", "-1", "2", "-2", "5", "-100", "100", "x", "9223372036854775807", "-9223372036854775808"]
+COUNTS = ["0", "1", "2", "3", "5", "-1", "-3", "x", "100"]
+
+
+def member(r):
+    return r.choice(FIELDS + ["1", "2", "3", "10", "-5", "01", "9223372036854775807"])
+
+
+def zmember(r):
+    """Sorted-set members stay short: a long one makes a skiplist, whose lex
+    ranges over mixed scores Redis leaves unspecified (they depend on its
+    random levels)."""
+    return r.choice([f for f in FIELDS if len(f) <= 64] + ["1", "2", "01"])
+
+
+def gen_collections(r):
+    """List, set and sorted-set commands, their options and bad input."""
+    k = pick_key(r)
+    k2 = pick_key(r)
+    end = lambda: r.choice(["LEFT", "RIGHT", "left", "UP"])
+    table = [
+        lambda: [r.choice(["LPUSH", "RPUSH", "LPUSHX", "RPUSHX"]), k] + [pick_value(r) for _ in range(r.randint(1, 4))],
+        lambda: [r.choice(["LPOP", "RPOP"]), k] + r.choice([[], [r.choice(COUNTS)], ["1", "2"]]),
+        lambda: ["LLEN", k],
+        lambda: ["LINDEX", k, r.choice(INDEXES)],
+        lambda: ["LRANGE", k, r.choice(INDEXES), r.choice(INDEXES)],
+        lambda: ["LSET", k, r.choice(INDEXES), pick_value(r)],
+        lambda: ["LINSERT", k, r.choice(["BEFORE", "AFTER", "after", "MIDDLE"]), pick_value(r), pick_value(r)],
+        lambda: ["LREM", k, r.choice(["0", "1", "-1", "2", "-2", "x"]), pick_value(r)],
+        lambda: ["LTRIM", k, r.choice(INDEXES), r.choice(INDEXES)],
+        lambda: ["LPOS", k, pick_value(r)] + sum([r.choice([["RANK", r.choice(["1", "-1", "2", "0", "-2"])], ["COUNT", r.choice(["0", "1", "2", "-1"])], ["MAXLEN", r.choice(["0", "1", "3", "-1"])]]) for _ in range(r.randint(0, 2))], []),
+        lambda: ["LMOVE", k, k2, end(), end()],
+        lambda: ["RPOPLPUSH", k, k2],
+        lambda: ["LMPOP", r.choice(["1", "2", "0", "x"]), k, k2, end()] + r.choice([[], ["COUNT", r.choice(COUNTS)]]),
+        lambda: ["SADD", k] + [member(r) for _ in range(r.randint(1, 4))],
+        lambda: ["SREM", k] + [member(r) for _ in range(r.randint(1, 3))],
+        lambda: ["SISMEMBER", k, member(r)],
+        lambda: ["SMISMEMBER", k] + [member(r) for _ in range(r.randint(1, 3))],
+        lambda: ["SMEMBERS", k],
+        lambda: ["SCARD", k],
+        # Only counts that take every member (or none): a partial SPOP removes
+        # random members and the two datasets would part ways.
+        lambda: ["SPOP", k, r.choice(["0", "100", "-1", "x"])],
+        lambda: ["SRANDMEMBER", k] + r.choice([[], [r.choice(COUNTS)]]),
+        lambda: ["SMOVE", k, k2, member(r)],
+        lambda: [r.choice(["SINTER", "SUNION", "SDIFF"]), k] + [pick_key(r) for _ in range(r.randint(0, 2))],
+        lambda: [r.choice(["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]), k, k2] + [pick_key(r) for _ in range(r.randint(0, 2))],
+        lambda: ["SINTERCARD", r.choice(["1", "2", "0", "3"]), k, k2] + r.choice([[], ["LIMIT", r.choice(["0", "1", "-1"])]]),
+        lambda: ["SSCAN", k, "0"] + r.choice([[], ["MATCH", "f*"], ["COUNT", "3"]]),
+        lambda: ["ZADD", k] + r.sample(["NX", "XX", "GT", "LT", "CH", "INCR"], r.choice([0, 0, 1, 2])) + sum([[r.choice(SCORES), zmember(r)] for _ in range(r.randint(1, 3))], []),
+        lambda: ["ZINCRBY", k, r.choice(SCORES), zmember(r)],
+        lambda: ["ZREM", k] + [zmember(r) for _ in range(r.randint(1, 3))],
+        lambda: ["ZCARD", k],
+        lambda: ["ZSCORE", k, zmember(r)],
+        lambda: ["ZMSCORE", k, zmember(r), zmember(r)],
+        lambda: [r.choice(["ZRANK", "ZREVRANK"]), k, zmember(r)],
+        lambda: ["ZCOUNT", k, r.choice(RANGES), r.choice(RANGES)],
+        lambda: ["ZLEXCOUNT", k, r.choice(LEX), r.choice(LEX)],
+        lambda: ["ZRANGE", k, r.choice(INDEXES + RANGES), r.choice(INDEXES + RANGES)] + r.sample(["BYSCORE", "BYLEX", "REV", "WITHSCORES", "LIMIT"], r.choice([0, 1, 2])),
+        lambda: ["ZRANGE", k, r.choice(RANGES), r.choice(RANGES), "BYSCORE"] + r.choice([[], ["REV"], ["LIMIT", "0", "2"], ["WITHSCORES"]]),
+        lambda: ["ZRANGE", k, r.choice(LEX), r.choice(LEX), "BYLEX"] + r.choice([[], ["REV"], ["LIMIT", "1", "1"]]),
+        lambda: [r.choice(["ZRANGEBYSCORE", "ZREVRANGEBYSCORE"]), k, r.choice(RANGES), r.choice(RANGES)] + r.choice([[], ["WITHSCORES"], ["LIMIT", r.choice(["0", "1", "-1"]), r.choice(["1", "-1", "2"])]]),
+        lambda: [r.choice(["ZRANGEBYLEX", "ZREVRANGEBYLEX"]), k, r.choice(LEX), r.choice(LEX)] + r.choice([[], ["LIMIT", "0", "2"]]),
+        lambda: ["ZREVRANGE", k, r.choice(INDEXES), r.choice(INDEXES)] + r.choice([[], ["WITHSCORES"]]),
+        lambda: ["ZRANGESTORE", k2, k, r.choice(INDEXES), r.choice(INDEXES)] + r.choice([[], ["REV"], ["WITHSCORES"]]),
+        lambda: ["ZREMRANGEBYRANK", k, r.choice(INDEXES), r.choice(INDEXES)],
+        lambda: ["ZREMRANGEBYSCORE", k, r.choice(RANGES), r.choice(RANGES)],
+        lambda: ["ZREMRANGEBYLEX", k, r.choice(LEX), r.choice(LEX)],
+        lambda: [r.choice(["ZPOPMIN", "ZPOPMAX"]), k] + r.choice([[], [r.choice(COUNTS)]]),
+        lambda: ["ZMPOP", r.choice(["1", "2", "0"]), k, k2, r.choice(["MIN", "MAX", "UP"])] + r.choice([[], ["COUNT", r.choice(COUNTS)]]),
+        lambda: ["ZRANDMEMBER", k] + r.choice([[], [r.choice(COUNTS)], [r.choice(COUNTS), "WITHSCORES"]]),
+        lambda: [r.choice(["ZUNION", "ZINTER", "ZDIFF"]), r.choice(["1", "2", "0", "3"]), k, k2] + r.choice([[], ["WITHSCORES"], ["WEIGHTS", "2", "0.5"], ["AGGREGATE", r.choice(["SUM", "MIN", "MAX", "avg"])]]),
+        lambda: [r.choice(["ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"]), k, r.choice(["1", "2"]), k, k2] + r.choice([[], ["WEIGHTS", "1", "inf"]]),
+        lambda: ["ZINTERCARD", r.choice(["1", "2", "0"]), k, k2],
+        lambda: ["ZSCAN", k, "0"],
+        lambda: ["OBJECT", "ENCODING", k],
+        lambda: [r.choice(["BLPOP", "BRPOP", "BZPOPMIN", "BZPOPMAX"]), k, r.choice(["0", "-1", "x"])] if r.random() < 0.3 else [r.choice(["BLMPOP", "BZMPOP"]), "0", "1", k, r.choice(["LEFT", "MIN", "RIGHT", "MAX"])],
+    ]
+    return table[r.randrange(len(table))]()
+
+
+# Blocking commands, their family and where their first key is.
+BLOCKING = {"BLPOP": ("list", 1), "BRPOP": ("list", 1), "BLMPOP": ("list", 3),
+            "BZPOPMIN": ("zset", 1), "BZPOPMAX": ("zset", 1), "BZMPOP": ("zset", 3)}
+
+
+def would_block(cmd):
+    """A blocking command whose timeout is valid (so it may wait)."""
+    name = cmd[0].upper()
+    if name not in BLOCKING:
+        return False
+    timeout = cmd[1] if name in ("BLMPOP", "BZMPOP") else cmd[-1]
+    try:
+        return float(timeout) >= 0
+    except ValueError:
+        return False
+
+
+def gen(r, in_multi=False, allow_block=True):
     if in_multi and r.random() < 0.2:
         return [r.choice(["EXEC", "EXEC", "EXEC", "DISCARD"])]
+    if r.random() < 0.45:
+        cmd = gen_collections(r)
+        if would_block(cmd) and not (allow_block or in_multi):
+            # A pipeline cannot wait for another client: a bad timeout instead.
+            at = 1 if cmd[0] in ("BLMPOP", "BZMPOP") else len(cmd) - 1
+            cmd[at] = "-1"
+        return cmd
     k = pick_key(r)
     f = r.choice(FIELDS)
-    c = r.randrange(100)
     now = int(time.time())
     table = [
         lambda: gen_set(r),
@@ -190,7 +298,7 @@ def gen(r, in_multi=False):
         lambda: ["SCRIPT", "EXISTS"] + [sha1(r.choice(SCRIPTS)) for _ in range(r.randint(1, 3))],
         lambda: ["SCRIPT", r.choice(["FLUSH", "FLUSH", "BOGUS", "KILL"])] if r.random() < 0.1 else ["SCRIPT", "EXISTS", "x"],
     ]
-    return table[c % len(table)]()
+    return table[r.randrange(len(table))]()
 
 
 def sha1(text):
@@ -225,17 +333,23 @@ def normalise(cmd, reply, conn_for_scan, pipelined, queued=None):
         return sorted(zip(reply[::2], reply[1::2]))
     if name.startswith("EVAL") and "HGETALL" in script_text(cmd) and isinstance(reply, list):
         return sorted(zip(reply[::2], reply[1::2]))
-    if name in ("SCAN", "HSCAN") and isinstance(reply, list) and pipelined:
+    if name in ("SMEMBERS", "SINTER", "SUNION", "SDIFF", "SPOP") and isinstance(reply, list):
+        return sorted(reply)
+    if name in ("SRANDMEMBER", "ZRANDMEMBER") and isinstance(reply, list):
+        return ("random", len(reply))
+    if name in ("SRANDMEMBER", "ZRANDMEMBER"):
+        return ("random", reply is None)
+    if name in ("SCAN", "HSCAN", "SSCAN", "ZSCAN") and isinstance(reply, list) and pipelined:
         # Later commands of the batch already ran: only the shape is comparable.
         return ("scan", len(reply))
-    if name in ("SCAN", "HSCAN") and isinstance(reply, list):
+    if name in ("SCAN", "HSCAN", "SSCAN", "ZSCAN") and isinstance(reply, list):
         # Complete the iteration and compare the set of results.
         items = set()
         cursor = reply[0]
         chunk = reply[1]
         rounds = 0
         while True:
-            if name == "HSCAN":
+            if name in ("HSCAN", "ZSCAN"):
                 items.update(zip(chunk[::2], chunk[1::2]))
             else:
                 items.update(chunk)
@@ -243,7 +357,7 @@ def normalise(cmd, reply, conn_for_scan, pipelined, queued=None):
                 break
             rounds += 1
             nxt = list(cmd)
-            nxt[2 if name == "HSCAN" else 1] = cursor
+            nxt[1 if name == "SCAN" else 2] = cursor
             r = conn_for_scan.call(*nxt)
             cursor, chunk = r[0], r[1]
         return sorted(items)
@@ -327,6 +441,33 @@ def count_coverage(cmd, reply):
         COVERAGE["script error" if isinstance(reply, Err) else "script ran"] += 1
 
 
+def blocked_and_served(client, other, cmd, r):
+    """Sends a blocking command, then has the other client push to its
+    first key (or, if that client is inside MULTI, lets the command see a
+    bad timeout); returns both servers' replies to the blocking command,
+    after checking the push got the same reply from both."""
+    name = cmd[0].upper()
+    family, at = BLOCKING[name]
+    if other.in_multi:
+        # (The command as sent differs from the one the history shows.)
+        cmd = list(cmd)
+        cmd[1 if name in ("BLMPOP", "BZMPOP") else len(cmd) - 1] = "-1"
+        return [client.ours.call(*cmd)], [client.theirs.call(*cmd)]
+    key = cmd[at]
+    value = r.choice(["pushed", "7", "x y"])
+    push = ["RPUSH", key, value] if family == "list" else ["ZADD", key, r.choice(["1", "-2", "7"]), value]
+    COVERAGE["blocking command served by another client"] += 1
+    for conn in (client.ours, client.theirs):
+        conn.send_raw(encode(cmd))
+    # Let both servers take the blocking command before the push arrives.
+    time.sleep(0.01)
+    a = other.ours.call(*push)
+    b = other.theirs.call(*push)
+    if a != b:
+        print(f"MISMATCH on the serving push {push}: redistill {a!r}, redis {b!r}")
+    return [client.ours.read()], [client.theirs.read()]
+
+
 def run(ours_port, redis_port, n, seed, pipelined):
     r = random.Random(seed)
     # Lockstep mode interleaves two clients, so WATCH sees the other's writes.
@@ -345,11 +486,14 @@ def run(ours_port, redis_port, n, seed, pipelined):
         client = clients[0] if len(clients) == 1 or r.random() < 0.6 else clients[1]
         cmds = []
         for _ in range(min(batch, n - done)):
-            cmd = gen(r, client.in_multi)
+            cmd = gen(r, client.in_multi, allow_block=not pipelined)
             client.predict(cmd)
             cmds.append(cmd)
         if pipelined:
             got_o, got_t = client.ours.pipeline(cmds), client.theirs.pipeline(cmds)
+        elif would_block(cmds[0]) and not client.in_multi:
+            other = clients[1] if client is clients[0] else clients[0]
+            got_o, got_t = blocked_and_served(client, other, cmds[0], r)
         else:
             got_o, got_t = [client.ours.call(*cmds[0])], [client.theirs.call(*cmds[0])]
         for i, cmd in enumerate(cmds):

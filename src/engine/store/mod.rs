@@ -24,7 +24,7 @@ pub mod watch;
 pub mod zset;
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Mutex, MutexGuard};
@@ -69,6 +69,14 @@ pub const LAZYFREE_THRESHOLD: usize = 64;
 #[derive(Default)]
 pub struct Reclaimer {
     tx: parking_lot::Mutex<Option<std::sync::mpsc::Sender<Box<dyn Send>>>>,
+    counts: Arc<ReclaimCounts>,
+}
+
+/// INFO's `lazyfree_pending_objects` and `lazyfreed_objects`.
+#[derive(Default)]
+pub struct ReclaimCounts {
+    pub pending: AtomicU64,
+    pub freed: AtomicU64,
 }
 
 impl Reclaimer {
@@ -77,25 +85,31 @@ impl Reclaimer {
         let mut tx = self.tx.lock();
         if tx.is_none() {
             let (sender, receiver) = std::sync::mpsc::channel::<Box<dyn Send>>();
+            let counts = self.counts.clone();
             let started = std::thread::Builder::new()
                 .name("lazyfree".into())
                 .spawn(move || {
                     for v in receiver {
-                        drop(v)
+                        drop(v);
+                        counts.pending.fetch_sub(1, Ordering::Relaxed);
+                        counts.freed.fetch_add(1, Ordering::Relaxed);
                     }
                 });
             if started.is_ok() {
                 *tx = Some(sender);
             }
         }
-        match tx.as_ref() {
-            Some(sender) => {
-                if let Err(back) = sender.send(v) {
-                    drop(back);
-                }
-            }
-            None => drop(v),
+        self.counts.pending.fetch_add(1, Ordering::Relaxed);
+        let sent = tx.as_ref().map(|sender| sender.send(v));
+        if !matches!(sent, Some(Ok(()))) {
+            // No thread: freed here after all.
+            self.counts.pending.fetch_sub(1, Ordering::Relaxed);
+            self.counts.freed.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    pub fn counts(&self) -> &ReclaimCounts {
+        &self.counts
     }
 }
 
@@ -286,6 +300,11 @@ impl Databases {
     #[inline]
     pub fn used_bytes(&self) -> usize {
         self.shared.used.load(Relaxed).max(0) as usize
+    }
+
+    /// Large values freed in the background: pending and done.
+    pub fn reclaimer_counts(&self) -> &ReclaimCounts {
+        self.shared.reclaimer.counts()
     }
 
     pub fn reset_stats(&self) {
