@@ -299,5 +299,31 @@ fn bad_input_gets_redis_replies_and_bounded_memory() {
     assert_eq!(raw.read_n(want.len()), want.to_vec());
     let card: i64 = c.scard("m").unwrap();
     assert_eq!(card, 1_000_000);
+    // Many strings, many new scored members, one member repeated many
+    // times: each call stays linear (no search of everything seen so far).
+    let n = 200_000;
+    let mut sadd: Vec<Vec<u8>> = vec![b"SADD".to_vec(), b"strs".to_vec()];
+    sadd.extend((0..n).map(|i| format!("member:{i}").into_bytes()));
+    let mut zadd: Vec<Vec<u8>> = vec![b"ZADD".to_vec(), b"board".to_vec()];
+    zadd.extend((0..n).flat_map(|i| {
+        [
+            format!("{i}").into_bytes(),
+            format!("player:{i}").into_bytes(),
+        ]
+    }));
+    let mut zsame: Vec<Vec<u8>> = vec![b"ZADD".to_vec(), b"same".to_vec(), b"CH".to_vec()];
+    zsame.extend((0..n).flat_map(|i| [format!("{i}").into_bytes(), b"one".to_vec()]));
+    for (args, want) in [
+        (&sadd, format!(":{n}\r\n")),
+        (&zadd, format!(":{n}\r\n")),
+        // CH counts the add and every later change of the repeated member.
+        (&zsame, format!(":{n}\r\n")),
+    ] {
+        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        raw.send(&common::cmd(&refs));
+        assert_eq!(raw.read_n(want.len()), want.as_bytes().to_vec());
+    }
+    let last: f64 = c.zscore("same", "one").unwrap();
+    assert_eq!(last, (n - 1) as f64);
     srv.assert_healthy();
 }

@@ -53,10 +53,9 @@ pub fn sadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    let added = k.shard.update(pos, |v| {
-        let s = as_set_mut(v);
-        args[2..].iter().filter(|m| s.insert(m, &limits)).count()
-    });
+    let added = k
+        .shard
+        .update(pos, |v| as_set_mut(v).insert_all(&args[2..], &limits));
     ctx.out.int(added as i64);
     Ok(())
 }

@@ -266,6 +266,49 @@ fn reply_entries(out: &mut Reply, items: &[(Vec<u8>, f64)], withscores: bool) {
 
 // ------------------------------------------------------------ add
 
+/// The scores one ZADD has set so far, in first-set order, by member (a
+/// member repeated in the call keeps its last score). Indexed once it grows
+/// past a few members, so a call with millions of pairs stays linear.
+#[derive(Default)]
+struct Pending<'a> {
+    list: Vec<(&'a [u8], f64)>,
+    index: Option<hashbrown::HashMap<&'a [u8], usize>>,
+}
+
+impl<'a> Pending<'a> {
+    const INDEX_FROM: usize = 16;
+
+    fn position(&self, m: &[u8]) -> Option<usize> {
+        match &self.index {
+            Some(ix) => ix.get(m).copied(),
+            None => self.list.iter().position(|(x, _)| *x == m),
+        }
+    }
+
+    fn get(&self, m: &[u8]) -> Option<f64> {
+        self.position(m).map(|i| self.list[i].1)
+    }
+
+    fn set(&mut self, m: &'a [u8], score: f64) {
+        if let Some(i) = self.position(m) {
+            self.list[i].1 = score;
+            return;
+        }
+        self.list.push((m, score));
+        if let Some(ix) = &mut self.index {
+            ix.insert(m, self.list.len() - 1);
+        } else if self.list.len() >= Self::INDEX_FROM {
+            let ix = self
+                .list
+                .iter()
+                .enumerate()
+                .map(|(i, (x, _))| (*x, i))
+                .collect();
+            self.index = Some(ix);
+        }
+    }
+}
+
 pub fn zadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
         (false, false, false, false, false, false);
@@ -328,19 +371,14 @@ pub fn zadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut processed = 0;
     let mut last = 0.0;
     let mut nan = false;
-    let mut changes: Vec<(usize, f64)> = Vec::new();
+    let mut pending = Pending::default();
     {
         let z = as_zset(k.value(pos));
         for (i, pair) in rest.chunks(2).enumerate() {
             let m = pair[1];
-            let cur = z.score(m).or_else(|| {
-                // A member repeated in this call sees its earlier score.
-                changes
-                    .iter()
-                    .rev()
-                    .find(|(j, _)| rest[j * 2 + 1] == m)
-                    .map(|(_, s)| *s)
-            });
+            // A member repeated in this call sees the score its earlier
+            // pair gave it.
+            let cur = pending.get(m).or_else(|| z.score(m));
             let mut score = scores[i];
             match cur {
                 Some(c) => {
@@ -361,7 +399,7 @@ pub fn zadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     last = score;
                     if score != c {
                         updated += 1;
-                        changes.push((i, score));
+                        pending.set(m, score);
                     }
                 }
                 None => {
@@ -371,18 +409,14 @@ pub fn zadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     processed += 1;
                     added += 1;
                     last = score;
-                    changes.push((i, score));
+                    pending.set(m, score);
                 }
             }
         }
     }
-    if !changes.is_empty() {
-        k.shard.update(pos, |v| {
-            let z = as_zset_mut(v);
-            for (i, score) in &changes {
-                let _ = z.set(rest[i * 2 + 1], *score, &limits);
-            }
-        });
+    if !pending.list.is_empty() {
+        k.shard
+            .update(pos, |v| as_zset_mut(v).set_all(&pending.list, &limits));
         blocking::signal(ctx, args[1]);
     } else if as_zset(k.value(pos)).is_empty() {
         // Created for nothing (every pair refused): no empty set stays.

@@ -10,7 +10,10 @@
 //!   pipeline of requests can prefetch it ahead of time.
 //!
 //! Deletion shifts later slots back (no tombstones). The load stays at or
-//! below three quarters, which keeps probe sequences short.
+//! below three quarters, which keeps probe sequences short; a table of at
+//! most `DENSE_SLOTS` slots (1 KB, a few cache lines that a probe run
+//! crosses cheaply) fills to seven eighths first, which saves a quarter of
+//! the index of a keyspace whose shards hold a few dozen keys each.
 
 /// Prefetches the cache line at `p` into all cache levels. Never faults.
 #[inline(always)]
@@ -24,6 +27,9 @@ pub fn prefetch<T>(p: *const T) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
 }
+
+/// Largest table filled to seven eighths rather than three quarters.
+const DENSE_SLOTS: usize = 128;
 
 #[derive(Default)]
 pub struct Index {
@@ -105,7 +111,13 @@ impl Index {
             (pos as u64) < u32::MAX as u64,
             "shard position out of range"
         );
-        if (self.len + 1) * 4 > self.slots.len() * 3 {
+        let n = self.slots.len();
+        let full = if n <= DENSE_SLOTS {
+            (self.len + 1) * 8 > n * 7
+        } else {
+            (self.len + 1) * 4 > n * 3
+        };
+        if full {
             self.grow();
         }
         self.place(slot_of(hash, pos));

@@ -385,6 +385,70 @@ impl SetValue {
         }
     }
 
+    /// Adds several members; returns how many were new. A compact set that
+    /// stays compact is rebuilt once, not once per member.
+    pub fn insert_all(&mut self, members: &[&[u8]], limits: &SetLimits) -> usize {
+        if let SetValue::Packed(b) = self {
+            match packed(b) {
+                Packed::Ints(s) => {
+                    let values: Option<Vec<i64>> = members.iter().map(|m| parse_i64(m)).collect();
+                    if let Some(mut values) = values {
+                        values.retain(|v| s.search(*v).is_err());
+                        values.sort_unstable();
+                        values.dedup();
+                        if s.len() + values.len() <= limits.max_intset_entries {
+                            let added = values.len();
+                            if added > 0 {
+                                let mut all: Vec<i64> = s.iter().chain(values).collect();
+                                all.sort_unstable();
+                                let width =
+                                    all.iter().map(|&v| IntSet::width_for(v)).max().unwrap_or(2);
+                                *b = IntSet::build(width, all.iter().copied(), all.len());
+                            }
+                            return added;
+                        }
+                    }
+                }
+                Packed::Small(sb) => {
+                    let mut new: Vec<&[u8]> = Vec::new();
+                    let mut fits = true;
+                    for m in members {
+                        if small_find(sb, m).is_none() && !new.contains(m) {
+                            new.push(m);
+                            // Stop once the small form is outgrown, so the
+                            // searches stay bounded by its entry limit.
+                            if small_count(sb) + new.len() > SMALL_MAX_ENTRIES
+                                || m.len() > SMALL_MAX_LEN
+                            {
+                                fits = false;
+                                break;
+                            }
+                        }
+                    }
+                    if fits {
+                        if !new.is_empty() {
+                            let mut out = Vec::with_capacity(
+                                sb.len() + new.iter().map(|m| m.len() + 1).sum::<usize>(),
+                            );
+                            out.push(0);
+                            out.extend_from_slice(
+                                &((small_count(sb) + new.len()) as u16).to_le_bytes(),
+                            );
+                            out.extend_from_slice(&sb[SMALL_HEADER..]);
+                            for m in &new {
+                                out.push(m.len() as u8);
+                                out.extend_from_slice(m);
+                            }
+                            *b = out.into_boxed_slice();
+                        }
+                        return new.len();
+                    }
+                }
+            }
+        }
+        members.iter().filter(|m| self.insert(m, limits)).count()
+    }
+
     /// Leaves the integer form for one that can hold `next_len`-byte strings.
     fn leave_ints(&mut self, next_len: usize) {
         let SetValue::Packed(b) = self else {

@@ -549,6 +549,35 @@ impl ZSetValue {
         }
     }
 
+    /// Sets several scores at once (members must be distinct). A small set
+    /// that stays small is rebuilt once, not once per member.
+    pub fn set_all(&mut self, changes: &[(&[u8], f64)], limits: &ZSetLimits) {
+        if let ZSetValue::Small(b) = self {
+            let mut items: Vec<(&[u8], f64)> = small_iter(b).collect();
+            let mut fits = true;
+            for &(m, s) in changes {
+                match items.iter_mut().find(|(x, _)| *x == m) {
+                    Some(e) => e.1 = s,
+                    None => items.push((m, s)),
+                }
+                // Stop as soon as the small form is outgrown, so the search
+                // above stays bounded by its entry limit.
+                if items.len() > limits.max_entries || m.len() > limits.max_value {
+                    fits = false;
+                    break;
+                }
+            }
+            if fits && items.iter().all(|(m, _)| m.len() <= limits.max_value) {
+                items.sort_by(|a, b| cmp_key((a.1, a.0), (b.1, b.0)));
+                *b = small_build(items.into_iter());
+                return;
+            }
+        }
+        for &(m, s) in changes {
+            self.set(m, s, limits);
+        }
+    }
+
     fn convert_to_big(&mut self) {
         if let ZSetValue::Small(b) = self {
             let mut z = Big::new();
