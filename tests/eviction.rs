@@ -53,6 +53,81 @@ fn limit_holds_under_a_write_storm_for_every_policy() {
     }
 }
 
+/// Lists, sets, sorted sets and hashes that keep growing: their bytes are
+/// charged as they grow, whole collections (large ones included) are
+/// evicted, and the limit holds.
+#[test]
+fn collections_are_charged_and_evicted_under_a_write_storm() {
+    let max: u64 = 4 << 20;
+    for policy in ["allkeys-lru", "allkeys-random", "allkeys-s3fifo"] {
+        let srv = redistill(&["--maxmemory", "4mb", "--maxmemory-policy", policy]);
+        let client = srv.client();
+        let mut writer = client.get_connection().unwrap();
+        let mut watcher = client.get_connection().unwrap();
+        let item = vec![b'i'; 100];
+        let mut worst = 0;
+        // 300 batches of 400 100-byte items (about 12 MB) spread over 200
+        // collections of each type, so each grows past its compact form.
+        for batch in 0..300 {
+            let mut pipe = redis::pipe();
+            for i in 0..100 {
+                let k = (batch * 7 + i) % 200;
+                let m = format!("{batch}:{i}:{}", String::from_utf8_lossy(&item[..60]));
+                pipe.cmd("RPUSH")
+                    .arg(format!("list:{k}"))
+                    .arg(&item)
+                    .ignore();
+                pipe.cmd("SADD").arg(format!("set:{k}")).arg(&m).ignore();
+                pipe.cmd("ZADD")
+                    .arg(format!("zset:{k}"))
+                    .arg(batch * 100 + i)
+                    .arg(&m)
+                    .ignore();
+                pipe.cmd("HSET")
+                    .arg(format!("hash:{k}"))
+                    .arg(&m)
+                    .arg(&item)
+                    .ignore();
+            }
+            let _: () = pipe.query(&mut writer).unwrap();
+            let used = info_field(&mut watcher, "used_memory");
+            worst = worst.max(used);
+            assert!(
+                used <= max + max / 50 + 64 * 1024,
+                "{policy}: used_memory {used} passed the limit {max}"
+            );
+        }
+        let evicted = info_field(&mut watcher, "evicted_keys");
+        assert!(evicted > 100, "{policy}: evicted only {evicted}");
+        assert!(
+            worst > max * 9 / 10,
+            "{policy}: the limit was never approached ({worst})"
+        );
+        // Every type survived somewhere and reads back whole.
+        for (pattern, kind) in [
+            ("list:*", "list"),
+            ("set:*", "set"),
+            ("zset:*", "zset"),
+            ("hash:*", "hash"),
+        ] {
+            let keys: Vec<String> = watcher.keys(pattern).unwrap();
+            assert!(!keys.is_empty(), "{policy}: no {kind} left");
+            let t: String = redis::cmd("TYPE")
+                .arg(&keys[0])
+                .query(&mut watcher)
+                .unwrap();
+            assert_eq!(t, kind);
+        }
+        let used = info_field(&mut watcher, "used_memory");
+        let _: () = redis::cmd("FLUSHALL").query(&mut watcher).unwrap();
+        assert!(
+            info_field(&mut watcher, "used_memory") < used / 4,
+            "{policy}: memory not released"
+        );
+        srv.assert_healthy();
+    }
+}
+
 fn err(r: RedisResult<Value>) -> String {
     let e = r.unwrap_err();
     format!("{} {}", e.code().unwrap_or(""), e.detail().unwrap_or(""))
@@ -109,6 +184,19 @@ fn noeviction_refuses_writes_but_serves_reads_and_deletes() {
             .arg("1.5")
             .clone(),
         redis::cmd("COPY").arg("k0").arg("k0copy").clone(),
+        redis::cmd("RPUSH").arg("list").arg(&value).clone(),
+        redis::cmd("LPUSHX").arg("k0list").arg(&value).clone(),
+        redis::cmd("SADD").arg("set").arg(&value).clone(),
+        redis::cmd("ZADD").arg("zset").arg(1).arg(&value).clone(),
+        redis::cmd("ZINCRBY").arg("zset").arg(1).arg("m").clone(),
+        redis::cmd("SUNIONSTORE").arg("dest").arg("k0set").clone(),
+        redis::cmd("BLMOVE")
+            .arg("list")
+            .arg("l2")
+            .arg("LEFT")
+            .arg("RIGHT")
+            .arg(0)
+            .clone(),
     ] {
         assert_eq!(err(cmd.query(&mut c)), OOM);
     }
