@@ -94,7 +94,9 @@ fixed! {
     SAME_OBJECT = "ERR", "ERR source and destination objects are the same";
     INVALID_CURSOR = "ERR", "ERR invalid cursor";
     DB_OUT_OF_RANGE = "ERR", "ERR DB index is out of range";
-    INVALID_DB_INDEX = "ERR", "ERR invalid DB index";
+    INVALID_FIRST_DB = "ERR", "ERR invalid first DB index";
+    INVALID_SECOND_DB = "ERR", "ERR invalid second DB index";
+    INT_OUT_OF_RANGE = "ERR", "ERR value is out of range, value must between -2147483648 and 2147483647";
     NOAUTH = "NOAUTH", "NOAUTH Authentication required.";
     WRONGPASS = "WRONGPASS", "WRONGPASS invalid username-password pair or user is disabled.";
     AUTH_NOT_CONFIGURED = "ERR", "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";

@@ -506,7 +506,7 @@ fn rename_copy_and_types() {
         "none"
     );
     assert_eq!(
-        err_text(redis::cmd("SELECT").arg(1).query(&mut c)),
+        err_text(redis::cmd("SELECT").arg(16).query(&mut c)),
         "ERR DB index is out of range"
     );
     let _: () = redis::cmd("SELECT").arg(0).query(&mut c).unwrap();

@@ -46,6 +46,12 @@ fn redis_py_client_works() {
 }
 
 #[test]
+fn django_caches_on_two_databases_stay_apart() {
+    let ours = common::redistill(&[]);
+    python("client_django.py", &[ours.port.to_string()]);
+}
+
+#[test]
 fn redis_cli_works() {
     let srv = common::redistill(&[]);
     let cli = |args: &[&str]| {

@@ -550,6 +550,30 @@ fn describe_collections(c: &mut redis::Connection) -> Vec<(String, String, Strin
     out
 }
 
+/// A redis-server that loads `dir/dump.rdb` (when present) and saves there.
+fn redis_server_on(dir: &Path) -> (Child, redis::Connection) {
+    let port = common::free_port();
+    let mut child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .args(["--dir", dir.to_str().unwrap(), "--dbfilename", "dump.rdb"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+    for _ in 0..200 {
+        if let Ok(mut conn) = client.get_connection() {
+            if redis::cmd("PING").query::<String>(&mut conn).is_ok() {
+                return (child, conn);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("redis-server did not start");
+}
+
 /// Lists, sets and sorted sets in every encoding, both ways: saved by
 /// Redistill they pass redis-check-rdb and load in redis-server with the
 /// same contents and encodings; saved by redis-server they load here the
@@ -571,37 +595,7 @@ fn collections_cross_load_with_redis_server() {
         check.status.success() && text.contains("RDB looks OK"),
         "{text}"
     );
-    let port = common::free_port();
-    let mut redis = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .args([
-            "--dir",
-            dir.path().to_str().unwrap(),
-            "--dbfilename",
-            "dump.rdb",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
-    let mut rc = None;
-    for _ in 0..200 {
-        if let Ok(conn) = client.get_connection() {
-            rc = Some(conn);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut rc = rc.expect("redis-server did not start");
+    let (mut redis, mut rc) = redis_server_on(dir.path());
     let theirs = describe_collections(&mut rc);
     assert_eq!(ours, theirs);
 
@@ -617,4 +611,118 @@ fn collections_cross_load_with_redis_server() {
     let node = start(dir2.path(), "");
     let mut c = conn(&node);
     assert_eq!(describe_collections(&mut c), theirs);
+}
+
+/// Keys in databases 0, 3 and 15 of one connection, with a TTL in db 3.
+fn populate_databases(c: &mut redis::Connection) {
+    for (db, n) in [(0, 5), (3, 7), (15, 2)] {
+        let _: () = redis::cmd("SELECT").arg(db).query(c).unwrap();
+        for i in 0..n {
+            let _: () = c.set(format!("k{i}"), format!("db{db}-v{i}")).unwrap();
+        }
+    }
+    let _: () = redis::cmd("SELECT").arg(3).query(c).unwrap();
+    let _: () = c.expire("k0", 3600).unwrap();
+    let _: () = c.hset("h", "f", "in-three").unwrap();
+    let _: () = redis::cmd("SELECT").arg(15).query(c).unwrap();
+    let _: () = c.rpush("l", &["a", "b"]).unwrap();
+    let _: () = redis::cmd("SELECT").arg(0).query(c).unwrap();
+}
+
+/// One database as `describe_databases` sees it: its number, DBSIZE, and
+/// every key with its value and whether it has a long TTL.
+type DbContents = (u32, usize, Vec<(String, String, bool)>);
+
+/// Every database's contents.
+fn describe_databases(c: &mut redis::Connection) -> Vec<DbContents> {
+    let mut out = Vec::new();
+    for db in 0..16u32 {
+        let _: () = redis::cmd("SELECT").arg(db).query(c).unwrap();
+        let n: usize = redis::cmd("DBSIZE").query(c).unwrap();
+        let mut keys: Vec<String> = c.keys("*").unwrap();
+        keys.sort();
+        let rows = keys
+            .into_iter()
+            .map(|k| {
+                let t: String = redis::cmd("TYPE").arg(&k).query(c).unwrap();
+                let v = match t.as_str() {
+                    "string" => c.get(&k).unwrap(),
+                    "hash" => c.hget(&k, "f").unwrap(),
+                    _ => c.lrange::<_, Vec<String>>(&k, 0, -1).unwrap().join(","),
+                };
+                let ttl: i64 = c.ttl(&k).unwrap();
+                (k, v, ttl > 3500)
+            })
+            .collect();
+        out.push((db, n, rows));
+    }
+    let _: () = redis::cmd("SELECT").arg(0).query(c).unwrap();
+    out
+}
+
+/// A snapshot with databases 0, 3 and 15 both ways: written by redis-server
+/// it loads here into the same databases, and written here it has SELECTDB
+/// and RESIZEDB for exactly those databases, passes redis-check-rdb and
+/// loads in redis-server the same.
+#[test]
+fn databases_cross_load_with_redis_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut redis, mut rc) = redis_server_on(dir.path());
+    populate_databases(&mut rc);
+    let theirs = describe_databases(&mut rc);
+    assert_eq!(
+        theirs.iter().map(|(_, n, _)| *n).collect::<Vec<_>>(),
+        [5, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3]
+    );
+    let _: () = redis::cmd("SAVE").query(&mut rc).unwrap();
+    let _ = redis.kill();
+    let _ = redis.wait();
+
+    let node = start(dir.path(), "");
+    let mut c = conn(&node);
+    assert_eq!(describe_databases(&mut c), theirs);
+    let keyspace: String = redis::cmd("INFO").arg("keyspace").query(&mut c).unwrap();
+    let lines: Vec<&str> = keyspace.lines().filter(|l| l.starts_with("db")).collect();
+    assert_eq!(lines.len(), 3, "{keyspace}");
+    assert!(lines[0].starts_with("db0:keys=5,expires=0,"), "{keyspace}");
+    assert!(lines[1].starts_with("db3:keys=8,expires=1,"), "{keyspace}");
+    assert!(lines[2].starts_with("db15:keys=3,expires=0,"), "{keyspace}");
+
+    // Back the other way: our own SAVE of the same data.
+    let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
+    drop(node);
+    let dump = dir.path().join("dump.rdb");
+    let data = std::fs::read(&dump).unwrap();
+    let mut per_db = [0usize; 16];
+    read(
+        &data,
+        &ReadOptions {
+            now_ms: 0,
+            databases: 16,
+        },
+        |e| {
+            per_db[e.db] += 1;
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(per_db, [5, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3]);
+    // SELECTDB (0xFE) n then RESIZEDB (0xFB) keys expires, once per db.
+    for (db, keys, expires) in [(0u8, 5u8, 0u8), (3, 8, 1), (15, 3, 0)] {
+        let op = [0xFE, db, 0xFB, keys, expires];
+        assert!(
+            data.windows(5).any(|w| w == op),
+            "no SELECTDB {db} + RESIZEDB {keys} {expires}"
+        );
+    }
+    let check = Command::new("redis-check-rdb").arg(&dump).output().unwrap();
+    let text = String::from_utf8_lossy(&check.stdout).to_string();
+    assert!(
+        check.status.success() && text.contains("RDB looks OK"),
+        "{text}"
+    );
+    let (mut redis, mut rc) = redis_server_on(dir.path());
+    assert_eq!(describe_databases(&mut rc), theirs);
+    let _ = redis.kill();
+    let _ = redis.wait();
 }

@@ -208,6 +208,13 @@ fn run_command<'g>(
                 unit.lock_keys_in(&keys);
             }
         }
+    } else if spec.flags & table::OTHER_DB != 0 {
+        let keys: Vec<(usize, u64)> =
+            super::keys::other_db_keys(spec, eng.dbs.count(), sess.db, args)
+                .into_iter()
+                .map(|(db, k)| (db, eng.dbs.hash(k)))
+                .collect();
+        unit.lock_keys_in(&keys);
     } else if spec.key_count(args.len()) > 1 {
         let hashes: Vec<u64> = spec.keys(args).map(|k| eng.dbs.hash(k)).collect();
         unit.lock_keys(sess.db, &hashes);

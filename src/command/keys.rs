@@ -1,8 +1,9 @@
 //! Commands over keys regardless of type: DEL/EXISTS/TYPE, KEYS and SCAN,
-//! RANDOMKEY, RENAME/COPY, TOUCH, OBJECT, DBSIZE and FLUSH*. Multi-key
+//! RANDOMKEY, RENAME/COPY, MOVE/SWAPDB, TOUCH, OBJECT, DBSIZE and FLUSH*. Multi-key
 //! commands are atomic: dispatch locks all their shards before they run.
 
 use super::hashes::parse_scan_options;
+use super::table::CommandSpec;
 use super::{eq_ic, After, Ctx};
 use crate::engine::evict;
 use crate::engine::store::glob::glob_match;
@@ -161,32 +162,50 @@ pub fn renamenx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     rename_generic(ctx, args, true)
 }
 
-pub fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let mut replace = false;
-    let mut db = 0i64;
+/// COPY's options: (REPLACE given, target database).
+fn copy_options(args: &[&[u8]], dbs: usize, cur: usize) -> CmdResult<(bool, usize)> {
+    let (mut replace, mut db) = (false, cur);
     let mut j = 3;
     while j < args.len() {
         if eq_ic(args[j], "replace") {
             replace = true;
         } else if eq_ic(args[j], "db") && j + 1 < args.len() {
-            match numeric::parse_i64(args[j + 1]) {
-                Some(v) if v >= i32::MIN as i64 && v <= i32::MAX as i64 => db = v,
-                _ => return Err(errors::NOT_INTEGER),
-            }
+            db = super::db_arg(dbs, args[j + 1], None)?;
             j += 1;
         } else {
             return Err(errors::SYNTAX);
         }
         j += 1;
     }
-    if db != 0 {
-        return Err(errors::DB_OUT_OF_RANGE);
+    Ok((replace, db))
+}
+
+/// The (database, key) pairs MOVE or COPY will touch, so dispatch can lock
+/// them in order before the handler runs. Arguments that do not parse
+/// leave the target in the current database (the handler then fails
+/// before touching anything).
+pub fn other_db_keys<'a>(
+    spec: &CommandSpec,
+    dbs: usize,
+    cur: usize,
+    args: &[&'a [u8]],
+) -> Vec<(usize, &'a [u8])> {
+    if spec.name == "move" {
+        let target = super::db_arg(dbs, args[2], None).unwrap_or(cur);
+        vec![(cur, args[1]), (target, args[1])]
+    } else {
+        let target = copy_options(args, dbs, cur).map_or(cur, |(_, db)| db);
+        vec![(cur, args[1]), (target, args[2])]
     }
+}
+
+pub fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let cur = ctx.sess.db;
+    let (replace, target) = copy_options(args, ctx.eng.dbs.count(), cur)?;
     let (src, dst) = (args[1], args[2]);
-    if src == dst {
+    if target == cur && src == dst {
         return Err(errors::SAME_OBJECT);
     }
-    let cur = ctx.sess.db;
     let access = ctx.access(Access::READ);
     let mut s = ctx.unit.key(cur, src);
     let Some(pos) = s.find(access) else {
@@ -197,7 +216,7 @@ pub fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         let e = s.shard.entry(pos);
         (e.value.deep_clone(), e.expire_at)
     };
-    let mut d = ctx.unit.key(cur, dst);
+    let mut d = ctx.unit.key(target, dst);
     if d.find(Access::WRITE).is_some() {
         if !replace {
             ctx.out.int(0);
@@ -206,8 +225,56 @@ pub fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         d.delete();
     }
     d.insert(value, expire_at);
-    ctx.eng.blocking.signal(cur, dst);
+    ctx.eng.blocking.signal(target, dst);
     ctx.out.int(1);
+    Ok(())
+}
+
+/// MOVE key db: the key, its value and its TTL leave the current database
+/// for `db`, unless `db` already has the key.
+pub fn move_key(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let cur = ctx.sess.db;
+    let target = super::db_arg(ctx.eng.dbs.count(), args[2], None)?;
+    if target == cur {
+        return Err(errors::SAME_OBJECT);
+    }
+    let key = args[1];
+    if ctx.unit.key(cur, key).find(Access::WRITE).is_none()
+        || ctx.unit.key(target, key).find(Access::WRITE).is_some()
+    {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let mut s = ctx.unit.key(cur, key);
+    let pos = s.find(Access::PEEK).expect("checked above");
+    let entry = s.shard.remove_at(pos);
+    ctx.unit
+        .key(target, key)
+        .insert(entry.value, entry.expire_at);
+    ctx.eng.blocking.signal(target, key);
+    ctx.out.int(1);
+    Ok(())
+}
+
+/// SWAPDB a b: the two databases exchange their contents at once. Clients
+/// stay on their database number, so they see the other contents; watched
+/// keys that exist on either side are touched, and clients blocked on
+/// keys that now exist are served.
+pub fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let dbs = ctx.eng.dbs.count();
+    let a = super::db_arg(dbs, args[1], Some(errors::INVALID_FIRST_DB));
+    let b = super::db_arg(dbs, args[2], Some(errors::INVALID_SECOND_DB));
+    // Both indexes are parsed before either range is checked, as in Redis.
+    let (a, b) = match (a, b) {
+        (Err(e), _) if e != errors::DB_OUT_OF_RANGE => return Err(e),
+        (_, Err(e)) if e != errors::DB_OUT_OF_RANGE => return Err(e),
+        (a, b) => (a?, b?),
+    };
+    if a != b {
+        ctx.unit.swap_dbs(a, b);
+        ctx.eng.blocking.signal_dbs(&[a, b]);
+    }
+    ctx.out.ok();
     Ok(())
 }
 

@@ -255,6 +255,21 @@ pub fn int_arg(arg: &[u8]) -> CmdResult<i64> {
     crate::numeric::parse_i64(arg).ok_or(errors::NOT_INTEGER)
 }
 
+/// A database index argument, read as Redis reads it: an integer in C
+/// `int` range (else `not_int`, or Redis's range error when `not_int` is
+/// None), then a database that exists (`DB index is out of range`).
+pub fn db_arg(dbs: usize, arg: &[u8], not_int: Option<CmdError>) -> CmdResult<usize> {
+    let v = match crate::numeric::parse_i64(arg) {
+        Some(v) if v >= i32::MIN as i64 && v <= i32::MAX as i64 => v,
+        Some(_) => return Err(not_int.unwrap_or(errors::INT_OUT_OF_RANGE)),
+        None => return Err(not_int.unwrap_or(errors::NOT_INTEGER)),
+    };
+    if v < 0 || v as usize >= dbs {
+        return Err(errors::DB_OUT_OF_RANGE);
+    }
+    Ok(v as usize)
+}
+
 /// Case-insensitive ASCII comparison of an argument with a keyword.
 #[inline]
 pub fn eq_ic(arg: &[u8], word: &str) -> bool {

@@ -145,15 +145,10 @@ pub fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 pub fn select(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    match numeric::parse_i64(args[1]) {
-        Some(v) if v >= 0 && (v as usize) < ctx.eng.dbs.count() => {
-            ctx.sess.select(v as usize);
-            ctx.out.ok();
-            Ok(())
-        }
-        Some(v) if v >= i32::MIN as i64 && v <= i32::MAX as i64 => Err(errors::DB_OUT_OF_RANGE),
-        _ => Err(errors::NOT_INTEGER),
-    }
+    let db = super::db_arg(ctx.eng.dbs.count(), args[1], None)?;
+    ctx.sess.select(db);
+    ctx.out.ok();
+    Ok(())
 }
 
 pub fn client_id(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {

@@ -47,6 +47,11 @@ pub const BLOCKING: u32 = 1 << 15;
 /// `movablekeys`. Such a command also counts as UNDECLARED in a transaction.
 pub const MOVABLE: u32 = 1 << 16;
 
+/// Names a key of another database (MOVE, COPY ... DB n): dispatch plans
+/// its locks with `keys::other_db_keys`, and a transaction holding one that
+/// does runs in an exclusive unit.
+pub const OTHER_DB: u32 = 1 << 17;
+
 /// Flag names as COMMAND INFO prints them.
 pub const FLAG_NAMES: &[(u32, &str)] = &[
     (WRITE, "write"),
@@ -306,9 +311,11 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("keys", 2, R | UNDECLARED, NK, "generic", "1.0.0", "Returns all key names that match a pattern.", "pattern:pattern", keys::keys),
     cmd!("scan", -2, R | UNDECLARED, NK, "generic", "2.8.0", "Iterates over the key names in the database.", "cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [TYPE type]", keys::scan),
     cmd!("randomkey", 1, R | UNDECLARED, NK, "generic", "1.0.0", "Returns a random key name from the database.", "", keys::randomkey),
+    cmd!("move", 3, WF | OTHER_DB, K1, "generic", "1.0.0", "Moves a key to another database.", "key db:integer", keys::move_key),
+    cmd!("swapdb", 3, WF | EXCLUSIVE | UNDECLARED, NK, "server", "4.0.0", "Swaps two Redis databases.", "index1:integer index2:integer", keys::swapdb),
     cmd!("rename", 3, W, K12, "generic", "1.0.0", "Renames a key and overwrites the destination.", "key newkey", keys::rename),
     cmd!("renamenx", 3, WF, K12, "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", "key newkey", keys::renamenx),
-    cmd!("copy", -3, WD, K12, "generic", "6.2.0", "Copies the value of a key to a new key.", "source destination [DB destination-db:integer] [REPLACE]", keys::copy),
+    cmd!("copy", -3, WD | OTHER_DB, K12, "generic", "6.2.0", "Copies the value of a key to a new key.", "source destination [DB destination-db:integer] [REPLACE]", keys::copy),
     cmd!("touch", -2, RF, KALL, "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "key...", keys::touch),
     cmd!("object", -2, 0, NK, "generic", "2.2.3", "A container for object introspection commands.", "", keys::object_help, &[
         cmd!("object|encoding", 3, R, (2, 2, 1), "generic", "2.2.3", "Returns the internal encoding of a Redis object.", "key", keys::object_encoding),

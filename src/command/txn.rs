@@ -107,6 +107,13 @@ pub(super) fn queue(
     }
     m.bytes += size;
     m.flags |= spec.flags;
+    if spec.flags & table::OTHER_DB != 0
+        && super::keys::other_db_keys(spec, rt.engine.dbs.count(), sess.db, args)
+            .iter()
+            .any(|&(db, _)| db != sess.db)
+    {
+        m.flags |= table::UNDECLARED;
+    }
     m.queue.push(Queued {
         id,
         args: args.iter().map(|a| Box::<[u8]>::from(*a)).collect(),

@@ -149,8 +149,8 @@ params! {
         "Sorted sets whose members are at most this long use the compact encoding.";
     BusyReplyThreshold, "busy-reply-threshold", &["lua-time-limit"], "", Int { min: 0, max: i64::MAX }, "5000", true,
         "Milliseconds a script may run before other clients get BUSY and SCRIPT KILL may stop it; 0 = never.";
-    Databases, "databases", &[], "", Int { min: 1, max: 1 }, "1", false,
-        "Number of logical databases.";
+    Databases, "databases", &[], "server.databases", Int { min: 1, max: 65536 }, "16", false,
+        "Number of logical databases (SELECT 0 to databases-1). A database's shards are allocated when it is first used.";
     Save, "save", &[], "", List, "", false,
         "Redis's save points (Redistill uses snapshot-interval).";
     Appendonly, "appendonly", &[], "", Bool, "no", false,

@@ -136,11 +136,27 @@ impl Blocking {
     /// Marks every key with waiters ready (after a script or transaction
     /// whose keys are not known).
     pub fn signal_all(&self) {
+        self.signal_matching(|_| true);
+    }
+
+    /// Marks ready every key with waiters in one of `dbs` (SWAPDB gave
+    /// those databases new contents; keys still missing are skipped when
+    /// served).
+    pub fn signal_dbs(&self, dbs: &[usize]) {
+        self.signal_matching(|db| dbs.contains(&db));
+    }
+
+    fn signal_matching(&self, in_db: impl Fn(usize) -> bool) {
         if !self.has_waiters() {
             return;
         }
         let mut r = self.inner.lock();
-        let keys: Vec<(usize, Vec<u8>)> = r.by_key.keys().cloned().collect();
+        let keys: Vec<(usize, Vec<u8>)> = r
+            .by_key
+            .keys()
+            .filter(|(db, _)| in_db(*db))
+            .cloned()
+            .collect();
         for k in keys {
             if !r.ready.contains(&k) {
                 r.ready.push_back(k);

@@ -1,5 +1,5 @@
-//! Walks over whole databases (KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHDB and
-//! the figures INFO reports). They go through the unit, so a walk inside a
+//! Walks over whole databases (KEYS, SCAN, RANDOMKEY, DBSIZE, FLUSHDB,
+//! SWAPDB and the figures INFO reports). They go through the unit, so a walk inside a
 //! transaction or a script uses the shards the unit already holds instead
 //! of locking them a second time; outside one, they lock one shard at a
 //! time and keep none.
@@ -140,6 +140,48 @@ impl Unit<'_> {
         } else {
             (threshold << 16) | shard as u64
         }
+    }
+
+    /// Exchanges the contents of databases `a` and `b` (SWAPDB). Runs in an
+    /// exclusive unit. First, as Redis does, every client watching a key of
+    /// either database is flagged if that key exists on either side.
+    pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        debug_assert!(self.is_exclusive(), "SWAPDB runs in an exclusive unit");
+        let dbs = self.dbs();
+        if dbs.existing(a).is_none() && dbs.existing(b).is_none() {
+            return;
+        }
+        let watches = &dbs.shared().watches;
+        for (emptied, replaced_with) in [(a, b), (b, a)] {
+            for key in watches.keys_of(emptied) {
+                if self.holds_key(emptied, &key, None)
+                    || self.holds_key(replaced_with, &key, Some(self.now))
+                {
+                    watches.touched(emptied, &key);
+                }
+            }
+        }
+        // Nothing else runs in an exclusive unit: give back what it holds so
+        // each pair of shards can be locked together.
+        self.release_shards();
+        let (ka, kb) = (dbs.db(a), dbs.db(b));
+        for i in 0..dbs.num_shards() {
+            ka.lock_shard(i).swap_contents(&mut kb.lock_shard(i));
+        }
+    }
+
+    /// Whether `db` has `key` (live at `now` when given, else even if its
+    /// TTL passed and it was not reclaimed yet), without touching it.
+    fn holds_key(&mut self, db: usize, key: &[u8], now: Option<u64>) -> bool {
+        if self.dbs().existing(db).is_none() {
+            return false;
+        }
+        let hash = self.dbs().hash(key);
+        let index = self.dbs().shard_index(hash);
+        self.with_shard(db, index, |s| {
+            s.position(hash, key)
+                .is_some_and(|pos| now.is_none_or(|t| !s.entry(pos).is_expired(t)))
+        })
     }
 
     /// Removes every key of `db`. Runs in an exclusive unit, so no client

@@ -59,7 +59,45 @@ def main():
         lock(r)
         pubsub(r)
         checks += 1
-    print(f"redis-py: {checks} protocol versions passed")
+    databases(port)
+    print(f"redis-py: {checks} protocol versions passed, databases passed")
+
+
+def databases(port):
+    """The db number of a client or URL selects a database of its own."""
+    zero = redis.Redis(host="127.0.0.1", port=port, decode_responses=True)
+    one = redis.Redis(host="127.0.0.1", port=port, db=1, decode_responses=True)
+    url = redis.Redis.from_url(f"redis://127.0.0.1:{port}/1", decode_responses=True)
+    zero.flushall()
+    assert one.set("k", "in-one") is True
+    assert zero.get("k") is None
+    assert url.get("k") == "in-one"
+    assert zero.set("k", "in-zero") is True
+    assert one.get("k") == "in-one"
+    assert one.dbsize() == 1 and zero.dbsize() == 1
+    # A pool reconnects into its own db.
+    one.connection_pool.disconnect()
+    assert one.get("k") == "in-one"
+    assert one.client_info()["db"] == 1
+    assert zero.move("k", 2) is True
+    assert zero.get("k") is None
+    assert redis.Redis(host="127.0.0.1", port=port, db=2).get("k") == b"in-zero"
+    assert zero.swapdb(1, 2) is True
+    assert one.get("k") == "in-zero"
+    assert zero.copy("nope", "x", destination_db=3) is False
+    assert one.copy("k", "k", destination_db=3) is True
+    assert redis.Redis(host="127.0.0.1", port=port, db=3).get("k") == b"in-zero"
+    one.flushdb()
+    assert one.dbsize() == 0
+    assert redis.Redis(host="127.0.0.1", port=port, db=2).dbsize() == 1
+    info = zero.info("keyspace")
+    assert set(info) == {"db2", "db3"}, info
+    assert info["db2"]["keys"] == 1
+    try:
+        redis.Redis(host="127.0.0.1", port=port, db=16).ping()
+        raise AssertionError("expected an error for db 16")
+    except redis.ResponseError as e:
+        assert str(e) == "DB index is out of range", e
 
 
 def transactions(r):

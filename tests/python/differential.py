@@ -3,7 +3,8 @@ and Redistill, replies compared after normalising order-free replies.
 
 The stream includes transactions (MULTI/EXEC/DISCARD/WATCH, interleaved
 from two clients in lockstep mode, so one client's writes invalidate the
-other's WATCH) and Lua scripts (EVAL/EVALSHA/EVAL_RO, script errors,
+other's WATCH), databases 0-3 (SELECT, MOVE, SWAPDB, COPY ... DB, FLUSHDB)
+and Lua scripts (EVAL/EVALSHA/EVAL_RO, script errors,
 Lua <-> RESP conversions).
 
 Usage: differential.py REDISTILL_PORT REDIS_PORT [--commands N] [--seed S]
@@ -30,6 +31,11 @@ FLOATS = ["0.1", "-0.1", "1.5", "1e3", "3.0e3", "-2", "10", "abc", "", "inf", "-
 INTS = ["0", "1", "-1", "5", "100", "-100", "abc", "", "01", "+1", "1.5"] + INT_EDGES
 PATTERNS = ["*", "k*", "k1*", "k?", "k[0-3]", "k[^0-3]*", "*a*", "h*llo", "[", "\\*", "k[3-0]",
             "*x", "?", "", "**", "k\\1"]
+
+
+# Databases the streams use, and indexes Redis refuses.
+DBS = ["0", "1", "2", "3"]
+BAD_DBS = ["16", "-1", "x", "4294967296", "1.5"]
 
 
 def pick_key(r):
@@ -104,6 +110,7 @@ SCRIPTS = [
     "return 3.99",
     "return -3.99",
     "return 'a' .. nil",
+    "redis.call('SELECT', '2') redis.call('SET', KEYS[1], 'in2') return redis.call('DBSIZE')",
 ]
 
 
@@ -285,7 +292,15 @@ def gen(r, in_multi=False, allow_block=True):
         lambda: [r.choice(["GET", "SET", "HSET", "INCR", "EXPIRE", "MSET", "HGET"])],  # wrong arity
         lambda: [r.choice(["NOSUCHCMD", "gett", "HSETX"]), k, "a\r\nb"],
         lambda: ["SET", k, "v", "EX", "10", "PX", "10"],
-        lambda: ["SELECT", "0"],
+        lambda: ["SELECT", r.choice(DBS)],
+        lambda: ["SELECT", r.choice(DBS)],
+        lambda: ["SELECT", r.choice(DBS + BAD_DBS)],
+        lambda: ["MOVE", k, r.choice(DBS + DBS + BAD_DBS)],
+        lambda: ["MOVE", k, r.choice(DBS)],
+        lambda: ["SWAPDB", r.choice(DBS), r.choice(DBS + BAD_DBS)] if r.random() < 0.5 else ["SWAPDB", r.choice(DBS), r.choice(DBS)],
+        lambda: ["COPY", k, pick_key(r), "DB", r.choice(DBS + BAD_DBS)] + r.choice([[], ["REPLACE"]]),
+        lambda: ["FLUSHDB"] + r.choice([[], ["ASYNC"], ["SYNC"], ["BAD"]]) if r.random() < 0.05 else ["DBSIZE"],
+        lambda: ["RANDOMKEY"],
         lambda: ["MULTI"],
         lambda: ["MULTI"],
         lambda: [r.choice(["EXEC", "DISCARD"])],
@@ -337,7 +352,7 @@ def normalise(cmd, reply, conn_for_scan, pipelined, queued=None):
         return sorted(reply)
     if name in ("SRANDMEMBER", "ZRANDMEMBER") and isinstance(reply, list):
         return ("random", len(reply))
-    if name in ("SRANDMEMBER", "ZRANDMEMBER"):
+    if name in ("SRANDMEMBER", "ZRANDMEMBER", "RANDOMKEY"):
         return ("random", reply is None)
     if name in ("SCAN", "HSCAN", "SSCAN", "ZSCAN") and isinstance(reply, list) and pipelined:
         # Later commands of the batch already ran: only the shape is comparable.
@@ -359,6 +374,8 @@ def normalise(cmd, reply, conn_for_scan, pipelined, queued=None):
             nxt = list(cmd)
             nxt[1 if name == "SCAN" else 2] = cursor
             r = conn_for_scan.call(*nxt)
+            if isinstance(r, Err):
+                return ("scan continuation failed", nxt, r)
             cursor, chunk = r[0], r[1]
         return sorted(items)
     if name == "HRANDFIELD":
@@ -396,6 +413,7 @@ class Client:
         self.name = name
         self.in_multi = False
         self.queued = []
+        self.db = "0"
 
     def predict(self, cmd):
         name = cmd[0].upper()
@@ -407,6 +425,13 @@ class Client:
     def track(self, cmd, reply):
         """Follows the server's replies; returns the queue EXEC ran."""
         name = cmd[0].upper()
+        COVERAGE[f"commands in db {self.db}"] += 1
+        if name == "SELECT" and reply == "OK":
+            self.db = cmd[1]
+        if name == "EXEC" and isinstance(reply, list):
+            for c, x in zip(self.queued, reply):
+                if c[0].upper() == "SELECT" and x == "OK":
+                    self.db = c[1]
         if name == "MULTI" and reply == "OK":
             self.queued = []
         elif reply == "QUEUED":
@@ -420,6 +445,8 @@ class Client:
         for c in (self.ours, self.theirs):
             c.call("DISCARD")
             c.call("UNWATCH")
+            c.call("SELECT", "0")
+        self.db = "0"
         self.in_multi = False
         self.queued = []
 
@@ -461,8 +488,13 @@ def blocked_and_served(client, other, cmd, r):
         conn.send_raw(encode(cmd))
     # Let both servers take the blocking command before the push arrives.
     time.sleep(0.01)
+    # The push goes to the blocked client's database.
+    for conn in (other.ours, other.theirs):
+        conn.call("SELECT", client.db)
     a = other.ours.call(*push)
     b = other.theirs.call(*push)
+    for conn in (other.ours, other.theirs):
+        conn.call("SELECT", other.db)
     if a != b:
         print(f"MISMATCH on the serving push {push}: redistill {a!r}, redis {b!r}")
     return [client.ours.read()], [client.theirs.read()]
@@ -500,6 +532,18 @@ def run(ours_port, redis_port, n, seed, pipelined):
             history.append((client.name, cmd))
             ran = client.track(cmd, got_t[i])
             count_coverage(cmd, got_t[i])
+            if cmd[0].upper() in ("SCAN", "HSCAN", "SSCAN", "ZSCAN") and not pipelined:
+                # The scan is completed in the client's database.
+                for sc in (scan_ours, scan_theirs):
+                    sc.call("SELECT", client.db)
+            if cmd[0].upper() == "DBSIZE" and not pipelined and got_o[i] != got_t[i]:
+                # DBSIZE counts keys whose TTL passed until they are
+                # reclaimed, which each server's active expiry does on its
+                # own clock: reclaim them (lookups expire lazily) and ask again.
+                for conn in (client.ours, client.theirs):
+                    conn.pipeline([["EXISTS", k] for k in KEYS])
+                got_o[i], got_t[i] = client.ours.call("DBSIZE"), client.theirs.call("DBSIZE")
+                COVERAGE["DBSIZE asked again after reclaiming expired keys"] += 1
             a = normalise(cmd, got_o[i], scan_ours, pipelined, ran)
             b = normalise(cmd, got_t[i], scan_theirs, pipelined, ran)
             if not close_enough(cmd, a, b):
@@ -590,6 +634,13 @@ WATCH_CASES = [
  (["SET","k","1"], ["MSET","k","1"]),
  (["SET","k","1"], ["SETEX","k","100","1"]),
  (["SET","k","1"], ["GETSET","k","1"]),
+ (["SET","k","1"], ["SWAPDB","0","1"]),
+ (["DEL","k"], ["SWAPDB","0","1"]),
+ (["SET","k","1"], ["SWAPDB","1","2"]),
+ (["SET","k","1"], ["MOVE","k","1"]),
+ (["SET","k","1"], ["MOVE","nokey","1"]),
+ (["SET","k","1"], ["COPY","k","k","DB","1"]),
+ (["SET","k","1"], ["FLUSHDB"]),
 ]
 
 

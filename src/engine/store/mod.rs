@@ -316,9 +316,10 @@ impl Databases {
     }
 
     /// Evicts keys with the active policy until `needed` more bytes fit
-    /// under `limit`. Eviction starts in the shard of `near` (the key being
-    /// written: its database and hash) or the larger of it and a random
-    /// shard, so shards stay balanced; keys whose hashes are in `protected`
+    /// under `limit`. Eviction starts in the larger of the shard of `near`
+    /// (the key being written: its database and hash) and a random shard of
+    /// a random database in use, so shards stay balanced and memory is one
+    /// budget across databases, as in Redis; keys whose hashes are in `protected`
     /// are never chosen. Returns false when nothing more can be evicted.
     ///
     /// Takes one shard lock at a time: the caller holds none.
@@ -341,11 +342,11 @@ impl Databases {
                     let ks = self.db(d);
                     let a = ks.shard_index(h);
                     let ua = ks.lock_shard(a).used_bytes();
-                    let ub = ks.lock_shard(random).used_bytes();
+                    let ub = db.lock_shard(random).used_bytes();
                     if ua >= ub {
                         (ks, a)
                     } else {
-                        (ks, random)
+                        (db, random)
                     }
                 }
                 _ => (db, random),
