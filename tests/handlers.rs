@@ -140,3 +140,39 @@ fn check_golden_tables() {
         failures.join("\n")
     );
 }
+
+/// SELECT and read-only commands in databases never written allocate
+/// nothing (16 configured databases cost only their table slots); their
+/// misses still count, and the first write creates the database.
+#[test]
+fn reading_databases_never_written_allocates_nothing() {
+    let mut h = Harness::new();
+    for db in 1..16 {
+        assert_eq!(h.run(&["SELECT", &db.to_string()]), b"+OK\r\n");
+        assert_eq!(h.run(&["GET", "k"]), b"$-1\r\n");
+        assert_eq!(
+            h.run(&["MGET", "a", "b", "c"]),
+            b"*3\r\n$-1\r\n$-1\r\n$-1\r\n"
+        );
+        assert_eq!(h.run(&["EXISTS", "a", "b"]), b":0\r\n");
+        assert_eq!(h.run(&["SINTER", "a", "b"]), b"*0\r\n");
+        assert_eq!(h.run(&["ZSCORE", "z", "m"]), b"$-1\r\n");
+        assert_eq!(h.run(&["TTL", "k"]), b":-2\r\n");
+        assert_eq!(h.run(&["DBSIZE"]), b":0\r\n");
+        assert_eq!(h.run(&["SCAN", "0"]), b"*2\r\n$1\r\n0\r\n*0\r\n");
+        assert_eq!(h.run(&["RANDOMKEY"]), b"$-1\r\n");
+    }
+    assert_eq!(h.engine().dbs.in_use().count(), 1);
+    let info = String::from_utf8(h.run(&["INFO", "stats"])).unwrap();
+    assert!(info.contains("keyspace_misses:150\r\n"), "{info}");
+    assert_eq!(h.run(&["SET", "k", "v"]), b"+OK\r\n");
+    assert_eq!(h.run(&["GET", "k"]), b"$1\r\nv\r\n");
+    assert_eq!(
+        h.engine()
+            .dbs
+            .in_use()
+            .map(|(db, _)| db)
+            .collect::<Vec<_>>(),
+        [0, 15]
+    );
+}

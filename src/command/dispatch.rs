@@ -167,6 +167,7 @@ fn run_command<'g>(
         return reject(sess, out, &errors::BUSY, Some(id));
     };
     let mut unit = Unit::within(held, &eng.dbs, now);
+    unit.set_read_only(spec.flags & table::READONLY != 0);
 
     let max_memory = sess.knobs.maxmemory;
     let denyoom = if is_exec {

@@ -127,7 +127,7 @@ impl Engine {
     /// through `unit`.
     pub fn snapshot(&self, unit: &mut Unit) -> Snapshot {
         let dbs = unit.totals();
-        let mut keyspace = store::ShardStats::default();
+        let mut keyspace = self.dbs.vacant_stats();
         for (_, t) in &dbs {
             keyspace.add(&t.stats);
         }

@@ -28,6 +28,9 @@ fn slot_id(db: usize, shard: usize) -> u32 {
 pub struct Unit<'e> {
     dbs: &'e Databases,
     exclusive: bool,
+    /// Runs a read-only command: a database not yet written is looked up
+    /// in the vacant keyspace instead of being created.
+    read_only: bool,
     first: Option<(u32, MutexGuard<'e, Shard>)>,
     more: Vec<(u32, MutexGuard<'e, Shard>)>,
     /// Time of this unit (unix ms): expiry decisions use one clock reading.
@@ -70,6 +73,7 @@ impl<'e> Unit<'e> {
         Unit {
             dbs,
             exclusive: pass.is_exclusive(),
+            read_only: false,
             first: None,
             more: Vec::new(),
             now,
@@ -78,6 +82,25 @@ impl<'e> Unit<'e> {
 
     pub fn is_exclusive(&self) -> bool {
         self.exclusive
+    }
+
+    /// Marks the unit as running one read-only command (see `read_only`).
+    /// All of such a command's keys are in one database, so a unit that
+    /// starts in the vacant keyspace never waits for it while holding a
+    /// real shard.
+    pub fn set_read_only(&mut self, read_only: bool) {
+        self.read_only = read_only;
+    }
+
+    /// The keyspace lookups in `db` use: the database, created on first use
+    /// unless the unit is read-only and it was never written.
+    #[inline]
+    fn keyspace(&self, db: usize) -> &'e Keyspace {
+        match self.dbs.existing(db) {
+            Some(ks) => ks,
+            None if self.read_only => self.dbs.vacant(),
+            None => self.dbs.db(db),
+        }
     }
 
     pub fn dbs(&self) -> &'e Databases {
@@ -129,13 +152,13 @@ impl<'e> Unit<'e> {
     pub fn lock_keys_in(&mut self, keys: &[(usize, u64)]) {
         let mut ids: Vec<(u32, usize)> = keys
             .iter()
-            .map(|&(db, h)| (slot_id(db, self.dbs.shard_index(h)), db))
+            .map(|&(db, h)| (slot_id(db, self.keyspace(db).shard_index(h)), db))
             .collect();
         ids.sort_unstable();
         ids.dedup();
         for (id, db) in ids {
             if self.held_index(id).is_none() {
-                self.lock_id(self.dbs.db(db), id);
+                self.lock_id(self.keyspace(db), id);
             }
         }
     }
@@ -157,7 +180,7 @@ impl<'e> Unit<'e> {
     /// rest of the unit.
     #[inline]
     pub fn shard(&mut self, db: usize, hash: u64) -> &mut Shard {
-        let ks = self.dbs.db(db);
+        let ks = self.keyspace(db);
         let id = slot_id(db, ks.shard_index(hash));
         // The common case: a single-key command's first lookup, or another
         // lookup in the shard it holds.

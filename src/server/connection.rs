@@ -106,7 +106,9 @@ impl Window {
             self.requests.push((first, count, at));
         }
         if self.hashes.len() > 1 {
-            dbs.db(db).prefetch(&self.hashes);
+            if let Some(ks) = dbs.existing(db) {
+                ks.prefetch(&self.hashes);
+            }
         }
     }
 

@@ -230,9 +230,15 @@ impl DbTotals {
 }
 
 /// The numbered databases of one server.
+///
+/// A database's shards are allocated by its first write. Until then,
+/// read-only commands look keys up in `vacant`, one always-empty shard
+/// shared by every database not yet written, so reading (or SELECTing) an
+/// unused database costs nothing.
 pub struct Databases {
     shared: Arc<StoreShared>,
     dbs: Box<[OnceLock<Keyspace>]>,
+    vacant: Keyspace,
     num_shards: usize,
 }
 
@@ -243,9 +249,12 @@ impl Databases {
         let shared = Arc::new(StoreShared::new(settings));
         let dbs: Box<[OnceLock<Keyspace>]> = (0..count.max(1)).map(|_| OnceLock::new()).collect();
         let _ = dbs[0].set(Keyspace::new(0, num_shards, &shared));
+        // (Its database number is one no client can select.)
+        let vacant = Keyspace::new(dbs.len(), 1, &shared);
         Databases {
             shared,
             dbs,
+            vacant,
             num_shards,
         }
     }
@@ -282,6 +291,18 @@ impl Databases {
         }
     }
 
+    /// The keyspace read-only lookups use for a database not yet written:
+    /// one shard that never holds a key.
+    #[inline]
+    pub fn vacant(&self) -> &Keyspace {
+        &self.vacant
+    }
+
+    /// Hits and misses counted by lookups in databases not yet written.
+    pub fn vacant_stats(&self) -> ShardStats {
+        self.vacant.lock_shard(0).stats
+    }
+
     /// Database `db` if it was ever used.
     #[inline]
     pub fn existing(&self, db: usize) -> Option<&Keyspace> {
@@ -313,6 +334,7 @@ impl Databases {
                 s.0.lock().stats = ShardStats::default();
             }
         }
+        self.vacant.lock_shard(0).stats = ShardStats::default();
     }
 
     /// Evicts keys with the active policy until `needed` more bytes fit
