@@ -98,6 +98,12 @@ fixed! {
     INVALID_SECOND_DB = "ERR", "ERR invalid second DB index";
     INT_OUT_OF_RANGE = "ERR", "ERR value is out of range, value must between -2147483648 and 2147483647";
     NOAUTH = "NOAUTH", "NOAUTH Authentication required.";
+    NOMASTERLINK = "NOMASTERLINK", "NOMASTERLINK Can't SYNC while not connected with my master";
+    INVALID_MASTER_PORT = "ERR", "ERR Invalid master port";
+    READONLY = "READONLY", "READONLY You can't write against a read only replica.";
+    NOREPLICAS = "NOREPLICAS", "NOREPLICAS Not enough good replicas to write.";
+    WAIT_ON_REPLICA = "ERR", "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.";
+    TIMEOUT_IS_NEGATIVE = "ERR", "ERR timeout is negative";
     WRONGPASS = "WRONGPASS", "WRONGPASS invalid username-password pair or user is disabled.";
     AUTH_NOT_CONFIGURED = "ERR", "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
     HELLO_NOAUTH = "NOAUTH", "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time";
@@ -300,6 +306,18 @@ pub fn wrong_arity(full_name: &str) -> CmdError {
 }
 
 /// `ERR unknown subcommand 'foo'. Try CONFIG HELP.`
+/// REPLCONF with an option it does not know.
+pub fn unrecognized_replconf(opt: &[u8]) -> CmdError {
+    CmdError::err(format!(
+        "Unrecognized REPLCONF option: {}",
+        String::from_utf8_lossy(opt)
+    ))
+}
+
+/// Error replies to PING a replica accepts from its master (it goes on
+/// with the handshake and authenticates).
+pub const PING_ERRORS_ACCEPTED: &[&str] = &["-NOAUTH", "-NOPERM", "-ERR operation not permitted"];
+
 pub fn unknown_subcommand(sub: &[u8], parent: &str) -> CmdError {
     let mut out = b"ERR unknown subcommand '".to_vec();
     push_c_str(&mut out, sub, 128);

@@ -43,6 +43,30 @@ const CHECKED: &[(&str, &str)] = &[
     ("set-max-intset-entries", "engine_parameters_take_effect"),
     ("zset-max-listpack-entries", "engine_parameters_take_effect"),
     ("zset-max-listpack-value", "engine_parameters_take_effect"),
+    (
+        "masterauth",
+        "replication::replication_parameters_take_effect",
+    ),
+    (
+        "replica-read-only",
+        "replication::replication_parameters_take_effect",
+    ),
+    (
+        "repl-backlog-size",
+        "replication::replication_parameters_take_effect",
+    ),
+    (
+        "min-replicas-to-write",
+        "replication::replication_parameters_take_effect",
+    ),
+    (
+        "min-replicas-max-lag",
+        "replication::replication_parameters_take_effect",
+    ),
+    (
+        "replica-priority",
+        "replication::replication_parameters_take_effect",
+    ),
 ];
 
 #[test]

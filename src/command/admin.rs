@@ -78,6 +78,7 @@ pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             .settings
             .set(p.id, &value)
             .map_err(|why| errors::config_set_failed(p.name, &why))?;
+        ctx.eng.setting_changed(p.id);
     }
     ctx.out.ok();
     Ok(())

@@ -137,6 +137,7 @@ fn serve_one(rt: &Runtime, unit: &mut Unit, w: &Arc<Waiter>, db: usize, key: &[u
             let mut k = unit.key(db, key);
             let pos = k.find(Access::WRITE).expect("checked above");
             let mut items = super::lists::pop_from(&mut k, pos, *end, count.unwrap_or(1), &limits);
+            unit.propagate(db, super::lists::pop_command(*end, key, *count));
             match count {
                 None => {
                     out.array(2);
@@ -152,6 +153,7 @@ fn serve_one(rt: &Runtime, unit: &mut Unit, w: &Arc<Waiter>, db: usize, key: &[u
                 Ok(Some(item)) => {
                     out.bulk(&item);
                     eng.blocking.signal(db, dst);
+                    unit.propagate(db, super::lists::move_command(key, dst, *from, *to));
                 }
                 Ok(None) => out.null(),
                 Err(e) => out.error_bytes(e.text()),
@@ -159,8 +161,11 @@ fn serve_one(rt: &Runtime, unit: &mut Unit, w: &Arc<Waiter>, db: usize, key: &[u
         }
         BlockOp::ZPop { max, count } => {
             super::zsets::serve_pop(unit, db, key, *max, *count, &mut out);
+            unit.propagate(db, super::zsets::zpop_command(*max, key, *count));
         }
     }
+    // Fed before the unit lets go of the keys.
+    unit.feed_propagated();
     eng.blocking.finish(w, out.as_bytes().to_vec());
     Outcome::Served
 }

@@ -74,5 +74,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             k.insert(value, 0);
         }
     }
+    // Replicas get the result, not the float arithmetic.
+    ctx.propagate(&[&b"SET"[..], args[1], &result, b"KEEPTTL"]);
     Ok(())
 }

@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::table::{self, CommandSpec, CommandTable};
 use super::{After, Ctx, ReplyMode, Runtime, Session};
+use crate::engine::clients::ClientKind;
 use crate::engine::gate::Pass;
 use crate::engine::unit::Unit;
 use crate::errors::{self, CmdError};
@@ -168,6 +169,8 @@ fn run_command<'g>(
     };
     let mut unit = Unit::within(held, &eng.dbs, now);
     unit.set_read_only(spec.flags & table::READONLY != 0);
+    let from_master = sess.handle.kind() == ClientKind::Master;
+    unit.keep_expired = from_master;
 
     let max_memory = sess.knobs.maxmemory;
     let denyoom = if is_exec {
@@ -177,7 +180,8 @@ fn run_command<'g>(
     } else {
         spec.flags & table::DENYOOM != 0
     };
-    if max_memory > 0 && denyoom {
+    // A replica applies its master's writes whatever its own maxmemory.
+    if max_memory > 0 && denyoom && !from_master {
         let fits = if is_exec {
             make_room(rt, sess.db, spec, &[], max_memory, now)
         } else {
@@ -194,6 +198,22 @@ fn run_command<'g>(
                 );
             }
             return reject(sess, out, &errors::OOM, Some(id));
+        }
+    }
+    let writes = if is_exec {
+        sess.multi
+            .as_ref()
+            .is_some_and(|m| m.flags & table::WRITE != 0)
+    } else {
+        spec.flags & table::WRITE != 0
+    };
+    if writes && (sess.knobs.min_replicas > 0 || eng.is_replica()) {
+        if let Err(e) = super::replication::check_write(eng, from_master, now) {
+            if is_exec {
+                super::txn::discard(sess, eng);
+                return reject(sess, out, &errors::exec_abort_because(&e), Some(id));
+            }
+            return reject(sess, out, &e, Some(id));
         }
     }
     if is_exec {
@@ -222,9 +242,18 @@ fn run_command<'g>(
     }
 
     let after = invoke(rt, sess, &mut unit, out, now, id, spec, args);
+    // What the command (transaction, script) changed reaches replicas
+    // before its locks are released.
+    if unit.feed_propagated() {
+        sess.repl_offset = eng.dbs.shared().feed.offset();
+    }
 
     unit.release_shards();
-    if max_memory > 0 && spec.flags & table::WRITE != 0 && eng.dbs.used_bytes() > max_memory {
+    if max_memory > 0
+        && spec.flags & table::WRITE != 0
+        && !from_master
+        && eng.dbs.used_bytes() > max_memory
+    {
         // The estimate before the command was short (COPY, growing values): evict now.
         let protected: Vec<u64> = spec.keys(args).map(|k| eng.dbs.hash(k)).collect();
         eng.dbs.make_room(0, max_memory, None, &protected, now);
@@ -263,9 +292,20 @@ pub(super) fn invoke<'e>(
         now,
         after: After::Continue,
         replies: 1,
+        fed: false,
     };
     let result = (spec.handler)(&mut ctx, args);
     let (after, expected) = (ctx.after, if result.is_ok() { ctx.replies } else { 1 });
+    if result.is_ok()
+        && !ctx.fed
+        && spec.flags & (table::WRITE | table::PROPAGATE) != 0
+        && ctx.feeding()
+    {
+        // A write that succeeded reaches replicas as it was received.
+        let db = ctx.sess.db;
+        ctx.unit
+            .propagate(db, args.iter().map(|a| a.to_vec()).collect());
+    }
     let failed = match &result {
         Ok(()) => false,
         Err(e) => {

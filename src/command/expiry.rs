@@ -48,6 +48,7 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], seconds: bool, relative: bool) 
     let mut k = ctx.unit.key(ctx.sess.db, args[1]);
     let Some(pos) = k.find(Access::WRITE) else {
         ctx.out.int(0);
+        ctx.propagate_nothing();
         return Ok(());
     };
     if flags != 0 {
@@ -60,15 +61,24 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], seconds: bool, relative: bool) 
             || (flags & LT != 0 && has && when >= current);
         if refuse {
             ctx.out.int(0);
+            ctx.propagate_nothing();
             return Ok(());
         }
     }
-    if when <= k.now as i64 {
+    // Replicas get the absolute time (or the DEL a past time amounts to).
+    let past = when <= k.now as i64;
+    if past {
         k.shard.expire_now(pos);
     } else {
         k.shard.set_expire(pos, when as u64);
     }
     ctx.out.int(1);
+    if past {
+        ctx.propagate(&[&b"DEL"[..], args[1]]);
+    } else if ctx.feeding() {
+        let at = itoa::Buffer::new().format(when).as_bytes().to_vec();
+        ctx.propagate(&[&b"PEXPIREAT"[..], args[1], &at]);
+    }
     Ok(())
 }
 

@@ -236,6 +236,8 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     k.shard
         .update(pos, |v| hash_mut(v).set(args[2], &result, &limits));
     ctx.out.bulk(&result);
+    // Replicas get the result, not the float arithmetic.
+    ctx.propagate(&[&b"HSET"[..], args[1], args[2], &result]);
     Ok(())
 }
 

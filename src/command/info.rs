@@ -308,6 +308,9 @@ fn stats(eng: &Engine, snap: &Snapshot, out: &mut String) {
         "rejected_connections:{}",
         s.rejected_connections.load(Relaxed)
     );
+    line!(out, "sync_full:{}", s.sync_full.load(Relaxed));
+    line!(out, "sync_partial_ok:{}", s.sync_partial_ok.load(Relaxed));
+    line!(out, "sync_partial_err:{}", s.sync_partial_err.load(Relaxed));
     line!(out, "expired_keys:{}", ks.expired);
     line!(out, "evicted_keys:{}", ks.evicted);
     line!(
@@ -344,18 +347,102 @@ fn stats(eng: &Engine, snap: &Snapshot, out: &mut String) {
 }
 
 fn replication(eng: &Engine, out: &mut String) {
+    use crate::engine::repl::{Link, ReplicaState};
+    let role = eng.role.lock().clone();
+    let feed = &eng.dbs.shared().feed;
+    let info = feed.info();
+    let now = crate::engine::store::now_ms();
     out.push_str("# Replication\r\n");
-    line!(out, "role:master");
-    line!(out, "connected_slaves:0");
+    match &role.master {
+        None => line!(out, "role:master"),
+        Some((host, port)) => {
+            let up = role.link == Link::Connected;
+            line!(out, "role:slave");
+            line!(out, "master_host:{host}");
+            line!(out, "master_port:{port}");
+            line!(out, "master_link_status:{}", if up { "up" } else { "down" });
+            let io = if role.last_io_ms == 0 {
+                -1
+            } else {
+                (now.saturating_sub(role.last_io_ms) / 1000) as i64
+            };
+            line!(out, "master_last_io_seconds_ago:{io}");
+            let syncing = role.link == Link::Sync;
+            line!(out, "master_sync_in_progress:{}", syncing as u8);
+            line!(out, "slave_read_repl_offset:{}", info.offset);
+            line!(out, "slave_repl_offset:{}", info.offset);
+            if syncing {
+                let left = role.sync_total.saturating_sub(role.sync_read);
+                let perc = if role.sync_total == 0 {
+                    0.0
+                } else {
+                    role.sync_read as f64 * 100.0 / role.sync_total as f64
+                };
+                line!(out, "master_sync_total_bytes:{}", role.sync_total);
+                line!(out, "master_sync_read_bytes:{}", role.sync_read);
+                line!(out, "master_sync_left_bytes:{left}");
+                line!(out, "master_sync_perc:{perc:.2}");
+                line!(out, "master_sync_last_io_seconds_ago:{}", io.max(0));
+            }
+            if !up {
+                let since = if role.link_down_since_ms == 0 {
+                    -1
+                } else {
+                    (now.saturating_sub(role.link_down_since_ms) / 1000) as i64
+                };
+                line!(out, "master_link_down_since_seconds:{since}");
+            }
+            line!(
+                out,
+                "slave_priority:{}",
+                eng.settings.uint(P::ReplicaPriority)
+            );
+            line!(
+                out,
+                "slave_read_only:{}",
+                eng.settings.flag(P::ReplicaReadOnly) as u8
+            );
+            line!(out, "replica_announced:1");
+        }
+    }
+    let replicas = feed.replicas();
+    line!(out, "connected_slaves:{}", replicas.len());
+    if eng.settings.uint(P::MinReplicasToWrite) > 0 && eng.settings.uint(P::MinReplicasMaxLag) > 0 {
+        line!(
+            out,
+            "min_slaves_good_slaves:{}",
+            super::replication::good_replicas(eng, now)
+        );
+    }
+    for (i, r) in replicas.iter().enumerate() {
+        let state = r.state();
+        let lag = if state == ReplicaState::Online {
+            now.saturating_sub(r.ack_ms.load(Relaxed)) / 1000
+        } else {
+            0
+        };
+        line!(
+            out,
+            "slave{i}:ip={},port={},state={},offset={},lag={lag}",
+            r.ip,
+            r.port,
+            state.name(),
+            r.ack_offset.load(Relaxed)
+        );
+    }
     line!(out, "master_failover_state:no-failover");
-    line!(out, "master_replid:{}", eng.run_id);
+    line!(out, "master_replid:{}", info.replid);
+    line!(out, "master_replid2:{}", info.replid2);
+    line!(out, "master_repl_offset:{}", info.offset);
+    line!(out, "second_repl_offset:{}", info.second_offset);
+    line!(out, "repl_backlog_active:{}", info.backlog_active as u8);
+    line!(out, "repl_backlog_size:{}", info.backlog_size);
     line!(
         out,
-        "master_replid2:0000000000000000000000000000000000000000"
+        "repl_backlog_first_byte_offset:{}",
+        info.backlog_first_byte
     );
-    line!(out, "master_repl_offset:0");
-    line!(out, "second_repl_offset:-1");
-    line!(out, "repl_backlog_active:0");
+    line!(out, "repl_backlog_histlen:{}", info.backlog_histlen);
 }
 
 fn cpu(out: &mut String) {

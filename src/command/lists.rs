@@ -575,9 +575,39 @@ fn bpop(ctx: &mut Ctx, args: &[&[u8]], end: End) -> CmdResult {
         ctx.out.array(2);
         ctx.out.bulk(&key);
         ctx.out.bulk(&items.pop().expect("one"));
+        ctx.propagate(&pop_command(end, &key, None));
         return Ok(());
     }
+    ctx.propagate_nothing();
     blocking::block_or_null(ctx, keys, timeout, BlockOp::ListPop { end, count: None })
+}
+
+/// What replicas get for a blocking pop that popped: `LPOP|RPOP key [n]`.
+pub(super) fn pop_command(end: End, key: &[u8], count: Option<usize>) -> Vec<Vec<u8>> {
+    let name = if end == End::Left { "LPOP" } else { "RPOP" };
+    let mut cmd = vec![name.as_bytes().to_vec(), key.to_vec()];
+    if let Some(n) = count {
+        cmd.push(n.to_string().into_bytes());
+    }
+    cmd
+}
+
+/// What replicas get for a blocking move that moved: `LMOVE src dst from to`.
+pub(super) fn move_command(src: &[u8], dst: &[u8], from: End, to: End) -> Vec<Vec<u8>> {
+    let side = |e: End| {
+        if e == End::Left {
+            b"LEFT".to_vec()
+        } else {
+            b"RIGHT".to_vec()
+        }
+    };
+    vec![
+        b"LMOVE".to_vec(),
+        src.to_vec(),
+        dst.to_vec(),
+        side(from),
+        side(to),
+    ]
 }
 
 pub fn blmpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
@@ -586,8 +616,10 @@ pub fn blmpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let timeout = blocking::parse_timeout(args[1])?;
     if let Some((key, items)) = mpop_lists(ctx, &keys, end, count.unwrap_or(1))? {
         reply_key_items(ctx.out, &key, &items);
+        ctx.propagate(&pop_command(end, &key, Some(count.unwrap_or(1))));
         return Ok(());
     }
+    ctx.propagate_nothing();
     let op = BlockOp::ListPop {
         end,
         count: Some(count.unwrap_or(1)),
@@ -615,8 +647,10 @@ fn bmove(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End, timeout: u64
     if let Some(item) = move_element(ctx.unit, db, src, dst, from, to, &limits)? {
         ctx.out.bulk(&item);
         blocking::signal(ctx, dst);
+        ctx.propagate(&move_command(src, dst, from, to));
         return Ok(());
     }
+    ctx.propagate_nothing();
     let op = BlockOp::ListMove {
         from,
         to,

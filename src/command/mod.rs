@@ -21,6 +21,7 @@ pub mod keys;
 pub mod lists;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod script;
 pub mod session;
 pub mod sets;
@@ -61,6 +62,9 @@ pub enum ShutdownSave {
 pub trait Host: Send + Sync {
     /// Starts a graceful shutdown.
     fn shutdown(&self, mode: ShutdownSave);
+    /// Starts the link to the master `Engine::role` names (its generation
+    /// tells an older link to stop).
+    fn follow_master(&self);
 }
 
 /// A host that ignores requests (the in-process harness).
@@ -68,6 +72,7 @@ pub struct NoHost;
 
 impl Host for NoHost {
     fn shutdown(&self, _mode: ShutdownSave) {}
+    fn follow_master(&self) {}
 }
 
 /// The command layer's shared state: the engine, the host, and the
@@ -109,6 +114,9 @@ pub enum After {
     Drop,
     /// The client blocked (BLPOP...): its wait is in `Session::blocked`.
     Block,
+    /// The client is a replica that asked for the stream (SYNC, PSYNC):
+    /// the connection serves it from now on (`Session::replica_hello`).
+    Replicate,
 }
 
 /// Command state owned by one connection.
@@ -134,6 +142,10 @@ pub struct Session {
     /// The wait a blocking command started (and its timeout in ms, 0 =
     /// none), for the connection to sit out.
     pub blocked: Option<(Arc<crate::engine::blocking::Waiter>, u64)>,
+    /// The replication offset after this client's last write (WAIT).
+    pub repl_offset: u64,
+    /// What a connecting replica said before PSYNC (REPLCONF).
+    pub replica_hello: replication::Hello,
     /// When the current command started: set at the start of each batch and
     /// advanced as each command ends, so timing costs one clock read (the
     /// TSC, via quanta) per command.
@@ -152,6 +164,7 @@ impl Session {
                 version: u64::MAX,
                 maxmemory: 0,
                 slowlog_threshold: 0,
+                min_replicas: 0,
             },
             multi: None,
             watched: Vec::new(),
@@ -159,6 +172,8 @@ impl Session {
             subs: Default::default(),
             nested: false,
             blocked: None,
+            repl_offset: 0,
+            replica_hello: Default::default(),
             clock: quanta::Instant::now(),
         }
     }
@@ -179,6 +194,7 @@ impl Session {
                 version,
                 maxmemory: settings.uint(P::Maxmemory) as usize,
                 slowlog_threshold: settings.int(P::SlowlogLogSlowerThan),
+                min_replicas: settings.uint(P::MinReplicasToWrite) as usize,
             };
         }
     }
@@ -207,6 +223,7 @@ pub struct Knobs {
     version: u64,
     pub maxmemory: usize,
     pub slowlog_threshold: i64,
+    pub min_replicas: usize,
 }
 
 /// Everything a handler can see.
@@ -224,6 +241,9 @@ pub struct Ctx<'a, 'e> {
     /// Replies this command writes when it succeeds (checked in debug
     /// builds): one, but none for CLIENT REPLY OFF and SKIP.
     pub replies: usize,
+    /// The handler chose what replicas get ([`Ctx::propagate`]); otherwise
+    /// a write that succeeded is fed as received.
+    pub fed: bool,
 }
 
 impl Ctx<'_, '_> {
@@ -236,6 +256,29 @@ impl Ctx<'_, '_> {
     #[inline]
     pub fn db(&self) -> usize {
         self.sess.db
+    }
+
+    /// Whether writes are fed to replicas (check before building a
+    /// rewritten command).
+    #[inline]
+    pub fn feeding(&self) -> bool {
+        self.eng.dbs.shared().feed.is_active()
+    }
+
+    /// Feeds `args` to replicas in place of this command as received (for
+    /// what Redis rewrites: relative TTLs, random or float results,
+    /// blocking forms). May be called more than once.
+    pub fn propagate<A: AsRef<[u8]>>(&mut self, args: &[A]) {
+        self.fed = true;
+        if self.feeding() {
+            let args = args.iter().map(|a| a.as_ref().to_vec()).collect();
+            self.unit.propagate(self.sess.db, args);
+        }
+    }
+
+    /// Feeds nothing for this command (it changed nothing).
+    pub fn propagate_nothing(&mut self) {
+        self.fed = true;
     }
 
     /// How this client's reads treat the keys they find (CLIENT NO-TOUCH).

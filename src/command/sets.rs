@@ -149,10 +149,12 @@ pub fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             k.shard.remove_at(pos);
         }
         ctx.out.bulk(&m);
+        propagate_popped(ctx, args[1], &[m], empty);
         return Ok(());
     };
     if count == 0 {
         ctx.out.set(0);
+        ctx.propagate_nothing();
         return Ok(());
     }
     let (members, empty) = k.shard.update(pos, |v| {
@@ -170,7 +172,23 @@ pub fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     for m in &members {
         ctx.out.bulk(m);
     }
+    propagate_popped(ctx, args[1], &members, empty);
     Ok(())
+}
+
+/// SPOP picks at random: replicas get the members it took (SREM), or DEL
+/// when it took them all.
+fn propagate_popped(ctx: &mut Ctx, key: &[u8], members: &[Vec<u8>], emptied: bool) {
+    if !ctx.feeding() {
+        return ctx.propagate_nothing();
+    }
+    if emptied {
+        ctx.propagate(&[&b"DEL"[..], key]);
+    } else {
+        let mut cmd: Vec<&[u8]> = vec![b"SREM", key];
+        cmd.extend(members.iter().map(Vec::as_slice));
+        ctx.propagate(&cmd);
+    }
 }
 
 pub fn srandmember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {

@@ -178,10 +178,25 @@ fn set_generic(
 pub fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (flags, expire) = parse_string_options(args, 3, true)?;
     let expire_at = resolve_expire(ctx, expire)?;
-    if set_generic(ctx, args[1], args[2], flags, expire_at)? && flags & F_GET == 0 {
+    let done = set_generic(ctx, args[1], args[2], flags, expire_at)?;
+    if done && flags & F_GET == 0 {
         ctx.out.ok();
     }
+    if !done {
+        ctx.propagate_nothing();
+    } else if expire_at != 0 {
+        propagate_set_pxat(ctx, args[1], args[2], expire_at);
+    }
     Ok(())
+}
+
+/// Replicas get `SET key value PXAT <ms>` for a SET with a relative (or any)
+/// expiry, as Redis feeds it.
+fn propagate_set_pxat(ctx: &mut Ctx, key: &[u8], value: &[u8], expire_at: u64) {
+    if ctx.feeding() {
+        let at = itoa::Buffer::new().format(expire_at).as_bytes().to_vec();
+        ctx.propagate(&[&b"SET"[..], key, value, b"PXAT", &at]);
+    }
 }
 
 pub fn setnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
@@ -199,6 +214,7 @@ fn setex_generic(ctx: &mut Ctx, args: &[&[u8]], unit: ExpireUnit) -> CmdResult {
     let at = parse_expire(ctx, args[2], unit)?;
     set_generic(ctx, args[1], args[3], 0, at)?;
     ctx.out.ok();
+    propagate_set_pxat(ctx, args[1], args[3], at);
     Ok(())
 }
 
@@ -218,10 +234,14 @@ pub fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let access = ctx.access(Access::READ);
     let mut k = ctx.unit.key(ctx.sess.db, args[1]);
     match k.find_kind(access, Kind::String)? {
-        None => ctx.out.null(),
+        None => {
+            ctx.out.null();
+            ctx.propagate_nothing();
+        }
         Some(pos) => {
             let e = k.shard.remove_at(pos);
             bulk_value(ctx.out, &e.value);
+            ctx.propagate(&[&b"DEL"[..], args[1]]);
         }
     }
     Ok(())
@@ -234,6 +254,7 @@ pub fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut k = ctx.unit.key(db, args[1]);
     let Some(pos) = k.find_kind(access, Kind::String)? else {
         ctx.out.null();
+        ctx.propagate_nothing();
         return Ok(());
     };
     // Redis validates the expiry only once it knows the key holds a string.
@@ -245,14 +266,25 @@ pub fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         None => 0,
     };
     bulk_value(ctx.out, k.value(pos));
+    // What replicas get: the absolute expiry, a DEL, a PERSIST, or nothing.
+    let mut feed: Option<Vec<Vec<u8>>> = None;
+    let key = args[1].to_vec();
     if expire_at != 0 {
         if expire_at <= k.now {
             k.shard.expire_now(pos);
+            feed = Some(vec![b"DEL".to_vec(), key]);
         } else {
             k.shard.set_expire(pos, expire_at);
+            let at = itoa::Buffer::new().format(expire_at).as_bytes().to_vec();
+            feed = Some(vec![b"PEXPIREAT".to_vec(), key, at]);
         }
     } else if flags & F_PERSIST != 0 && k.shard.entry(pos).expire_at != 0 {
         k.shard.set_expire(pos, 0);
+        feed = Some(vec![b"PERSIST".to_vec(), key]);
+    }
+    match feed {
+        Some(cmd) => ctx.propagate(&cmd),
+        None => ctx.propagate_nothing(),
     }
     Ok(())
 }

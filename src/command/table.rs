@@ -9,8 +9,8 @@ use hashbrown::HashMap;
 
 use super::Ctx;
 use super::{
-    admin, counters, expiry, hashes, introspect, keys, lists, persistence, pubsub, script,
-    session as conn, sets, strings, txn, zsets,
+    admin, counters, expiry, hashes, introspect, keys, lists, persistence, pubsub, replication,
+    script, session as conn, sets, strings, txn, zsets,
 };
 use crate::errors::CmdResult;
 
@@ -51,6 +51,10 @@ pub const MOVABLE: u32 = 1 << 16;
 /// its locks with `keys::other_db_keys`, and a transaction holding one that
 /// does runs in an exclusive unit.
 pub const OTHER_DB: u32 = 1 << 17;
+
+/// Not a write, yet fed to replicas when it succeeds (PUBLISH). Writes are
+/// fed as received unless the handler feeds a rewritten form.
+pub const PROPAGATE: u32 = 1 << 18;
 
 /// Flag names as COMMAND INFO prints them.
 pub const FLAG_NAMES: &[(u32, &str)] = &[
@@ -362,7 +366,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("punsubscribe", -1, NOSCRIPT | LOADING | STALE, NK, "pubsub", "2.0.0", "Stops listening to messages published to channels that match one or more patterns.", "[pattern...]", pubsub::punsubscribe),
     cmd!("ssubscribe", -2, NOSCRIPT | LOADING | STALE, KALL, "pubsub", "7.0.0", "Listens for messages published to shard channels.", "shardchannel...", pubsub::ssubscribe),
     cmd!("sunsubscribe", -1, NOSCRIPT | LOADING | STALE, KALL, "pubsub", "7.0.0", "Stops listening to messages posted to shard channels.", "[shardchannel...]", pubsub::sunsubscribe),
-    cmd!("publish", 3, LOADING | STALE | FAST, NK, "pubsub", "2.0.0", "Posts a message to a channel.", "channel message", pubsub::publish),
+    cmd!("publish", 3, LOADING | STALE | FAST | PROPAGATE, NK, "pubsub", "2.0.0", "Posts a message to a channel.", "channel message", pubsub::publish),
     cmd!("spublish", 3, LOADING | STALE | FAST, K1, "pubsub", "7.0.0", "Post a message to a shard channel", "shardchannel message", pubsub::spublish),
     cmd!("pubsub", -2, 0, NK, "pubsub", "2.8.0", "A container for Pub/Sub commands.", "", pubsub::pubsub_help, &[
         cmd!("pubsub|channels", -2, LOADING | STALE, NK, "pubsub", "2.8.0", "Returns the active channels.", "[pattern:pattern]", pubsub::pubsub_channels),
@@ -394,6 +398,13 @@ pub static COMMANDS: &[CommandSpec] = &[
         cmd!("client|reply", 3, STALE | LOADING, NK, "connection", "3.2.0", "Instructs the server whether to reply to commands.", "ON|OFF|SKIP", conn::client_reply),
         cmd!("client|help", 2, STALE | LOADING, NK, "connection", "5.0.0", "Returns helpful text about the different subcommands.", "", conn::client_help),
     ]),
+    // Replication
+    cmd!("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, NK, "server", "3.0.0", "An internal command for configuring the replication stream.", "", replication::replconf),
+    cmd!("psync", 3, NOSCRIPT | NO_MULTI, NK, "server", "2.8.0", "An internal command used in replication.", "replicationid offset:integer", replication::psync),
+    cmd!("sync", 1, NOSCRIPT | NO_MULTI, NK, "server", "1.0.0", "An internal command used in replication.", "", replication::sync),
+    cmd!("replicaof", 3, ADMIN | NOSCRIPT | STALE, NK, "server", "5.0.0", "Configures a server as replica of another, or promotes it to a master.", "host port", replication::replicaof),
+    cmd!("slaveof", 3, ADMIN | NOSCRIPT | STALE, NK, "server", "1.0.0", "Sets a Redis server as a replica of another, or promotes it to being a master.", "host port", replication::replicaof),
+    cmd!("role", 1, NOSCRIPT | LOADING | STALE | FAST, NK, "server", "2.8.12", "Returns the replication role.", "", replication::role),
     // Server
     cmd!("info", -1, LOADING | STALE | UNDECLARED, NK, "server", "1.0.0", "Returns information and statistics about the server.", "[section...]", admin::info),
     cmd!("config", -2, 0, NK, "server", "2.0.0", "A container for server configuration commands.", "", admin::config_help, &[

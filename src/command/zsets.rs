@@ -907,9 +907,21 @@ fn bzpop(ctx: &mut Ctx, args: &[&[u8]], max: bool) -> CmdResult {
         ctx.out.bulk(&key);
         ctx.out.bulk(m);
         reply_score(ctx.out, *s);
+        ctx.propagate(&zpop_command(max, &key, None));
         return Ok(());
     }
+    ctx.propagate_nothing();
     blocking::block_or_null(ctx, keys, timeout, BlockOp::ZPop { max, count: None })
+}
+
+/// What replicas get for a blocking pop that popped: `ZPOPMIN|ZPOPMAX key [n]`.
+pub(super) fn zpop_command(max: bool, key: &[u8], count: Option<usize>) -> Vec<Vec<u8>> {
+    let name = if max { "ZPOPMAX" } else { "ZPOPMIN" };
+    let mut cmd = vec![name.as_bytes().to_vec(), key.to_vec()];
+    if let Some(n) = count {
+        cmd.push(n.to_string().into_bytes());
+    }
+    cmd
 }
 
 pub fn bzpopmin(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
@@ -926,8 +938,10 @@ pub fn bzmpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let max = end == blocking::End::Right;
     if let Some((key, items)) = mpop_zsets(ctx, &keys, max, count.unwrap_or(1))? {
         reply_key_entries(ctx.out, &key, &items);
+        ctx.propagate(&zpop_command(max, &key, Some(count.unwrap_or(1))));
         return Ok(());
     }
+    ctx.propagate_nothing();
     let op = BlockOp::ZPop {
         max,
         count: Some(count.unwrap_or(1)),

@@ -151,6 +151,30 @@ params! {
         "Milliseconds a script may run before other clients get BUSY and SCRIPT KILL may stop it; 0 = never.";
     Databases, "databases", &[], "server.databases", Int { min: 1, max: 65536 }, "16", false,
         "Number of logical databases (SELECT 0 to databases-1). A database's shards are allocated when it is first used.";
+    Replicaof, "replicaof", &["slaveof"], "replication.replicaof", Text, "", false,
+        "`host port` of a master to follow at start (REPLICAOF changes it at run time).";
+    Masterauth, "masterauth", &[], "replication.masterauth", Text, "", true,
+        "Password this server sends (AUTH) when it connects to its master.";
+    Masteruser, "masteruser", &[], "replication.masteruser", Text, "", false,
+        "User name sent with masterauth (AUTH user password).";
+    ReplicaReadOnly, "replica-read-only", &["slave-read-only"], "replication.read_only", Bool, "yes", true,
+        "A replica refuses writes from clients (READONLY).";
+    ReplBacklogSize, "repl-backlog-size", &[], "replication.backlog_size", Memory { min: 16384, max: 1 << 40 }, "1mb", true,
+        "Stream bytes kept so a replica that lost its link resumes without a full sync.";
+    ReplPingReplicaPeriod, "repl-ping-replica-period", &["repl-ping-slave-period"], "", Int { min: 1, max: I32 }, "10", false,
+        "Seconds between the PINGs a master feeds its replicas.";
+    ReplTimeout, "repl-timeout", &[], "", Int { min: 1, max: I32 }, "60", false,
+        "Seconds of silence after which a replication link is dropped.";
+    MinReplicasToWrite, "min-replicas-to-write", &["min-slaves-to-write"], "replication.min_replicas_to_write", Int { min: 0, max: I32 }, "0", true,
+        "Refuse writes (NOREPLICAS) unless this many replicas acknowledged within min-replicas-max-lag; 0 = off.";
+    MinReplicasMaxLag, "min-replicas-max-lag", &["min-slaves-max-lag"], "replication.min_replicas_max_lag", Int { min: 0, max: I32 }, "10", true,
+        "Seconds since its last acknowledgement within which a replica counts for min-replicas-to-write.";
+    ReplicaPriority, "replica-priority", &["slave-priority"], "replication.priority", Int { min: 0, max: I32 }, "100", true,
+        "Sentinel promotes the replica with the lowest priority first; 0 = never.";
+    ReplicaAnnounceIp, "replica-announce-ip", &["slave-announce-ip"], "", Text, "", false,
+        "Address this replica announces to its master (REPLCONF ip-address).";
+    ReplicaAnnouncePort, "replica-announce-port", &["slave-announce-port"], "", Int { min: 0, max: 65535 }, "0", false,
+        "Port this replica announces to its master (0: its own port).";
     Save, "save", &[], "", List, "", false,
         "Redis's save points (Redistill uses snapshot-interval).";
     Appendonly, "appendonly", &[], "", Bool, "no", false,

@@ -19,6 +19,7 @@ pub mod evict;
 pub mod gate;
 pub mod persist;
 pub mod pubsub;
+pub mod repl;
 pub mod slowlog;
 pub mod stats;
 pub mod store;
@@ -57,6 +58,8 @@ pub struct Engine {
     pub started_ms: u64,
     /// The 40-hex-digit id of this run (INFO `run_id`).
     pub run_id: String,
+    /// Master or replica, and the replica's link.
+    pub role: parking_lot::Mutex<repl::Role>,
     peak_memory: AtomicU64,
 }
 
@@ -77,13 +80,6 @@ impl Snapshot {
     pub fn volatile(&self) -> usize {
         self.dbs.iter().map(|(_, t)| t.volatile).sum()
     }
-}
-
-/// A random 40-hex-digit id.
-pub fn random_id() -> String {
-    (0..40)
-        .map(|_| char::from_digit(fastrand::u32(..16), 16).unwrap())
-        .collect()
 }
 
 impl Engine {
@@ -109,7 +105,8 @@ impl Engine {
             ),
             started: Instant::now(),
             started_ms: now,
-            run_id: random_id(),
+            run_id: repl::random_id(),
+            role: parking_lot::Mutex::new(repl::Role::master()),
             peak_memory: AtomicU64::new(0),
             settings,
         }
@@ -261,10 +258,74 @@ impl Engine {
         Ok(())
     }
 
+    /// Starts a replica's full sync inside `unit` (exclusive): freezes the
+    /// snapshot image and attaches the replica to the feed at the same
+    /// instant, so it gets every change after the image. None while another
+    /// snapshot runs (the caller retries).
+    pub fn start_sync(
+        &self,
+        unit: &Unit,
+        replica: Arc<repl::Replica>,
+    ) -> Option<(String, u64, snapshot::Pending)> {
+        assert!(unit.is_exclusive(), "a sync starts in an exclusive unit");
+        if !self.persist.try_start() {
+            return None;
+        }
+        let pending = snapshot::begin(&self.dbs, unit.now);
+        let is_master = self.role.lock().is_master();
+        let (replid, offset) = self.dbs.shared().feed.attach_full(replica, is_master);
+        Some((replid, offset, pending))
+    }
+
+    /// The RDB image of a sync started by [`Engine::start_sync`], carrying
+    /// the replication id and offset it starts from.
+    pub fn sync_image(
+        &self,
+        pending: snapshot::Pending,
+        replid: &str,
+        offset: u64,
+    ) -> std::io::Result<Vec<u8>> {
+        let aux = [
+            ("redis-ver", crate::REDIS_COMPAT_VERSION.to_string()),
+            ("redis-bits", "64".to_string()),
+            ("ctime", (pending.now_ms / 1000).to_string()),
+            ("used-mem", self.dbs.used_bytes().to_string()),
+            ("repl-stream-db", "0".to_string()),
+            ("repl-id", replid.to_string()),
+            ("repl-offset", offset.to_string()),
+            ("aof-base", "0".to_string()),
+        ];
+        let result = snapshot::write_image(
+            &self.dbs,
+            pending,
+            Vec::new(),
+            &aux,
+            &self.persist.files.abort,
+        );
+        self.persist.release();
+        result
+    }
+
     /// Stops a snapshot being written (a second shutdown signal): it gives
     /// up at its next shard and removes its temp file.
     pub fn abort_snapshots(&self) {
         self.persist.files.abort.store(true, Relaxed);
+    }
+
+    /// After CONFIG SET: parts that keep a copy of a setting take the new
+    /// value (the others read settings when they use them).
+    pub fn setting_changed(&self, p: P) {
+        if p == P::ReplBacklogSize {
+            let size = self.settings.uint(P::ReplBacklogSize) as usize;
+            self.dbs.shared().feed.set_backlog_size(size);
+        }
+    }
+
+    /// Whether this server follows a master (mirrors `role` for the
+    /// per-command checks).
+    #[inline]
+    pub fn is_replica(&self) -> bool {
+        self.dbs.shared().replica.load(Relaxed)
     }
 
     /// Loads the snapshot file at start (call with the dataset empty).
@@ -276,9 +337,12 @@ impl Engine {
     /// time budget, the ops/sec sample, and the periodic snapshot.
     pub fn tick(self: &Arc<Self>, cycle: &mut ExpireCycle) {
         let now = now_ms();
-        let _ = self.with_unit(now, |_| {
-            cycle.tick(&self.dbs, now, Duration::from_millis(2))
-        });
+        if !self.is_replica() {
+            // A replica's keys expire by its master's DEL.
+            let _ = self.with_unit(now, |_| {
+                cycle.tick(&self.dbs, now, Duration::from_millis(2))
+            });
+        }
         self.stats.sample();
         let interval = self.settings.uint(P::SnapshotInterval);
         if self.persist.enabled && interval > 0 && !self.persist.is_loading() {

@@ -75,6 +75,10 @@ pub struct CommandCounters {
 pub struct Stats {
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
+    /// Replica syncs: full, resumed from the backlog, and resumes refused.
+    pub sync_full: AtomicU64,
+    pub sync_partial_ok: AtomicU64,
+    pub sync_partial_err: AtomicU64,
     /// Connections refused by `connection_rate_limit`.
     pub rate_limited_connections: AtomicU64,
     /// Clients closed for exceeding the output buffer limit or stalling writes.
@@ -104,6 +108,9 @@ impl Stats {
         Stats {
             connections_received: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
+            sync_full: AtomicU64::new(0),
+            sync_partial_ok: AtomicU64::new(0),
+            sync_partial_err: AtomicU64::new(0),
             rate_limited_connections: AtomicU64::new(0),
             output_limit_disconnections: AtomicU64::new(0),
             timeout_disconnections: AtomicU64::new(0),
@@ -177,6 +184,9 @@ impl Stats {
         self.commands_processed.store(0, Relaxed);
         self.connections_received.store(0, Relaxed);
         self.rejected_connections.store(0, Relaxed);
+        self.sync_full.store(0, Relaxed);
+        self.sync_partial_ok.store(0, Relaxed);
+        self.sync_partial_err.store(0, Relaxed);
         self.rate_limited_connections.store(0, Relaxed);
         self.output_limit_disconnections.store(0, Relaxed);
         self.query_limit_disconnections.store(0, Relaxed);

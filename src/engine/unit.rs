@@ -31,8 +31,14 @@ pub struct Unit<'e> {
     /// Runs a read-only command: a database not yet written is looked up
     /// in the vacant keyspace instead of being created.
     read_only: bool,
+    /// Runs what a replica's master sent: keys whose TTL passed are still
+    /// there until the master's DEL.
+    pub keep_expired: bool,
     first: Option<(u32, MutexGuard<'e, Shard>)>,
     more: Vec<(u32, MutexGuard<'e, Shard>)>,
+    /// Commands (database, arguments) this unit's writes feed to replicas,
+    /// fed together when it ends.
+    propagated: Vec<(usize, Vec<Vec<u8>>)>,
     /// Time of this unit (unix ms): expiry decisions use one clock reading.
     pub now: u64,
 }
@@ -74,8 +80,10 @@ impl<'e> Unit<'e> {
             dbs,
             exclusive: pass.is_exclusive(),
             read_only: false,
+            keep_expired: false,
             first: None,
             more: Vec::new(),
+            propagated: Vec::new(),
             now,
         }
     }
@@ -215,11 +223,13 @@ impl<'e> Unit<'e> {
     pub fn key<'u, 'k>(&'u mut self, db: usize, key: &'k [u8]) -> KeyRef<'u, 'k> {
         let hash = self.dbs.hash(key);
         let now = self.now;
+        let keep_expired = self.keep_expired;
         KeyRef {
             shard: self.shard(db, hash),
             hash,
             key,
             now,
+            keep_expired,
         }
     }
 
@@ -232,6 +242,24 @@ impl<'e> Unit<'e> {
             Some(at) => f(self.guard(at)),
             None => f(&mut ks.lock_shard(index)),
         }
+    }
+
+    /// Notes a command for replicas; fed by [`Unit::feed_propagated`].
+    pub fn propagate(&mut self, db: usize, args: Vec<Vec<u8>>) {
+        if self.dbs.shared().feed.is_active() {
+            self.propagated.push((db, args));
+        }
+    }
+
+    /// Feeds the commands noted so far (wrapped in MULTI/EXEC when more
+    /// than one). Call before releasing the shards. True when any was fed.
+    pub fn feed_propagated(&mut self) -> bool {
+        if self.propagated.is_empty() {
+            return false;
+        }
+        self.dbs.shared().feed.commands(&self.propagated);
+        self.propagated.clear();
+        true
     }
 
     /// True when the unit holds no shard lock.
@@ -253,12 +281,18 @@ pub struct KeyRef<'u, 'k> {
     pub hash: u64,
     pub key: &'k [u8],
     pub now: u64,
+    keep_expired: bool,
 }
 
 impl KeyRef<'_, '_> {
     /// The position of the live key (see [`Shard::find`]).
     #[inline]
     pub fn find(&mut self, access: Access) -> Option<usize> {
+        let access = if self.keep_expired {
+            access.keeping_expired()
+        } else {
+            access
+        };
         self.shard.find(self.hash, self.key, self.now, access)
     }
 

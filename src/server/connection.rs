@@ -491,6 +491,14 @@ where
         if !out.is_empty() && !flush(&mut stream, &mut out, &eng, &handle, request_timeout).await {
             break;
         }
+        if after == After::Replicate {
+            // From now on this connection carries the replication stream.
+            let hello = std::mem::take(&mut client.replica_hello);
+            eng.stats.absorb(&mut client.stats);
+            client.close(&eng);
+            super::to_replica::serve(server.clone(), stream, handle.clone(), hello, rbuf).await;
+            return;
+        }
         if after == After::Close || handle.is_killed() {
             break;
         }

@@ -4,8 +4,10 @@
 //! [`Host`] commands reach for SHUTDOWN.
 
 pub mod connection;
+pub mod from_master;
 pub mod http;
 pub mod tls;
+pub mod to_replica;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -30,12 +32,18 @@ use crate::errors;
 pub struct Lifecycle {
     shutdown: watch::Sender<bool>,
     mode: Mutex<ShutdownSave>,
+    /// Woken when REPLICAOF asks for a link to a (new) master.
+    follow: tokio::sync::Notify,
 }
 
 impl Host for Lifecycle {
     fn shutdown(&self, mode: ShutdownSave) {
         *self.mode.lock() = mode;
         self.shutdown.send_replace(true);
+    }
+
+    fn follow_master(&self) {
+        self.follow.notify_one();
     }
 }
 
@@ -159,6 +167,7 @@ pub async fn start_on(
     let lifecycle = Arc::new(Lifecycle {
         shutdown: watch::channel(false).0,
         mode: Mutex::new(ShutdownSave::Default),
+        follow: tokio::sync::Notify::new(),
     });
     let rt = Arc::new(Runtime::new(engine.clone(), lifecycle.clone()));
     let server = Arc::new(Server {
@@ -210,7 +219,35 @@ pub async fn start_on(
         engine.persist.loading.store(false, Relaxed);
     }
     tokio::spawn(housekeeping(server.clone()));
+    tokio::spawn(replication_links(server.clone()));
+    let master = settings.text(P::Replicaof).to_string();
+    if !master.trim().is_empty() {
+        let mut words = master.split_whitespace();
+        let (Some(host), Some(port), None) = (words.next(), words.next(), words.next()) else {
+            return Err(format!("replicaof: expected 'host port', got '{master}'"));
+        };
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("replicaof: invalid master port '{port}'"))?;
+        {
+            let mut role = engine.role.lock();
+            crate::command::replication::follow(&engine, &mut role, host.to_string(), port);
+        }
+        server.lifecycle.follow.notify_one();
+    }
     Ok(Running { server, addrs })
+}
+
+/// Starts a link task each time REPLICAOF (or the `replicaof` setting)
+/// names a master; a link whose role generation is stale stops itself.
+async fn replication_links(server: Arc<Server>) {
+    let mut stop = server.shutdown_signal();
+    loop {
+        tokio::select! {
+            _ = server.lifecycle.follow.notified() => from_master::spawn(server.clone()),
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 /// Handshakes in progress at once; more wait (and their deadline runs).
@@ -303,18 +340,30 @@ where
     });
 }
 
-/// Background work every 100 ms (see [`Engine::tick`]).
+/// Background work every 100 ms (see [`Engine::tick`]), and the PING a
+/// master feeds its replicas every `repl-ping-replica-period`.
 async fn housekeeping(server: Arc<Server>) {
     let mut cycle = ExpireCycle::default();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut stop = server.shutdown_signal();
+    let mut last_ping = Instant::now();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
-        server.engine().tick(&mut cycle);
+        let eng = server.engine();
+        eng.tick(&mut cycle);
+        let period = Duration::from_secs(eng.settings.uint(P::ReplPingReplicaPeriod));
+        if last_ping.elapsed() >= period {
+            last_ping = Instant::now();
+            let feed = &eng.dbs.shared().feed;
+            if feed.is_active() && !feed.replicas().is_empty() {
+                // Inside a unit, so the PING is ordered with the writes.
+                let _ = eng.with_unit(now_ms(), |_| feed.ping());
+            }
+        }
     }
 }
 

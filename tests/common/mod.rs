@@ -203,8 +203,13 @@ pub fn try_redistill_env(extra: &[&str], envs: &[(&str, &str)]) -> Result<Server
 
 /// Starts Debian's redis-server as the reference.
 pub fn redis_server() -> Server {
+    redis_server_with(&[])
+}
+
+/// Starts Debian's redis-server with extra arguments (`--replicaof ...`).
+pub fn redis_server_with(extra: &[&str]) -> Server {
     spawn_redis(&|port, dir| {
-        vec![
+        let mut args: Vec<String> = vec![
             "--port".into(),
             port.to_string(),
             "--bind".into(),
@@ -215,7 +220,9 @@ pub fn redis_server() -> Server {
             "no".into(),
             "--dir".into(),
             dir.display().to_string(),
-        ]
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args
     })
 }
 

@@ -81,6 +81,12 @@ impl Persistence {
         self.in_progress.store(false, Relaxed);
     }
 
+    /// Releases the claim after a snapshot that wrote no file (a replica's
+    /// full sync): nothing about the last save changes.
+    pub fn release(&self) {
+        self.in_progress.store(false, Relaxed);
+    }
+
     pub fn last_save_unix(&self) -> u64 {
         self.last_save_unix.load(Relaxed)
     }

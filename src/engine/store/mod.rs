@@ -24,12 +24,13 @@ pub mod watch;
 pub mod zset;
 
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::config::Settings;
+use crate::engine::repl::Feed;
 pub use index::prefetch;
 pub use shard::{Access, Entry, KeyHasher, Shard, ShardObserver, ShardStats, ENTRY_OVERHEAD};
 pub use value::{
@@ -57,7 +58,16 @@ pub struct StoreShared {
     pub watches: watch::Watches,
     /// Frees large values off the command path.
     pub reclaimer: Reclaimer,
+    /// Writes fed to replicas (keys expired or evicted here are fed as DEL).
+    pub feed: Feed,
+    /// This server follows a master: keys are expired by the master's DEL,
+    /// not by this server.
+    pub replica: AtomicBool,
 }
+
+/// Pending stream bytes a replica may fall behind by before it is
+/// dropped (Redis's `client-output-buffer-limit replica 256mb`).
+pub const REPLICA_OUTPUT_LIMIT: usize = 256 << 20;
 
 /// Collections with more elements than this are freed in the background
 /// when deleted, evicted, expired or overwritten (Redis's lazyfree
@@ -118,10 +128,15 @@ impl StoreShared {
         StoreShared {
             used: AtomicI64::new(0),
             hasher: KeyHasher::default(),
-            settings,
             clock_base_ms: now_ms().saturating_sub(1),
             watches: watch::Watches::default(),
             reclaimer: Reclaimer::default(),
+            feed: Feed::new(
+                settings.uint(crate::config::P::ReplBacklogSize) as usize,
+                REPLICA_OUTPUT_LIMIT,
+            ),
+            replica: AtomicBool::new(false),
+            settings,
         }
     }
 

@@ -96,6 +96,8 @@ pub struct Access {
     pub count: bool,
     /// Refresh the access time (LRU, OBJECT IDLETIME) and the policy bits.
     pub touch: bool,
+    /// Treat a key whose TTL passed as gone.
+    pub expire: bool,
 }
 
 impl Access {
@@ -103,22 +105,34 @@ impl Access {
     pub const READ: Access = Access {
         count: true,
         touch: true,
+        expire: true,
     };
     /// A write's lookup: touches, counts nothing.
     pub const WRITE: Access = Access {
         count: false,
         touch: true,
+        expire: true,
     };
     /// A read that leaves the access time alone (TYPE, EXISTS, TTL).
     pub const READ_NOTOUCH: Access = Access {
         count: true,
         touch: false,
+        expire: true,
     };
     /// Neither counts nor touches (OBJECT, internal checks).
     pub const PEEK: Access = Access {
         count: false,
         touch: false,
+        expire: true,
     };
+    /// The same access seeing keys whose TTL passed as present (commands
+    /// a replica applies from its master, which alone expires keys).
+    pub fn keeping_expired(self) -> Access {
+        Access {
+            expire: false,
+            ..self
+        }
+    }
     /// The same access without touching (CLIENT NO-TOUCH).
     pub fn without_touch(self) -> Access {
         Access {
@@ -351,9 +365,13 @@ impl Shard {
     #[inline]
     pub fn find(&mut self, hash: u64, key: &[u8], now_ms: u64, access: Access) -> Option<usize> {
         let found = match self.position(hash, key) {
-            Some(pos) if self.table.entries[pos].is_expired(now_ms) => {
-                self.remove_and_discard(pos);
-                self.stats.expired += 1;
+            Some(pos) if access.expire && self.table.entries[pos].is_expired(now_ms) => {
+                // A replica's reads treat the key as gone but leave it for
+                // the master's DEL (deleting it here could diverge from the
+                // master's next command on it).
+                if !(access.count && self.shared.replica.load(Relaxed)) {
+                    self.expire_at_pos(pos);
+                }
                 None
             }
             other => other,
@@ -501,6 +519,23 @@ impl Shard {
         self.discard(e.value);
     }
 
+    /// Removes the entry at `pos`, whose TTL passed (lazy or active
+    /// expiry): counted as expired and fed to replicas as a DEL.
+    fn expire_at_pos(&mut self, pos: usize) {
+        self.feed_del(pos);
+        self.remove_and_discard(pos);
+        self.stats.expired += 1;
+    }
+
+    /// Feeds `DEL key` for the entry at `pos` (it is about to go without a
+    /// command replicas would see).
+    #[inline]
+    fn feed_del(&self, pos: usize) {
+        if self.shared.feed.is_active() {
+            self.shared.feed.del(self.db, &self.table.entries[pos].key);
+        }
+    }
+
     /// Removes the entry at `pos` because a command set its expiry in the
     /// past (EXPIRE, GETEX): counted as expired, as Redis counts it.
     pub fn expire_now(&mut self, pos: usize) {
@@ -566,6 +601,7 @@ impl Shard {
             }
             visited += 1;
             if self.table.entries[self.sweep_cursor].is_expired(now_ms) {
+                self.feed_del(self.sweep_cursor);
                 self.remove_and_discard(self.sweep_cursor);
                 removed += 1;
             } else {
@@ -585,8 +621,7 @@ impl Shard {
             }
             let pos = fastrand::usize(..self.table.entries.len());
             if self.table.entries[pos].is_expired(now_ms) {
-                self.remove_and_discard(pos);
-                self.stats.expired += 1;
+                self.expire_at_pos(pos);
                 continue;
             }
             return Some(pos);
@@ -612,6 +647,7 @@ impl Shard {
             return false;
         };
         let expired = self.table.entries[pos].is_expired(now_ms);
+        self.feed_del(pos);
         self.remove_and_discard(pos);
         if expired {
             self.stats.expired += 1;
