@@ -4,7 +4,8 @@
 //! (tests/python/replication.py compares every key, value and expiry);
 //! resuming from the backlog after a dropped link; promotion with
 //! REPLICAOF NO ONE and the old master following the new one; READONLY,
-//! ROLE and INFO replication; and the replication parameters.
+//! ROLE and INFO replication; the replication parameters; and a failover
+//! of a Redistill group by redis-sentinel (tests/python/sentinel_failover.py).
 
 mod common;
 
@@ -77,6 +78,26 @@ fn check_stream(master: u16, replica: u16, writes: usize, seed: u64) {
     );
     println!("{text}");
     assert!(out.status.success(), "replication.py failed:\n{text}");
+}
+
+/// Three Redistill servers and three redis-sentinel processes; the master
+/// is killed with SIGKILL under a redis-py Sentinel client's writes.
+#[test]
+fn sentinel_fails_over_a_redistill_group() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python");
+    let out = Command::new("python3")
+        .arg(format!("{dir}/sentinel_failover.py"))
+        .arg(env!("CARGO_BIN_EXE_redistill"))
+        .current_dir(dir)
+        .output()
+        .expect("python3 is required (run scripts/test)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{text}");
+    assert!(out.status.success(), "sentinel_failover.py failed:\n{text}");
 }
 
 fn writes() -> usize {
