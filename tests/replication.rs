@@ -80,13 +80,18 @@ fn check_stream(master: u16, replica: u16, writes: usize, seed: u64) {
     assert!(out.status.success(), "replication.py failed:\n{text}");
 }
 
-/// Three Redistill servers and three redis-sentinel processes; the master
-/// is killed with SIGKILL under a redis-py Sentinel client's writes.
+/// Replicas and the master killed and restarted, links cut, under a
+/// steady write load; the three datasets agree at the end.
 #[test]
-fn sentinel_fails_over_a_redistill_group() {
+fn datasets_agree_after_kills_and_restarts_under_load() {
+    python_with_binary("replication_chaos.py");
+}
+
+/// Runs a script of tests/python with the Redistill binary's path.
+fn python_with_binary(script: &str) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python");
     let out = Command::new("python3")
-        .arg(format!("{dir}/sentinel_failover.py"))
+        .arg(format!("{dir}/{script}"))
         .arg(env!("CARGO_BIN_EXE_redistill"))
         .current_dir(dir)
         .output()
@@ -97,7 +102,14 @@ fn sentinel_fails_over_a_redistill_group() {
         String::from_utf8_lossy(&out.stderr)
     );
     println!("{text}");
-    assert!(out.status.success(), "sentinel_failover.py failed:\n{text}");
+    assert!(out.status.success(), "{script} failed:\n{text}");
+}
+
+/// Three Redistill servers and three redis-sentinel processes; the master
+/// is killed with SIGKILL under a redis-py Sentinel client's writes.
+#[test]
+fn sentinel_fails_over_a_redistill_group() {
+    python_with_binary("sentinel_failover.py");
 }
 
 fn writes() -> usize {
@@ -128,6 +140,13 @@ fn redis_server_replica_gets_every_write() {
     );
     assert_eq!(field(&i, "repl_backlog_active"), "1");
     check_stream(master.port, replica.port, writes(), 7);
+    // WAIT: the replica acknowledges this client's last write; asking for
+    // two waits out the timeout and answers one.
+    let _: () = query(&mut m, &["SET", "waited", "1"]);
+    assert_eq!(query::<i64>(&mut m, &["WAIT", "1", "5000"]), 1);
+    let started = Instant::now();
+    assert_eq!(query::<i64>(&mut m, &["WAIT", "2", "200"]), 1);
+    assert!(started.elapsed() >= Duration::from_millis(200));
     // ROLE as Redis shapes it: offsets of online replicas as bulk strings.
     let role: redis::Value = query(&mut m, &["ROLE"]);
     let redis::Value::Array(parts) = role else {
@@ -199,6 +218,12 @@ fn redistill_follows_redis_server_and_redistill() {
         error_text(&err),
         "READONLY You can't write against a read only replica."
     );
+    let err = redis::cmd("WAIT")
+        .arg(1)
+        .arg(1)
+        .query::<i64>(&mut r)
+        .unwrap_err();
+    assert!(error_text(&err).starts_with("ERR WAIT cannot be used with replica instances."));
     let role: redis::Value = query(&mut r, &["ROLE"]);
     let redis::Value::Array(parts) = role else {
         panic!("{role:?}")

@@ -114,6 +114,9 @@ pub enum After {
     Drop,
     /// The client blocked (BLPOP...): its wait is in `Session::blocked`.
     Block,
+    /// The client waits for replicas to acknowledge its writes (WAIT):
+    /// the connection sits it out (`Session::waiting`) and replies.
+    Wait,
     /// The client is a replica that asked for the stream (SYNC, PSYNC):
     /// the connection serves it from now on (`Session::replica_hello`).
     Replicate,
@@ -146,6 +149,8 @@ pub struct Session {
     pub repl_offset: u64,
     /// What a connecting replica said before PSYNC (REPLCONF).
     pub replica_hello: replication::Hello,
+    /// The WAIT this client sits out, if any.
+    pub waiting: Option<replication::WaitFor>,
     /// When the current command started: set at the start of each batch and
     /// advanced as each command ends, so timing costs one clock read (the
     /// TSC, via quanta) per command.
@@ -174,6 +179,7 @@ impl Session {
             blocked: None,
             repl_offset: 0,
             replica_hello: Default::default(),
+            waiting: None,
             clock: quanta::Instant::now(),
         }
     }

@@ -25,6 +25,44 @@ pub struct Hello {
     pub request: Option<Option<(String, u64)>>,
 }
 
+/// A WAIT the connection sits out: until `replicas` acknowledged `offset`
+/// or `timeout_ms` (0 = no limit) passes.
+#[derive(Clone, Copy, Debug)]
+pub struct WaitFor {
+    pub replicas: usize,
+    pub offset: u64,
+    pub timeout_ms: u64,
+}
+
+/// WAIT numreplicas timeout.
+pub fn wait(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if ctx.eng.is_replica() {
+        return Err(errors::WAIT_ON_REPLICA);
+    }
+    let replicas = int_arg(args[1])?;
+    let timeout = int_arg(args[2])?;
+    if timeout < 0 {
+        return Err(errors::TIMEOUT_IS_NEGATIVE);
+    }
+    let feed = &ctx.eng.dbs.shared().feed;
+    let offset = ctx.sess.repl_offset;
+    let acked = feed.acked(offset);
+    if acked as i64 >= replicas || ctx.sess.nested {
+        ctx.out.int(acked as i64);
+        return Ok(());
+    }
+    // Ask every replica where it is, then wait for the answers.
+    feed.getack();
+    ctx.sess.waiting = Some(WaitFor {
+        replicas: replicas.max(0) as usize,
+        offset,
+        timeout_ms: timeout as u64,
+    });
+    ctx.after = After::Wait;
+    ctx.replies = 0;
+    Ok(())
+}
+
 pub fn replconf(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if args.len() % 2 == 0 {
         return Err(errors::SYNTAX);

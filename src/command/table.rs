@@ -404,6 +404,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("sync", 1, NOSCRIPT | NO_MULTI, NK, "server", "1.0.0", "An internal command used in replication.", "", replication::sync),
     cmd!("replicaof", 3, ADMIN | NOSCRIPT | STALE, NK, "server", "5.0.0", "Configures a server as replica of another, or promotes it to a master.", "host port", replication::replicaof),
     cmd!("slaveof", 3, ADMIN | NOSCRIPT | STALE, NK, "server", "1.0.0", "Sets a Redis server as a replica of another, or promotes it to being a master.", "host port", replication::replicaof),
+    cmd!("wait", 3, NOSCRIPT, NK, "generic", "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", "numreplicas:integer timeout:integer", replication::wait),
     cmd!("role", 1, NOSCRIPT | LOADING | STALE | FAST, NK, "server", "2.8.12", "Returns the replication role.", "", replication::role),
     // Server
     cmd!("info", -1, LOADING | STALE | UNDECLARED, NK, "server", "1.0.0", "Returns information and statistics about the server.", "[section...]", admin::info),

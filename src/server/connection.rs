@@ -405,6 +405,48 @@ where
         loop {
             match reqs.run(&rt, &mut client, &mut out, &rbuf[..], &mut consumed, now) {
                 Step::More => break,
+                Step::Stop(After::Wait) => {
+                    // WAIT: until enough replicas acknowledged, or timeout.
+                    let Some(w) = client.waiting.take() else {
+                        continue;
+                    };
+                    if !out.is_empty()
+                        && !flush(&mut stream, &mut out, &eng, &handle, request_timeout).await
+                    {
+                        after = After::Drop;
+                        break;
+                    }
+                    let feed = &eng.dbs.shared().feed;
+                    let deadline = (w.timeout_ms > 0)
+                        .then(|| Instant::now() + Duration::from_millis(w.timeout_ms));
+                    let acked = loop {
+                        let acked = feed.acks.notified();
+                        tokio::pin!(acked);
+                        acked.as_mut().enable();
+                        let n = feed.acked(w.offset);
+                        if n >= w.replicas {
+                            break n;
+                        }
+                        tokio::select! {
+                            _ = &mut acked => {}
+                            _ = until(deadline) => break feed.acked(w.offset),
+                            _ = &mut killed => {
+                                after = After::Drop;
+                                break 0;
+                            }
+                            _ = &mut stopped => {
+                                after = After::Drop;
+                                break 0;
+                            }
+                        }
+                    };
+                    if after == After::Drop {
+                        break;
+                    }
+                    out.int(acked as i64);
+                    now = now_ms();
+                    client.start_batch(&eng.settings);
+                }
                 Step::Stop(After::Block) => {
                     // Sit out the wait (reading on, to notice a client that
                     // goes away), then go on with the requests after it.

@@ -18,7 +18,7 @@ use super::Server;
 use crate::command::replication::Hello;
 use crate::config::P;
 use crate::engine::clients::{ClientHandle, ClientKind};
-use crate::engine::repl::{Replica, ReplicaState, Resume};
+use crate::engine::repl::{Feed, Replica, ReplicaState, Resume};
 use crate::engine::store::now_ms;
 use crate::protocol::{ParseLimits, Parser, Request};
 
@@ -182,7 +182,7 @@ where
             r = reader.read_buf(&mut rbuf) => {
                 match r {
                     Ok(0) | Err(_) => return Err("connection closed".into()),
-                    Ok(_) => read_acks(&mut parser, &limits, &mut rbuf, replica)?,
+                    Ok(_) => read_acks(&mut parser, &limits, &mut rbuf, replica, feed)?,
                 }
             }
             _ = tick.tick() => {
@@ -205,6 +205,7 @@ fn read_acks(
     limits: &ParseLimits,
     rbuf: &mut BytesMut,
     replica: &Replica,
+    feed: &Feed,
 ) -> Result<(), String> {
     loop {
         match parser.parse(&rbuf[..], limits) {
@@ -219,6 +220,7 @@ fn read_acks(
                     {
                         if let Some(off) = crate::numeric::parse_i64(args[2]) {
                             replica.ack(off.max(0) as u64, now_ms());
+                            feed.acks.notify_waiters();
                         }
                     }
                 } else {

@@ -41,7 +41,7 @@ def start_redistill(binary, tmp, name, extra):
     p = subprocess.Popen(
         [binary, "--shards", "256", "--listen-fd", "3"] + extra,
         preexec_fn=lambda: os.dup2(fd, 3),
-        pass_fds=(fd,),
+        pass_fds=keep_fds(fd),
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=tmp,
@@ -82,6 +82,17 @@ def start_sentinel(tmp, i, master_port):
             p.kill()
             p.wait()
     raise RuntimeError("redis-sentinel did not start")
+
+
+def keep_fds(fd):
+    """The descriptors a child keeps: the socket it serves, and 3 (which
+    the child's dup2 makes that socket) when 3 is open here, since the
+    close-fds pass runs after the dup2."""
+    try:
+        os.fstat(3)
+        return (fd, 3)
+    except OSError:
+        return (fd,)
 
 
 def wait_ping(port, seconds=20):

@@ -230,6 +230,8 @@ struct State {
 
 /// The replication feed (see the module documentation).
 pub struct Feed {
+    /// Woken whenever a replica acknowledges an offset (WAIT).
+    pub acks: tokio::sync::Notify,
     /// Local writes are fed: this server is a master with a backlog.
     active: AtomicBool,
     /// Bytes of pending output a replica may accumulate (0 = no limit).
@@ -252,6 +254,7 @@ pub const NO_ID: &str = "0000000000000000000000000000000000000000";
 impl Feed {
     pub fn new(backlog_size: usize, output_limit: usize) -> Feed {
         Feed {
+            acks: tokio::sync::Notify::new(),
             active: AtomicBool::new(false),
             output_limit: AtomicU64::new(output_limit as u64),
             backlog_size: AtomicU64::new(backlog_size as u64),
@@ -329,6 +332,26 @@ impl Feed {
         let mut st = self.state.lock();
         let limit = self.output_limit.load(Relaxed) as usize;
         st.encode_and_feed(&[b"PING"], limit);
+    }
+
+    /// Feeds `REPLCONF GETACK *`: every replica answers with its offset.
+    pub fn getack(&self) {
+        if !self.is_active() {
+            return;
+        }
+        let mut st = self.state.lock();
+        let limit = self.output_limit.load(Relaxed) as usize;
+        st.encode_and_feed(&[&b"REPLCONF"[..], b"GETACK", b"*"], limit);
+    }
+
+    /// Online replicas that acknowledged at least `offset`.
+    pub fn acked(&self, offset: u64) -> usize {
+        self.state
+            .lock()
+            .replicas
+            .iter()
+            .filter(|r| r.state() == ReplicaState::Online && r.ack_offset.load(Relaxed) >= offset)
+            .count()
     }
 
     /// Feeds bytes of a master's stream this replica applied, verbatim.
