@@ -57,17 +57,25 @@ fn wait_link_up(port: u16) {
 
 /// Runs the seeded write stream against `master` and compares datasets.
 fn check_stream(master: u16, replica: u16, writes: usize, seed: u64) {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python");
-    let out = Command::new("python3")
-        .arg(format!("{dir}/replication.py"))
-        .args([
+    run_python(
+        "replication.py",
+        &[
             master.to_string(),
             replica.to_string(),
             "--writes".into(),
             writes.to_string(),
             "--seed".into(),
             seed.to_string(),
-        ])
+        ],
+    );
+}
+
+/// Runs a script of tests/python; it must succeed.
+fn run_python(script: &str, args: &[String]) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python");
+    let out = Command::new("python3")
+        .arg(format!("{dir}/{script}"))
+        .args(args)
         .current_dir(dir)
         .output()
         .expect("python3 is required (run scripts/test)");
@@ -77,7 +85,7 @@ fn check_stream(master: u16, replica: u16, writes: usize, seed: u64) {
         String::from_utf8_lossy(&out.stderr)
     );
     println!("{text}");
-    assert!(out.status.success(), "replication.py failed:\n{text}");
+    assert!(out.status.success(), "{script} failed:\n{text}");
 }
 
 /// Replicas and the master killed and restarted, links cut, under a
@@ -89,20 +97,7 @@ fn datasets_agree_after_kills_and_restarts_under_load() {
 
 /// Runs a script of tests/python with the Redistill binary's path.
 fn python_with_binary(script: &str) {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python");
-    let out = Command::new("python3")
-        .arg(format!("{dir}/{script}"))
-        .arg(env!("CARGO_BIN_EXE_redistill"))
-        .current_dir(dir)
-        .output()
-        .expect("python3 is required (run scripts/test)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    println!("{text}");
-    assert!(out.status.success(), "{script} failed:\n{text}");
+    run_python(script, &[env!("CARGO_BIN_EXE_redistill").to_string()]);
 }
 
 /// Three Redistill servers and three redis-sentinel processes; the master

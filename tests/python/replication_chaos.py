@@ -19,6 +19,7 @@ import time
 
 import redis
 
+from procs import free_port, keep_fds, wait_for, wait_ping
 from replication import dataset, offsets
 from resp import Conn
 
@@ -57,34 +58,9 @@ class Node:
         self.proc.wait()
 
 
-def keep_fds(fd):
-    """The descriptors a child keeps: the socket it serves, and 3 (which
-    the child's dup2 makes that socket) when 3 is open here, since the
-    close-fds pass runs after the dup2."""
-    try:
-        os.fstat(3)
-        return (fd, 3)
-    except OSError:
-        return (fd,)
-
-
-def wait_ping(port, seconds=30):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            if redis.Redis(port=port, socket_timeout=1).ping():
-                return
-        except redis.RedisError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing answers on {port}")
-
-
 def start_redis_replica(tmp, master_port):
     for _ in range(5):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
+        port = free_port()
         log = open(os.path.join(tmp, "redis-replica.log"), "w")
         p = subprocess.Popen(
             ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
@@ -105,15 +81,6 @@ def link_up(port):
         return redis.Redis(port=port, socket_timeout=1).info("replication").get("master_link_status") == "up"
     except redis.RedisError:
         return False
-
-
-def wait_for(what, check, seconds=60):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def main():

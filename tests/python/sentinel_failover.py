@@ -23,6 +23,8 @@ import time
 import redis
 from redis.sentinel import Sentinel
 
+from procs import free_port, keep_fds, wait_for, wait_ping
+
 PROCS = []
 
 
@@ -52,14 +54,6 @@ def start_redistill(binary, tmp, name, extra):
     return p, port
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def start_sentinel(tmp, i, master_port):
     for _ in range(5):
         port = free_port()
@@ -82,40 +76,6 @@ def start_sentinel(tmp, i, master_port):
             p.kill()
             p.wait()
     raise RuntimeError("redis-sentinel did not start")
-
-
-def keep_fds(fd):
-    """The descriptors a child keeps: the socket it serves, and 3 (which
-    the child's dup2 makes that socket) when 3 is open here, since the
-    close-fds pass runs after the dup2."""
-    try:
-        os.fstat(3)
-        return (fd, 3)
-    except OSError:
-        return (fd,)
-
-
-def wait_ping(port, seconds=20):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            if redis.Redis(port=port, socket_timeout=1).ping():
-                return
-        except redis.RedisError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing answers on {port}")
-
-
-def wait_for(what, check, seconds=30):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            if check():
-                return
-        except redis.RedisError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def main():

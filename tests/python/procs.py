@@ -1,0 +1,49 @@
+"""Process helpers shared by the multi-server test scripts: handing a
+listening socket to a child as fd 3, and waiting for servers and states."""
+import os
+import socket
+import time
+
+import redis
+
+
+def keep_fds(fd):
+    """The descriptors a child keeps: the socket it serves, and 3 (which
+    the child's dup2 makes that socket) when 3 is open here, since the
+    close-fds pass runs after the dup2."""
+    try:
+        os.fstat(3)
+        return (fd, 3)
+    except OSError:
+        return (fd,)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_ping(port, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if redis.Redis(port=port, socket_timeout=1).ping():
+                return
+        except redis.RedisError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing answers on {port}")
+
+
+def wait_for(what, check, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if check():
+                return
+        except redis.RedisError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
