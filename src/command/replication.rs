@@ -168,10 +168,10 @@ pub fn replicaof(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
-    let port = int_arg(args[2])?;
-    if !(0..=65535).contains(&port) {
-        return Err(errors::INVALID_MASTER_PORT);
-    }
+    let port = match crate::numeric::parse_i64(args[2]) {
+        Some(p) if (0..=65535).contains(&p) => p,
+        _ => return Err(errors::INVALID_MASTER_PORT),
+    };
     let host = String::from_utf8_lossy(args[1]).into_owned();
     {
         let mut role = ctx.eng.role.lock();
