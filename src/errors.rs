@@ -176,7 +176,7 @@ fixed! {
     WITHSCORES_BYLEX = "ERR", "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
     WEIGHT_NOT_FLOAT = "ERR", "ERR weight value is not a float";
 
-    CONFIG_REWRITE_UNSUPPORTED = "ERR", "ERR CONFIG REWRITE is not supported: Redistill reads TOML configuration, edit the file instead";
+    CONFIG_NO_FILE = "ERR", "ERR The server is running without a config file";
 }
 
 /// CONFIG SET's reason for a parameter that cannot change at run time.
@@ -355,6 +355,11 @@ pub fn config_set_failed(name: &str, why: &str) -> CmdError {
 }
 
 /// `ERR Unknown option or number of arguments for CONFIG SET - 'x'`
+/// CONFIG REWRITE could not write the file.
+pub fn config_rewrite_failed(why: &str) -> CmdError {
+    CmdError::new(format!("ERR Rewriting config file: {why}"))
+}
+
 pub fn config_set_unknown(name: &[u8]) -> CmdError {
     with_arg(
         "Unknown option or number of arguments for CONFIG SET - '",

@@ -292,6 +292,61 @@ fn promotion_and_the_old_master_following_the_new_one() {
     b.assert_healthy();
 }
 
+/// CONFIG REWRITE writes a replica's master into the TOML file it started
+/// with (keeping the operator's lines and comments), so after a restart it
+/// keeps the role Sentinel or an operator gave it; promotion writes it back.
+#[test]
+fn config_rewrite_keeps_the_role_across_a_restart() {
+    let master = redistill(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("replica.toml");
+    let original = "# a replica\n[server]\nnum_shards = 256 # small\n";
+    std::fs::write(&file, original).unwrap();
+    let path = file.to_str().unwrap();
+    let read_back = || -> toml::Table { std::fs::read_to_string(&file).unwrap().parse().unwrap() };
+    let mp = master.port.to_string();
+    {
+        let replica = redistill(&[path]);
+        let mut r = conn(replica.port);
+        let _: () = query(&mut r, &["REPLICAOF", "127.0.0.1", &mp]);
+        let got: Vec<String> = query(&mut r, &["CONFIG", "GET", "replicaof"]);
+        assert_eq!(got, ["replicaof".to_string(), format!("127.0.0.1 {mp}")]);
+        let _: () = query(&mut r, &["CONFIG", "SET", "maxmemory", "10mb"]);
+        assert_eq!(query::<String>(&mut r, &["CONFIG", "REWRITE"]), "OK");
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.starts_with(original), "{text}");
+        let table = read_back();
+        assert_eq!(
+            table["replication"]["replicaof"].as_str(),
+            Some(format!("127.0.0.1 {mp}").as_str())
+        );
+        assert_eq!(table["memory"]["max_memory"].as_integer(), Some(10 << 20));
+    }
+    let mut m = conn(master.port);
+    let _: () = query(&mut m, &["SET", "written", "while the replica was down"]);
+    let replica = redistill(&[path]);
+    wait_link_up(replica.port);
+    let mut r = conn(replica.port);
+    assert_eq!(
+        query::<String>(&mut r, &["GET", "written"]),
+        "while the replica was down"
+    );
+    assert_eq!(query::<String>(&mut r, &["REPLICAOF", "NO", "ONE"]), "OK");
+    assert_eq!(query::<String>(&mut r, &["CONFIG", "REWRITE"]), "OK");
+    assert_eq!(read_back()["replication"]["replicaof"].as_str(), Some(""));
+    // An unwritable file: Redis's error, the server goes on.
+    std::fs::remove_dir_all(dir.path()).unwrap();
+    let e = redis::cmd("CONFIG")
+        .arg("REWRITE")
+        .query::<String>(&mut r)
+        .unwrap_err();
+    assert!(
+        error_text(&e).starts_with("ERR Rewriting config file: "),
+        "{e}"
+    );
+    assert_eq!(query::<String>(&mut r, &["PING"]), "PONG");
+}
+
 #[test]
 fn replication_parameters_take_effect() {
     let master = redistill(&["--requirepass", "sesame"]);

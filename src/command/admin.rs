@@ -92,8 +92,18 @@ pub fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-pub fn config_rewrite(_ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    Err(errors::CONFIG_REWRITE_UNSUPPORTED)
+/// Writes the running configuration back into the TOML file the server
+/// started with (see `config::rewrite`).
+pub fn config_rewrite(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let settings = &ctx.eng.settings;
+    let Some(path) = settings.config_file.as_ref() else {
+        return Err(errors::CONFIG_NO_FILE);
+    };
+    crate::config::rewrite::rewrite_file(settings, path)
+        .map_err(|e| errors::config_rewrite_failed(&e))?;
+    tracing::info!("CONFIG REWRITE executed with success.");
+    ctx.out.ok();
+    Ok(())
 }
 
 pub fn config_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {

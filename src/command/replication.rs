@@ -192,6 +192,9 @@ pub fn replicaof(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 /// Makes this server follow `host:port` (the caller starts the link).
 pub fn follow(eng: &Engine, role: &mut crate::engine::repl::Role, host: String, port: u16) {
+    eng.settings
+        .set(P::Replicaof, &format!("{host} {port}"))
+        .expect("replicaof is free text");
     role.master = Some((host, port));
     role.link = Link::Connect;
     role.generation += 1;
@@ -212,6 +215,9 @@ pub fn promote(eng: &Engine) -> bool {
         return false;
     }
     role.master = None;
+    eng.settings
+        .set(P::Replicaof, "")
+        .expect("replicaof is free text");
     role.link = Link::Connect;
     role.generation += 1;
     eng.dbs.shared().replica.store(false, Relaxed);

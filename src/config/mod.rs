@@ -8,6 +8,7 @@
 //! value is an error that names the key. Hot-path readers load one atomic.
 
 pub mod params;
+pub mod rewrite;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};

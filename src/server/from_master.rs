@@ -103,6 +103,17 @@ impl Conn {
         }
     }
 
+    /// The first `n` buffered bytes (a snapshot payload), leaving the rest
+    /// in a fresh buffer, so the payload's large allocation is freed once
+    /// it is loaded instead of staying behind as the stream buffer.
+    fn take_front(&mut self, n: usize) -> BytesMut {
+        let mut rest = BytesMut::with_capacity(64 * 1024);
+        rest.extend_from_slice(&self.buf[n..]);
+        let mut front = std::mem::replace(&mut self.buf, rest);
+        front.truncate(n);
+        front
+    }
+
     async fn send(&mut self, args: &[&[u8]]) -> Result<(), String> {
         let mut out = Vec::new();
         encode_command(&mut out, args);
@@ -232,15 +243,13 @@ async fn full_sync(
     let Some(size) = header.strip_prefix('$') else {
         return Err(format!("bad snapshot header: {header}"));
     };
-    let data: Vec<u8> = if let Some(mark) = size.strip_prefix("EOF:") {
+    let data: BytesMut = if let Some(mark) = size.strip_prefix("EOF:") {
         // Until the 40-byte mark comes back.
         let mark = mark.as_bytes().to_vec();
         loop {
             if conn.buf.len() >= mark.len() && conn.buf.ends_with(&mark) {
                 let n = conn.buf.len() - mark.len();
-                let data = conn.buf.split_to(n).to_vec();
-                conn.buf.clear();
-                break data;
+                break conn.take_front(n);
             }
             conn.fill(timeout).await?;
             let read = conn.buf.len() as u64;
@@ -257,7 +266,7 @@ async fn full_sync(
             let read = conn.buf.len() as u64;
             set_link(server, generation, |r| r.sync_read = read);
         }
-        conn.buf.split_to(len).to_vec()
+        conn.take_front(len)
     };
     let bytes = data.len();
     let loader = eng.clone();
