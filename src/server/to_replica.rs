@@ -159,6 +159,11 @@ where
     tokio::pin!(stopped);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
+        // Let every connection that is ready run first, so one write carries
+        // what they all fed in this scheduler pass (Redis too writes to its
+        // replicas once per event-loop iteration): a write per pipeline
+        // would wake the replica for every few commands.
+        tokio::task::yield_now().await;
         let pending = replica.take_pending();
         if !pending.is_empty() {
             tokio::select! {
