@@ -126,7 +126,6 @@ fixed! {
     NO_SHUTDOWN = "ERR", "ERR No shutdown in progress.";
     SAVE_IN_PROGRESS = "ERR", "ERR Background save already in progress";
     SAVE_FAILED = "ERR", "ERR";
-    SNAPSHOTS_DISABLED = "ERR", "ERR snapshots are disabled: set [persistence] enabled = true in the configuration";
     SLOWLOG_COUNT = "ERR", "ERR count should be greater than or equal to -1";
     INVALID_COMMAND = "ERR", "ERR Invalid command specified";
     EXEC_WITHOUT_MULTI = "ERR", "ERR EXEC without MULTI";
@@ -181,6 +180,9 @@ fixed! {
 
 /// CONFIG SET's reason for a parameter that cannot change at run time.
 pub const CONFIG_IMMUTABLE: &str = "can't set immutable config";
+pub const CONFIG_DUPLICATE: &str = "duplicate parameter";
+pub const APPENDONLY_UNSUPPORTED: &str =
+    "Redistill has no append-only file (use snapshots: [persistence] enabled = true)";
 
 /// Sent by the server (not a command) when `maxclients` is reached.
 pub const MAX_CLIENTS: &str = "ERR max number of clients reached";

@@ -39,6 +39,7 @@ const CHECKED: &[(&str, &str)] = &[
     ("hash-max-listpack-entries", "engine_parameters_take_effect"),
     ("hash-max-listpack-value", "engine_parameters_take_effect"),
     ("busy-reply-threshold", "busy_threshold_takes_effect"),
+    ("appendonly", "engine_parameters_take_effect"),
     ("list-max-listpack-size", "engine_parameters_take_effect"),
     ("set-max-intset-entries", "engine_parameters_take_effect"),
     ("zset-max-listpack-entries", "engine_parameters_take_effect"),
@@ -71,7 +72,7 @@ const CHECKED: &[(&str, &str)] = &[
 
 #[test]
 fn every_mutable_parameter_has_a_check() {
-    for p in PARAMS.iter().filter(|p| p.mutable) {
+    for p in PARAMS.iter().filter(|p| p.mutable && p.has_effect()) {
         assert!(
             CHECKED.iter().any(|(n, _)| *n == p.name),
             "mutable parameter {} has no check in tests/config_live.rs",
@@ -105,6 +106,11 @@ fn engine_parameters_take_effect() {
     assert_eq!(h.run(&["SET", "after", &value]), b"+OK\r\n");
     h.run(&["CONFIG", "SET", "maxmemory", "0"]);
     h.run(&["FLUSHALL"]);
+
+    // appendonly: `no` is accepted, `yes` refused (there is no AOF).
+    assert_eq!(h.run(&["CONFIG", "SET", "appendonly", "no"]), b"+OK\r\n");
+    let r = s(h.run(&["CONFIG", "SET", "appendonly", "yes"]));
+    assert!(r.starts_with("-ERR CONFIG SET failed (possibly related to argument 'appendonly') - Redistill has no append-only file"), "{r}");
 
     // slowlog-log-slower-than and slowlog-max-len.
     h.run(&["SLOWLOG", "RESET"]);

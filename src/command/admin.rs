@@ -6,7 +6,7 @@ use super::{eq_ic, int_arg, After, Ctx, ShutdownSave};
 use crate::config::{human_bytes, params, Kind, PARAMS};
 use crate::engine::store::glob::glob_match;
 use crate::engine::store::Access;
-use crate::errors::{self, CmdResult};
+use crate::errors::{self, CmdError, CmdResult};
 
 /// Replies with Redis's HELP layout for a container command.
 pub fn help_lines(ctx: &mut Ctx, cmd: &str, lines: &[&str]) -> CmdResult {
@@ -41,7 +41,7 @@ pub fn config_get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             let names = std::iter::once(p.name).chain(p.aliases.iter().copied());
             for name in names {
                 let exact = name.as_bytes().eq_ignore_ascii_case(pat);
-                let listed = name == p.name && glob_match(pat, name.as_bytes(), true);
+                let listed = glob_match(pat, name.as_bytes(), true);
                 if (exact || listed) && !found.iter().any(|(n, _)| *n == name) {
                     found.push((name, settings.render(p.id)));
                 }
@@ -56,27 +56,47 @@ pub fn config_get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// CONFIG SET with one or more pairs, all or nothing, checked in Redis's
+/// order: every name first (unknown, immutable, the same name given twice;
+/// the first failing pair is named as typed), then every value (named by
+/// the parameter's name or alias the client used, in lower case).
 pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if args.len() % 2 != 0 {
         return Err(ctx.arity_error());
     }
-    // Check every pair first so a bad one changes nothing.
-    let mut plan = Vec::new();
-    for pair in args[2..].chunks_exact(2) {
-        let name = String::from_utf8_lossy(pair[0]).to_string();
-        let p = params::find(&name).ok_or_else(|| errors::config_set_unknown(pair[0]))?;
-        if !p.mutable {
-            return Err(errors::config_set_failed(p.name, errors::CONFIG_IMMUTABLE));
+    let pairs: Vec<&[&[u8]]> = args[2..].chunks_exact(2).collect();
+    // Each parameter with the name (its own or an alias) the client used.
+    let mut found: Vec<(&'static params::Param, &'static str)> = Vec::with_capacity(pairs.len());
+    let mut name_error: Option<CmdError> = None;
+    for pair in &pairs {
+        let typed = String::from_utf8_lossy(pair[0]);
+        let Some(p) = params::find(&typed) else {
+            return Err(name_error.unwrap_or_else(|| errors::config_set_unknown(pair[0])));
+        };
+        let name = std::iter::once(p.name)
+            .chain(p.aliases.iter().copied())
+            .find(|n| n.eq_ignore_ascii_case(&typed))
+            .unwrap_or(p.name);
+        if name_error.is_none() {
+            if !p.mutable {
+                name_error = Some(errors::config_set_failed(&typed, errors::CONFIG_IMMUTABLE));
+            } else if found.iter().any(|(_, n)| *n == name) {
+                name_error = Some(errors::config_set_failed(&typed, errors::CONFIG_DUPLICATE));
+            }
         }
-        let value = String::from_utf8_lossy(pair[1]).to_string();
-        p.parse(&value)
-            .map_err(|why| errors::config_set_failed(p.name, &why))?;
-        plan.push((p, value));
+        found.push((p, name));
     }
-    for (p, value) in plan {
+    if let Some(e) = name_error {
+        return Err(e);
+    }
+    for ((p, name), pair) in found.iter().zip(&pairs) {
+        p.parse(&String::from_utf8_lossy(pair[1]))
+            .map_err(|why| errors::config_set_failed(name, &why))?;
+    }
+    for ((p, _), pair) in found.iter().zip(&pairs) {
         ctx.eng
             .settings
-            .set(p.id, &value)
+            .set(p.id, &String::from_utf8_lossy(pair[1]))
             .map_err(|why| errors::config_set_failed(p.name, &why))?;
         ctx.eng.setting_changed(p.id);
     }
@@ -279,12 +299,6 @@ pub fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         } else {
             return Err(errors::SYNTAX);
         }
-    }
-    if mode == ShutdownSave::Force && !ctx.eng.persist.enabled {
-        tracing::warn!(
-            "SHUTDOWN SAVE refused: snapshots are disabled ([persistence] enabled = false)"
-        );
-        return Err(errors::SHUTDOWN_FAILED);
     }
     tracing::info!("SHUTDOWN requested by client {}", ctx.sess.handle.addr);
     if mode == ShutdownSave::Skip {

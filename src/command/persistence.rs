@@ -1,17 +1,11 @@
 //! Persistence commands: SAVE, BGSAVE, LASTSAVE. SAVE and BGSAVE run in an
 //! exclusive unit (table flag), so the snapshot they start is one instant.
+//! They write the snapshot file whether or not periodic snapshots are on,
+//! as redis-server does with `save ""`.
 
 use super::{eq_ic, Ctx};
 use crate::engine::persist::control::SaveError;
 use crate::errors::{self, CmdResult};
-
-fn require_enabled(ctx: &Ctx) -> CmdResult {
-    if ctx.eng.persist.enabled {
-        Ok(())
-    } else {
-        Err(errors::SNAPSHOTS_DISABLED)
-    }
-}
 
 fn save_error(e: SaveError) -> errors::CmdError {
     match e {
@@ -21,7 +15,6 @@ fn save_error(e: SaveError) -> errors::CmdError {
 }
 
 pub fn save(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    require_enabled(ctx)?;
     ctx.eng.save(ctx.unit).map_err(save_error)?;
     ctx.out.ok();
     Ok(())
@@ -31,7 +24,6 @@ pub fn bgsave(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if args.len() > 2 || (args.len() == 2 && !eq_ic(args[1], "schedule")) {
         return Err(errors::SYNTAX);
     }
-    require_enabled(ctx)?;
     ctx.eng.bgsave(ctx.unit).map_err(save_error)?;
     ctx.out.simple("Background saving started");
     Ok(())

@@ -363,7 +363,10 @@ pub fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 client_kind(v).ok_or_else(|| errors::with_arg("Unknown client type '", v, "'"))?,
             );
         } else if eq_ic(args[j], "user") {
-            // Every client is the default user.
+            // Every client is the default user, the only user there is.
+            if v != b"default" {
+                return Err(errors::with_arg("No such user '", v, "'"));
+            }
         } else {
             return Err(errors::SYNTAX);
         }

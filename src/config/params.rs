@@ -57,10 +57,14 @@ pub const POLICIES: &[&str] = &[
 pub const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
 
 const I32: i64 = i32::MAX as i64;
+
+/// The documentation of parameters kept only for redis.conf compatibility.
+pub const NO_EFFECT: &str =
+    "Accepted, checked and shown as redis-server 7.0 does; no effect in Redistill.";
 const MB: u64 = 1 << 20;
 
 macro_rules! params {
-    ($($id:ident, $name:literal, $aliases:expr, $toml:literal, $kind:expr, $default:literal, $mutable:literal, $doc:literal;)*) => {
+    ($($id:ident, $name:literal, $aliases:expr, $toml:literal, $kind:expr, $default:literal, $mutable:literal, $doc:expr;)*) => {
         /// Parameter ids, in table order.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         #[repr(u16)]
@@ -137,7 +141,7 @@ params! {
         "Entries kept in the slow log.";
     HashMaxListpackEntries, "hash-max-listpack-entries", &["hash-max-ziplist-entries"], "", Int { min: 0, max: i64::MAX }, "128", true,
         "Hashes with at most this many fields use the compact encoding.";
-    HashMaxListpackValue, "hash-max-listpack-value", &["hash-max-ziplist-value"], "", Int { min: 0, max: i64::MAX }, "64", true,
+    HashMaxListpackValue, "hash-max-listpack-value", &["hash-max-ziplist-value"], "", Memory { min: 0, max: i64::MAX as u64 }, "64", true,
         "Hashes whose fields and values are at most this long use the compact encoding.";
     ListMaxListpackSize, "list-max-listpack-size", &["list-max-ziplist-size"], "", Int { min: -(I32 + 1), max: I32 }, "-2", true,
         "Largest packed list node: -1..-5 cap it at 4/8/16/32/64 KB, a positive value at that many elements.";
@@ -145,7 +149,7 @@ params! {
         "Sets of at most this many integers use the compact integer encoding.";
     ZsetMaxListpackEntries, "zset-max-listpack-entries", &["zset-max-ziplist-entries"], "", Int { min: 0, max: i64::MAX }, "128", true,
         "Sorted sets with at most this many members use the compact encoding.";
-    ZsetMaxListpackValue, "zset-max-listpack-value", &["zset-max-ziplist-value"], "", Int { min: 0, max: i64::MAX }, "64", true,
+    ZsetMaxListpackValue, "zset-max-listpack-value", &["zset-max-ziplist-value"], "", Memory { min: 0, max: i64::MAX as u64 }, "64", true,
         "Sorted sets whose members are at most this long use the compact encoding.";
     BusyReplyThreshold, "busy-reply-threshold", &["lua-time-limit"], "", Int { min: 0, max: i64::MAX }, "5000", true,
         "Milliseconds a script may run before other clients get BUSY and SCRIPT KILL may stop it; 0 = never.";
@@ -177,8 +181,8 @@ params! {
         "Port this replica announces to its master (0: its own port).";
     Save, "save", &[], "", List, "", false,
         "Redis's save points (Redistill uses snapshot-interval).";
-    Appendonly, "appendonly", &[], "", Bool, "no", false,
-        "Append-only file (not supported).";
+    Appendonly, "appendonly", &[], "", Bool, "no", true,
+        "Append-only file: only `no` (Redistill persists with snapshots).";
     Dir, "dir", &[], "", Text, "", false,
         "Working directory.";
     Hz, "hz", &[], "", Int { min: 10, max: 10 }, "10", false,
@@ -189,6 +193,127 @@ params! {
         "Redis's protected mode (Redistill warns instead).";
     ProtoMaxBulkLen, "proto-max-bulk-len", &[], "", Memory { min: 536870912, max: 536870912 }, "536870912", false,
         "Largest bulk string in a request.";
+    // redis.conf parameters for features Redistill does not have (AOF,
+    // defragmentation, CPU lists, syslog, ...): accepted, checked and shown
+    // with redis-server 7.0's defaults so tools that read or set them work.
+    AcllogMaxLen, "acllog-max-len", &[], "", Int { min: 0, max: i64::MAX }, "128", true,
+        NO_EFFECT;
+    ActiveDefragCycleMax, "active-defrag-cycle-max", &[], "", Int { min: 1, max: 99 }, "25", true,
+        NO_EFFECT;
+    ActiveDefragCycleMin, "active-defrag-cycle-min", &[], "", Int { min: 1, max: 99 }, "1", true,
+        NO_EFFECT;
+    ActiveDefragIgnoreBytes, "active-defrag-ignore-bytes", &[], "", Memory { min: 0, max: u64::MAX }, "104857600", true,
+        NO_EFFECT;
+    ActiveDefragMaxScanFields, "active-defrag-max-scan-fields", &[], "", Int { min: 1, max: i64::MAX }, "1000", true,
+        NO_EFFECT;
+    ActiveDefragThresholdLower, "active-defrag-threshold-lower", &[], "", Int { min: 0, max: 1000 }, "10", true,
+        NO_EFFECT;
+    ActiveDefragThresholdUpper, "active-defrag-threshold-upper", &[], "", Int { min: 0, max: 1000 }, "100", true,
+        NO_EFFECT;
+    ActiveExpireEffort, "active-expire-effort", &[], "", Int { min: 1, max: 10 }, "1", true,
+        NO_EFFECT;
+    Activedefrag, "activedefrag", &[], "", Bool, "no", true,
+        NO_EFFECT;
+    Activerehashing, "activerehashing", &[], "", Bool, "yes", true,
+        NO_EFFECT;
+    AlwaysShowLogo, "always-show-logo", &[], "", Bool, "no", false,
+        NO_EFFECT;
+    AofDisableAutoGc, "aof-disable-auto-gc", &[], "", Bool, "no", true,
+        NO_EFFECT;
+    AofLoadTruncated, "aof-load-truncated", &[], "", Bool, "yes", true,
+        NO_EFFECT;
+    AofRewriteIncrementalFsync, "aof-rewrite-incremental-fsync", &[], "", Bool, "yes", true,
+        NO_EFFECT;
+    AofTimestampEnabled, "aof-timestamp-enabled", &[], "", Bool, "no", true,
+        NO_EFFECT;
+    AofUseRdbPreamble, "aof-use-rdb-preamble", &[], "", Bool, "yes", true,
+        NO_EFFECT;
+    AofRewriteCpulist, "aof_rewrite_cpulist", &[], "", Text, "", false,
+        NO_EFFECT;
+    Appenddirname, "appenddirname", &[], "", Text, "appendonlydir", false,
+        NO_EFFECT;
+    Appendfilename, "appendfilename", &[], "", Text, "appendonly.aof", false,
+        NO_EFFECT;
+    Appendfsync, "appendfsync", &[], "", Enum(&["everysec", "always", "no"]), "everysec", true,
+        NO_EFFECT;
+    AutoAofRewriteMinSize, "auto-aof-rewrite-min-size", &[], "", Memory { min: 0, max: u64::MAX }, "67108864", true,
+        NO_EFFECT;
+    AutoAofRewritePercentage, "auto-aof-rewrite-percentage", &[], "", Int { min: 0, max: I32 }, "100", true,
+        NO_EFFECT;
+    BgsaveCpulist, "bgsave_cpulist", &[], "", Text, "", false,
+        NO_EFFECT;
+    BioCpulist, "bio_cpulist", &[], "", Text, "", false,
+        NO_EFFECT;
+    CrashLogEnabled, "crash-log-enabled", &[], "", Bool, "yes", true,
+        NO_EFFECT;
+    CrashMemcheckEnabled, "crash-memcheck-enabled", &[], "", Bool, "yes", true,
+        NO_EFFECT;
+    Daemonize, "daemonize", &[], "", Bool, "no", false,
+        NO_EFFECT;
+    DisableThp, "disable-thp", &[], "", Bool, "yes", false,
+        NO_EFFECT;
+    DynamicHz, "dynamic-hz", &[], "", Bool, "yes", true,
+        NO_EFFECT;
+    EnableDebugCommand, "enable-debug-command", &[], "", Bool, "no", false,
+        NO_EFFECT;
+    EnableModuleCommand, "enable-module-command", &[], "", Bool, "no", false,
+        NO_EFFECT;
+    EnableProtectedConfigs, "enable-protected-configs", &[], "", Bool, "no", false,
+        NO_EFFECT;
+    HllSparseMaxBytes, "hll-sparse-max-bytes", &[], "", Memory { min: 0, max: u64::MAX }, "3000", true,
+        NO_EFFECT;
+    IgnoreWarnings, "ignore-warnings", &[], "", Text, "", true,
+        NO_EFFECT;
+    JemallocBgThread, "jemalloc-bg-thread", &[], "", Bool, "yes", true,
+        NO_EFFECT;
+    LatencyMonitorThreshold, "latency-monitor-threshold", &[], "", Int { min: 0, max: i64::MAX }, "0", true,
+        NO_EFFECT;
+    LfuDecayTime, "lfu-decay-time", &[], "", Int { min: 0, max: I32 }, "1", true,
+        NO_EFFECT;
+    LfuLogFactor, "lfu-log-factor", &[], "", Int { min: 0, max: I32 }, "10", true,
+        NO_EFFECT;
+    Logfile, "logfile", &[], "", Text, "", false,
+        NO_EFFECT;
+    NoAppendfsyncOnRewrite, "no-appendfsync-on-rewrite", &[], "", Bool, "no", true,
+        NO_EFFECT;
+    OomScoreAdj, "oom-score-adj", &[], "", Enum(&["no", "yes", "relative", "absolute"]), "no", true,
+        NO_EFFECT;
+    Pidfile, "pidfile", &[], "", Text, "", false,
+        NO_EFFECT;
+    ProcTitleTemplate, "proc-title-template", &[], "", Text, "{title} {listen-addr} {server-mode}", true,
+        NO_EFFECT;
+    PropagationErrorBehavior, "propagation-error-behavior", &[], "", Enum(&["ignore", "panic", "panic-on-replicas"]), "ignore", true,
+        NO_EFFECT;
+    RdbDelSyncFiles, "rdb-del-sync-files", &[], "", Bool, "no", true,
+        NO_EFFECT;
+    RdbSaveIncrementalFsync, "rdb-save-incremental-fsync", &[], "", Bool, "yes", true,
+        NO_EFFECT;
+    Rdbchecksum, "rdbchecksum", &[], "", Bool, "yes", false,
+        NO_EFFECT;
+    ReplDisableTcpNodelay, "repl-disable-tcp-nodelay", &[], "", Bool, "no", true,
+        NO_EFFECT;
+    ReplicaAnnounced, "replica-announced", &[], "", Bool, "yes", true,
+        NO_EFFECT;
+    ReplicaIgnoreDiskWriteErrors, "replica-ignore-disk-write-errors", &[], "", Bool, "no", true,
+        NO_EFFECT;
+    SanitizeDumpPayload, "sanitize-dump-payload", &[], "", Enum(&["no", "yes", "clients"]), "no", true,
+        NO_EFFECT;
+    ServerCpulist, "server_cpulist", &[], "", Text, "", false,
+        NO_EFFECT;
+    SetProcTitle, "set-proc-title", &[], "", Bool, "yes", false,
+        NO_EFFECT;
+    SocketMarkId, "socket-mark-id", &[], "", Int { min: 0, max: i64::MAX }, "0", false,
+        NO_EFFECT;
+    SyslogEnabled, "syslog-enabled", &[], "", Bool, "no", false,
+        NO_EFFECT;
+    SyslogFacility, "syslog-facility", &[], "", Text, "local0", false,
+        NO_EFFECT;
+    SyslogIdent, "syslog-ident", &[], "", Text, "redis", false,
+        NO_EFFECT;
+    Unixsocket, "unixsocket", &[], "", Text, "", false,
+        NO_EFFECT;
+    Unixsocketperm, "unixsocketperm", &[], "", Int { min: 0, max: i64::MAX }, "0", false,
+        NO_EFFECT;
 }
 
 impl P {
@@ -244,6 +369,11 @@ pub enum Parsed {
 }
 
 impl Param {
+    /// False for parameters kept only for compatibility ([`NO_EFFECT`]).
+    pub fn has_effect(&self) -> bool {
+        self.doc != NO_EFFECT
+    }
+
     /// Parses and checks `text`; the error says what is wrong (the caller
     /// names the parameter or the key).
     pub fn parse(&self, text: &str) -> Result<Parsed, String> {
@@ -277,6 +407,9 @@ impl Param {
                 Ok(Parsed::Int(v.min(i64::MAX as u64) as i64))
             }
             Bool => match text.to_ascii_lowercase().as_str() {
+                "yes" | "true" if self.id == P::Appendonly => {
+                    Err(crate::errors::APPENDONLY_UNSUPPORTED.to_string())
+                }
                 "yes" | "true" => Ok(Parsed::Int(1)),
                 "no" | "false" => Ok(Parsed::Int(0)),
                 _ => Err("argument must be 'yes' or 'no'".into()),

@@ -511,7 +511,9 @@ async fn drain_and_save(server: &Arc<Server>) -> Result<(), String> {
     let save = match *server.lifecycle.mode.lock() {
         ShutdownSave::Default => eng.persist.enabled && on_shutdown,
         ShutdownSave::Skip => false,
-        ShutdownSave::Force => eng.persist.enabled,
+        // SHUTDOWN SAVE writes the snapshot file even with periodic
+        // snapshots off, as redis-server does with `save ""`.
+        ShutdownSave::Force => true,
     };
     if save {
         // Wait for a running BGSAVE, then write the final image.
