@@ -40,6 +40,10 @@ const CHECKED: &[(&str, &str)] = &[
     ("hash-max-listpack-value", "engine_parameters_take_effect"),
     ("busy-reply-threshold", "busy_threshold_takes_effect"),
     ("appendonly", "engine_parameters_take_effect"),
+    (
+        "notify-keyspace-events",
+        "notifications::keyspace_events_match_redis_server",
+    ),
     ("list-max-listpack-size", "engine_parameters_take_effect"),
     ("set-max-intset-entries", "engine_parameters_take_effect"),
     ("zset-max-listpack-entries", "engine_parameters_take_effect"),

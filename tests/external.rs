@@ -4,23 +4,6 @@
 mod common;
 use std::process::Command;
 
-fn python(script: &str, args: &[String]) {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python");
-    let out = Command::new("python3")
-        .arg(format!("{dir}/{script}"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("python3 is required (run scripts/test)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    println!("{text}");
-    assert!(out.status.success(), "{script} failed:\n{text}");
-}
-
 #[test]
 fn differential_against_redis_server() {
     let ours = common::redistill(&[]);
@@ -35,20 +18,20 @@ fn differential_against_redis_server() {
     if let Ok(seed) = std::env::var("DIFF_SEED") {
         args.extend(["--seed".into(), seed]);
     }
-    python("differential.py", &args);
+    common::run_python("differential.py", &args);
     ours.assert_healthy();
 }
 
 #[test]
 fn redis_py_client_works() {
     let ours = common::redistill(&[]);
-    python("client_redis_py.py", &[ours.port.to_string()]);
+    common::run_python("client_redis_py.py", &[ours.port.to_string()]);
 }
 
 #[test]
 fn django_caches_on_two_databases_stay_apart() {
     let ours = common::redistill(&[]);
-    python("client_django.py", &[ours.port.to_string()]);
+    common::run_python("client_django.py", &[ours.port.to_string()]);
 }
 
 #[test]

@@ -9,10 +9,9 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{info_u64, redis_server_with, redistill};
+use common::{info_u64, python_with_binary, redis_server_with, redistill, run_python};
 
 fn conn(port: u16) -> redis::Connection {
     redis::Client::open(format!("redis://127.0.0.1:{port}/"))
@@ -70,34 +69,11 @@ fn check_stream(master: u16, replica: u16, writes: usize, seed: u64) {
     );
 }
 
-/// Runs a script of tests/python; it must succeed.
-fn run_python(script: &str, args: &[String]) {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python");
-    let out = Command::new("python3")
-        .arg(format!("{dir}/{script}"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("python3 is required (run scripts/test)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    println!("{text}");
-    assert!(out.status.success(), "{script} failed:\n{text}");
-}
-
 /// Replicas and the master killed and restarted, links cut, under a
 /// steady write load; the three datasets agree at the end.
 #[test]
 fn datasets_agree_after_kills_and_restarts_under_load() {
     python_with_binary("replication_chaos.py");
-}
-
-/// Runs a script of tests/python with the Redistill binary's path.
-fn python_with_binary(script: &str) {
-    run_python(script, &[env!("CARGO_BIN_EXE_redistill").to_string()]);
 }
 
 /// Three Redistill servers and three redis-sentinel processes; the master

@@ -3,6 +3,7 @@
 //! Counters are stored as integers and keep their TTL when updated.
 
 use super::{int_arg, Ctx};
+use crate::engine::store::notify::class;
 use crate::engine::store::{Access, Kind, Value};
 use crate::errors::{self, CmdResult};
 use crate::numeric::{self, FloatAdd};
@@ -30,6 +31,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], incr: i64) -> CmdResult {
         }
     }
     ctx.out.int(next);
+    ctx.notify(class::STRING, "incrby", key);
     Ok(())
 }
 
@@ -76,5 +78,6 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     // Replicas get the result, not the float arithmetic.
     ctx.propagate(&[&b"SET"[..], args[1], &result, b"KEEPTTL"]);
+    ctx.notify(class::STRING, "incrbyfloat", args[1]);
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! milliseconds; a time already past deletes the key at once.
 
 use super::{eq_ic, int_arg, Ctx};
+use crate::engine::store::notify::class;
 use crate::engine::store::Access;
 use crate::errors::{self, CmdResult};
 
@@ -73,6 +74,7 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], seconds: bool, relative: bool) 
         k.shard.set_expire(pos, when as u64);
     }
     ctx.out.int(1);
+    ctx.notify(class::GENERIC, if past { "del" } else { "expire" }, args[1]);
     if past {
         ctx.propagate(&[&b"DEL"[..], args[1]]);
     } else if ctx.feeding() {
@@ -134,6 +136,7 @@ pub fn persist(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         Some(pos) if k.shard.entry(pos).expire_at != 0 => {
             k.shard.set_expire(pos, 0);
             ctx.out.int(1);
+            ctx.notify(class::GENERIC, "persist", args[1]);
         }
         _ => ctx.out.int(0),
     }

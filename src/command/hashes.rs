@@ -4,6 +4,7 @@
 
 use super::{eq_ic, int_arg, Ctx};
 use crate::engine::store::glob::glob_match;
+use crate::engine::store::notify::class;
 use crate::engine::store::{Access, HashValue, Kind, Shard, Value};
 use crate::engine::unit::KeyRef;
 use crate::errors::{self, CmdResult};
@@ -37,11 +38,13 @@ fn write_hash(k: &mut KeyRef) -> CmdResult<usize> {
     k.find_or_create(Kind::Hash, || Value::Hash(HashValue::default()))
 }
 
-/// Removes `pos` when its hash became empty (after a failed write on a new key).
-fn drop_if_empty(s: &mut Shard, pos: usize) {
-    if matches!(&s.entry(pos).value, Value::Hash(h) if h.is_empty()) {
+/// Removes `pos` when its hash became empty; true when it did.
+fn drop_if_empty(s: &mut Shard, pos: usize) -> bool {
+    let empty = matches!(&s.entry(pos).value, Value::Hash(h) if h.is_empty());
+    if empty {
         s.remove_at(pos);
     }
+    empty
 }
 
 fn hset_generic(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult<i64> {
@@ -58,6 +61,7 @@ fn hset_generic(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult<i64> {
             .filter(|p| hv.set(p[0], p[1], &limits))
             .count()
     });
+    ctx.notify(class::HASH, "hset", args[1]);
     Ok(added as i64)
 }
 
@@ -82,6 +86,9 @@ pub fn hsetnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         && k.shard
             .update(pos, |v| hash_mut(v).set(args[2], args[3], &limits));
     ctx.out.int(added as i64);
+    if added {
+        ctx.notify(class::HASH, "hset", args[1]);
+    }
     Ok(())
 }
 
@@ -160,8 +167,12 @@ pub fn hdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         let hv = hash_mut(v);
         args[2..].iter().filter(|f| hv.remove(f)).count()
     });
-    drop_if_empty(k.shard, pos);
+    let emptied = drop_if_empty(k.shard, pos);
     ctx.out.int(removed as i64);
+    ctx.notify(class::HASH, "hdel", args[1]);
+    if emptied {
+        ctx.notify(class::GENERIC, "del", args[1]);
+    }
     Ok(())
 }
 
@@ -210,6 +221,7 @@ pub fn hincrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     k.shard
         .update(pos, |v| hash_mut(v).set(args[2], text, &limits));
     ctx.out.int(next);
+    ctx.notify(class::HASH, "hincrby", args[1]);
     Ok(())
 }
 
@@ -238,6 +250,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     ctx.out.bulk(&result);
     // Replicas get the result, not the float arithmetic.
     ctx.propagate(&[&b"HSET"[..], args[1], args[2], &result]);
+    ctx.notify(class::HASH, "hincrbyfloat", args[1]);
     Ok(())
 }
 

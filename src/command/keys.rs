@@ -7,6 +7,7 @@ use super::table::CommandSpec;
 use super::{eq_ic, After, Ctx};
 use crate::engine::evict;
 use crate::engine::store::glob::glob_match;
+use crate::engine::store::notify::class;
 use crate::engine::store::{Access, Entry, Value};
 use crate::errors::{self, CmdResult};
 use crate::numeric;
@@ -18,10 +19,13 @@ pub const OUTPUT_LIMIT: usize = 64 * 1024 * 1024;
 
 pub fn del(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let db = ctx.sess.db;
-    let n = args[1..]
-        .iter()
-        .filter(|k| ctx.unit.key(db, k).delete())
-        .count();
+    let mut n = 0;
+    for key in &args[1..] {
+        if ctx.unit.key(db, key).delete() {
+            n += 1;
+            ctx.notify(class::GENERIC, "del", key);
+        }
+    }
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -149,6 +153,8 @@ fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> CmdResult {
     let pos = s.find(Access::PEEK).expect("checked above");
     let entry = s.shard.remove_at(pos);
     ctx.unit.key(db, dst).insert(entry.value, entry.expire_at);
+    ctx.notify(class::GENERIC, "rename_from", src);
+    ctx.notify(class::GENERIC, "rename_to", dst);
     super::blocking::signal(ctx, dst);
     reply_done(ctx, true);
     Ok(())
@@ -225,6 +231,7 @@ pub fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         d.delete();
     }
     d.insert(value, expire_at);
+    ctx.notify_in(target, class::GENERIC, "copy_to", dst);
     ctx.eng.blocking.signal(target, dst);
     ctx.out.int(1);
     Ok(())
@@ -251,6 +258,8 @@ pub fn move_key(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     ctx.unit
         .key(target, key)
         .insert(entry.value, entry.expire_at);
+    ctx.notify_in(cur, class::GENERIC, "move_from", key);
+    ctx.notify_in(target, class::GENERIC, "move_to", key);
     ctx.eng.blocking.signal(target, key);
     ctx.out.int(1);
     Ok(())

@@ -5,6 +5,7 @@
 
 use super::blocking::{self, BlockOp, End};
 use super::{eq_ic, int_arg, Ctx};
+use crate::engine::store::notify::class;
 use crate::engine::store::{Access, Kind, ListLimits, ListValue, Value};
 use crate::engine::unit::KeyRef;
 use crate::errors::{self, CmdResult};
@@ -79,6 +80,7 @@ fn push_generic(ctx: &mut Ctx, args: &[&[u8]], end: End, only_existing: bool) ->
         l.len()
     });
     ctx.out.int(len as i64);
+    ctx.notify(class::LIST, push_event(end), args[1]);
     blocking::signal(ctx, args[1]);
     Ok(())
 }
@@ -98,8 +100,23 @@ pub fn rpushx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 // ------------------------------------------------------------ pop
 
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    }
+}
+
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
+    }
+}
+
 /// Pops up to `count` elements from one end of the list at `k` (which must
-/// hold a list), deleting the key when it empties.
+/// hold a list), deleting the key when it empties; publishes the `lpop` or
+/// `rpop` (and `del`) keyspace events.
 pub(super) fn pop_from(
     k: &mut KeyRef,
     pos: usize,
@@ -107,6 +124,23 @@ pub(super) fn pop_from(
     count: usize,
     limits: &ListLimits,
 ) -> Vec<Vec<u8>> {
+    let key = k.shard.entry(pos).key.to_vec();
+    let (items, emptied) = pop_quietly(k, pos, end, count, limits);
+    k.shard.notify(class::LIST, pop_event(end), &key);
+    if emptied {
+        k.shard.notify(class::GENERIC, "del", &key);
+    }
+    items
+}
+
+/// [`pop_from`] without keyspace events; also says whether the key went.
+fn pop_quietly(
+    k: &mut KeyRef,
+    pos: usize,
+    end: End,
+    count: usize,
+    limits: &ListLimits,
+) -> (Vec<Vec<u8>>, bool) {
     let (items, empty) = k.shard.update(pos, |v| {
         let l = as_list_mut(v);
         let mut items = Vec::with_capacity(count.min(l.len()));
@@ -121,7 +155,7 @@ pub(super) fn pop_from(
     if empty {
         k.shard.remove_at(pos);
     }
-    items
+    (items, empty)
 }
 
 /// `value is out of range, must be positive`: the count of LPOP, RPOP,
@@ -176,8 +210,9 @@ pub fn rpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 // ------------------------------------------------------------ reads
 
 pub fn llen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let access = ctx.access(Access::READ);
     let mut k = ctx.unit.key(ctx.sess.db, args[1]);
-    let n = read_list(&mut k, Access::PEEK)?.map_or(0, ListValue::len);
+    let n = read_list(&mut k, access)?.map_or(0, ListValue::len);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -339,6 +374,7 @@ pub fn lset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     k.shard
         .update(pos, |v| as_list_mut(v).set(i as usize, args[3], &limits));
     ctx.out.ok();
+    ctx.notify(class::LIST, "lset", args[1]);
     Ok(())
 }
 
@@ -366,6 +402,7 @@ pub fn linsert(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         l.len()
     });
     ctx.out.int(len as i64);
+    ctx.notify(class::LIST, "linsert", args[1]);
     Ok(())
 }
 
@@ -390,6 +427,10 @@ pub fn lrem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         k.shard.remove_at(pos);
     }
     ctx.out.int(removed as i64);
+    ctx.notify(class::LIST, "lrem", args[1]);
+    if empty {
+        ctx.notify(class::GENERIC, "del", args[1]);
+    }
     Ok(())
 }
 
@@ -400,12 +441,20 @@ pub fn ltrim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut k = ctx.unit.key(ctx.sess.db, args[1]);
     if let Some(pos) = k.find_kind(Access::WRITE, Kind::List)? {
         let len = as_list(k.value(pos)).len();
-        match rank_range(start, end, len) {
+        let emptied = match rank_range(start, end, len) {
             None => {
                 k.shard.remove_at(pos);
+                true
             }
-            Some((a, b)) if a == 0 && b + 1 == len => {}
-            Some((a, b)) => k.shard.update(pos, |v| as_list_mut(v).trim(a, b, &limits)),
+            Some((a, b)) if a == 0 && b + 1 == len => false,
+            Some((a, b)) => {
+                k.shard.update(pos, |v| as_list_mut(v).trim(a, b, &limits));
+                false
+            }
+        };
+        ctx.notify(class::LIST, "ltrim", args[1]);
+        if emptied {
+            ctx.notify(class::GENERIC, "del", args[1]);
         }
     }
     ctx.out.ok();
@@ -433,17 +482,29 @@ pub(super) fn move_element(
     };
     ctx_unit.key(db, dst).find_kind(Access::WRITE, Kind::List)?;
     let mut s = ctx_unit.key(db, src);
-    let item = pop_from(&mut s, spos, from, 1, limits)
-        .pop()
-        .expect("a list is never empty");
+    // Events in Redis's order: the push on the destination, then the pop
+    // (and the deletion) of the source.
+    let (mut items, emptied) = pop_quietly(&mut s, spos, from, 1, limits);
+    let item = items.pop().expect("a list is never empty");
     let mut d = ctx_unit.key(db, dst);
     let dpos = match d.find_kind(Access::WRITE, Kind::List)? {
         Some(p) => p,
+        // A one-element list moved onto itself was the same list all along
+        // (Redis pushes before it deletes the source): no new key.
+        None if src == dst => {
+            d.shard
+                .insert_loaded(d.hash, dst, Value::List(ListValue::default()), 0, d.now)
+        }
         None => d.insert(Value::List(ListValue::default()), 0),
     };
     d.shard.update(dpos, |v| {
         as_list_mut(v).push(to == End::Left, &item, limits)
     });
+    d.shard.notify(class::LIST, push_event(to), dst);
+    d.shard.notify(class::LIST, pop_event(from), src);
+    if emptied && src != dst {
+        d.shard.notify(class::GENERIC, "del", src);
+    }
     Ok(Some(item))
 }
 

@@ -282,6 +282,19 @@ impl Ctx<'_, '_> {
         }
     }
 
+    /// Publishes a keyspace notification (`notify-keyspace-events`) for
+    /// `key` in the client's database.
+    #[inline]
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        self.notify_in(self.sess.db, class, event, key);
+    }
+
+    /// [`Ctx::notify`] for a key of database `db`.
+    #[inline]
+    pub fn notify_in(&self, db: usize, class: u32, event: &str, key: &[u8]) {
+        self.eng.dbs.shared().notifier.emit(class, event, key, db);
+    }
+
     /// Feeds nothing for this command (it changed nothing).
     pub fn propagate_nothing(&mut self) {
         self.fed = true;

@@ -4,6 +4,7 @@
 use super::hashes::parse_scan_options;
 use super::{int_arg, Ctx};
 use crate::engine::store::glob::glob_match;
+use crate::engine::store::notify::class;
 use crate::engine::store::set::Member;
 use crate::engine::store::{Access, Kind, SetValue, Value};
 use crate::engine::unit::KeyRef;
@@ -57,6 +58,7 @@ pub fn sadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         .shard
         .update(pos, |v| as_set_mut(v).insert_all(&args[2..], &limits));
     ctx.out.int(added as i64);
+    ctx.notify(class::SET, "sadd", args[1]);
     Ok(())
 }
 
@@ -79,6 +81,10 @@ pub fn srem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         k.shard.remove_at(pos);
     }
     ctx.out.int(removed as i64);
+    ctx.notify(class::SET, "srem", args[1]);
+    if empty {
+        ctx.notify(class::GENERIC, "del", args[1]);
+    }
     Ok(())
 }
 
@@ -117,8 +123,9 @@ pub fn smembers(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 pub fn scard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let access = ctx.access(Access::READ);
     let mut k = ctx.unit.key(ctx.sess.db, args[1]);
-    let n = read_set(&mut k, Access::PEEK)?.map_or(0, SetValue::len);
+    let n = read_set(&mut k, access)?.map_or(0, SetValue::len);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -179,6 +186,10 @@ pub fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// SPOP picks at random: replicas get the members it took (SREM), or DEL
 /// when it took them all.
 fn propagate_popped(ctx: &mut Ctx, key: &[u8], members: &[Vec<u8>], emptied: bool) {
+    ctx.notify(class::SET, "spop", key);
+    if emptied {
+        ctx.notify(class::GENERIC, "del", key);
+    }
     if !ctx.feeding() {
         return ctx.propagate_nothing();
     }
@@ -279,15 +290,23 @@ pub fn smove(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if empty {
         s.shard.remove_at(spos);
     }
+    ctx.notify(class::SET, "srem", src);
+    if empty {
+        ctx.notify(class::GENERIC, "del", src);
+    }
     let mut d = ctx.unit.key(db, dst);
     let dpos = match d.find_kind(Access::WRITE, Kind::Set)? {
         Some(p) => p,
         None => d.insert(Value::Set(SetValue::default()), 0),
     };
-    if !as_set(d.value(dpos)).contains(m) {
+    let added = !as_set(d.value(dpos)).contains(m);
+    if added {
         d.shard.update(dpos, |v| as_set_mut(v).insert(m, &limits));
     }
     ctx.out.int(1);
+    if added {
+        ctx.notify(class::SET, "sadd", dst);
+    }
     Ok(())
 }
 
@@ -384,21 +403,30 @@ fn algebra_store(ctx: &mut Ctx, args: &[&[u8]], op: Op) -> CmdResult {
     let hashes: Vec<u64> = keys.iter().map(|k| ctx.unit.hash(k)).collect();
     ctx.unit.lock_keys(db, &hashes);
     let members = compute(ctx, &args[2..], op, usize::MAX)?;
-    store_members(ctx, dst, &members);
+    let event = match op {
+        Op::Inter => "sinterstore",
+        Op::Union => "sunionstore",
+        Op::Diff => "sdiffstore",
+    };
+    store_members(ctx, dst, &members, event);
     ctx.out.int(members.len() as i64);
     Ok(())
 }
 
-/// Replaces `dst` with a set of `members` (deleting it when there are none).
-fn store_members(ctx: &mut Ctx, dst: &[u8], members: &[Vec<u8>]) {
+/// Replaces `dst` with a set of `members` (deleting it when there are none)
+/// and publishes `event` (or `del`).
+fn store_members(ctx: &mut Ctx, dst: &[u8], members: &[Vec<u8>], event: &str) {
     let limits = ctx.eng.set_limits();
     let mut d = ctx.unit.key(ctx.sess.db, dst);
     if members.is_empty() {
-        d.delete();
+        if d.delete() {
+            ctx.notify(class::GENERIC, "del", dst);
+        }
         return;
     }
     let value = SetValue::from_members(members.iter().map(Vec::as_slice), &limits);
     d.upsert(Value::Set(value), false);
+    ctx.notify(class::SET, event, dst);
 }
 
 pub fn sinter(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {

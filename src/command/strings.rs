@@ -2,6 +2,7 @@
 //! multi-key MSET/MSETNX/MGET (atomic: dispatch locks their shards together).
 
 use super::{eq_ic, int_arg, Ctx};
+use crate::engine::store::notify::class;
 use crate::engine::store::{Access, Kind, Value};
 use crate::errors::{self, CmdResult};
 use crate::protocol::Reply;
@@ -172,6 +173,10 @@ fn set_generic(
     if expire_at != 0 {
         k.shard.set_expire(pos, expire_at);
     }
+    ctx.notify(class::STRING, "set", key);
+    if expire_at != 0 {
+        ctx.notify(class::GENERIC, "expire", key);
+    }
     Ok(true)
 }
 
@@ -206,6 +211,7 @@ pub fn setnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     } else {
         k.insert(Value::from_bytes(args[2]), 0);
         ctx.out.int(1);
+        ctx.notify(class::STRING, "set", args[1]);
     }
     Ok(())
 }
@@ -242,6 +248,7 @@ pub fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             let e = k.shard.remove_at(pos);
             bulk_value(ctx.out, &e.value);
             ctx.propagate(&[&b"DEL"[..], args[1]]);
+            ctx.notify(class::GENERIC, "del", args[1]);
         }
     }
     Ok(())
@@ -281,6 +288,14 @@ pub fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     } else if flags & F_PERSIST != 0 && k.shard.entry(pos).expire_at != 0 {
         k.shard.set_expire(pos, 0);
         feed = Some(vec![b"PERSIST".to_vec(), key]);
+    }
+    if let Some(cmd) = &feed {
+        let event = match cmd[0].as_slice() {
+            b"DEL" => "del",
+            b"PERSIST" => "persist",
+            _ => "expire",
+        };
+        ctx.notify(class::GENERIC, event, args[1]);
     }
     match feed {
         Some(cmd) => ctx.propagate(&cmd),
@@ -331,6 +346,7 @@ pub fn append(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ctx.out.int(len as i64);
         }
     }
+    ctx.notify(class::STRING, "append", args[1]);
     Ok(())
 }
 
@@ -416,6 +432,7 @@ pub fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         raw.len()
     });
     ctx.out.int(len as i64);
+    ctx.notify(class::STRING, "setrange", args[1]);
     Ok(())
 }
 
@@ -427,6 +444,7 @@ pub fn mset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.unit
             .key(ctx.sess.db, pair[0])
             .upsert(Value::from_bytes(pair[1]), false);
+        ctx.notify(class::STRING, "set", pair[0]);
     }
     ctx.out.ok();
     Ok(())
@@ -448,6 +466,7 @@ pub fn msetnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.unit
             .key(db, pair[0])
             .upsert(Value::from_bytes(pair[1]), false);
+        ctx.notify(class::STRING, "set", pair[0]);
     }
     ctx.out.int(1);
     Ok(())

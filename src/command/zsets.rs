@@ -9,6 +9,7 @@ use super::hashes::parse_scan_options;
 use super::lists::{positive_count, rank_range};
 use super::{eq_ic, int_arg, Ctx};
 use crate::engine::store::glob::glob_match;
+use crate::engine::store::notify::class;
 use crate::engine::store::zset::Change;
 use crate::engine::store::{Access, Kind, SetValue, Value, ZSetValue};
 use crate::engine::unit::{KeyRef, Unit};
@@ -422,6 +423,9 @@ pub fn zadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         // Created for nothing (every pair refused): no empty set stays.
         k.shard.remove_at(pos);
     }
+    if added + updated > 0 {
+        ctx.notify(class::ZSET, if incr { "zincr" } else { "zadd" }, args[1]);
+    }
     if nan {
         return Err(errors::SCORE_NAN);
     }
@@ -462,6 +466,7 @@ pub fn zincrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         .shard
         .update(pos, |v| as_zset_mut(v).set(args[3], score, &limits));
     if changed != Change::Unchanged {
+        ctx.notify(class::ZSET, "zincr", args[1]);
         blocking::signal(ctx, args[1]);
     }
     reply_score(ctx.out, score);
@@ -471,8 +476,9 @@ pub fn zincrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 // ------------------------------------------------------------ reads
 
 pub fn zcard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let access = ctx.access(Access::READ);
     let mut k = ctx.unit.key(ctx.sess.db, args[1]);
-    let n = read_zset(&mut k, Access::PEEK)?.map_or(0, ZSetValue::len);
+    let n = read_zset(&mut k, access)?.map_or(0, ZSetValue::len);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -522,8 +528,9 @@ pub fn zrevrank(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 pub fn zcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let min = parse_score_bound(args[2])?;
     let max = parse_score_bound(args[3])?;
+    let access = ctx.access(Access::READ);
     let mut k = ctx.unit.key(ctx.sess.db, args[1]);
-    let n = read_zset(&mut k, Access::PEEK)?.map_or(0, |z| {
+    let n = read_zset(&mut k, access)?.map_or(0, |z| {
         let (a, b) = score_ranks(z, min, max);
         b - a
     });
@@ -534,8 +541,9 @@ pub fn zcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 pub fn zlexcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let min = parse_lex_bound(args[2])?;
     let max = parse_lex_bound(args[3])?;
+    let access = ctx.access(Access::READ);
     let mut k = ctx.unit.key(ctx.sess.db, args[1]);
-    let n = read_zset(&mut k, Access::PEEK)?.map_or(0, |z| {
+    let n = read_zset(&mut k, access)?.map_or(0, |z| {
         let (a, b) = lex_ranks(z, &min, &max, false);
         b - a
     });
@@ -681,17 +689,20 @@ pub fn zrangestore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             None => Vec::new(),
         }
     };
-    store_entries(ctx, dst, &items);
+    store_entries(ctx, dst, &items, "zrangestore");
     ctx.out.int(items.len() as i64);
     Ok(())
 }
 
-/// Replaces `dst` with a sorted set of `items` (deleted when there are none).
-fn store_entries(ctx: &mut Ctx, dst: &[u8], items: &[(Vec<u8>, f64)]) {
+/// Replaces `dst` with a sorted set of `items` (deleted when there are
+/// none) and publishes `event` (or `del`).
+fn store_entries(ctx: &mut Ctx, dst: &[u8], items: &[(Vec<u8>, f64)], event: &str) {
     let limits = ctx.eng.zset_limits();
     let mut d = ctx.unit.key(ctx.sess.db, dst);
     if items.is_empty() {
-        d.delete();
+        if d.delete() {
+            ctx.notify(class::GENERIC, "del", dst);
+        }
         return;
     }
     let first_len = items.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
@@ -700,15 +711,17 @@ fn store_entries(ctx: &mut Ctx, dst: &[u8], items: &[(Vec<u8>, f64)]) {
         z.set(m, *s, &limits);
     }
     d.upsert(Value::ZSet(z), false);
+    ctx.notify(class::ZSET, event, dst);
     blocking::signal(ctx, dst);
 }
 
 // ------------------------------------------------------------ removal
 
-/// Removes the entries with ranks `from..to`; returns how many.
-fn remove_ranks(k: &mut KeyRef, pos: usize, from: usize, to: usize) -> usize {
+/// Removes the entries with ranks `from..to`; returns how many, and
+/// whether the key went with them.
+fn remove_ranks(k: &mut KeyRef, pos: usize, from: usize, to: usize) -> (usize, bool) {
     if from >= to {
-        return 0;
+        return (0, false);
     }
     let members: Vec<Vec<u8>> = as_zset(k.value(pos))
         .walk(from, false)
@@ -725,7 +738,7 @@ fn remove_ranks(k: &mut KeyRef, pos: usize, from: usize, to: usize) -> usize {
     if empty {
         k.shard.remove_at(pos);
     }
-    members.len()
+    (members.len(), empty)
 }
 
 pub fn zrem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
@@ -750,6 +763,10 @@ pub fn zrem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         k.shard.remove_at(pos);
     }
     ctx.out.int(n as i64);
+    ctx.notify(class::ZSET, "zrem", args[1]);
+    if empty {
+        ctx.notify(class::GENERIC, "del", args[1]);
+    }
     Ok(())
 }
 
@@ -768,8 +785,19 @@ fn remrange(ctx: &mut Ctx, args: &[&[u8]], by: By) -> CmdResult {
         By::Score(min, max) => score_ranks(z, *min, *max),
         By::Lex(min, max) => lex_ranks(z, min, max, false),
     };
-    let n = remove_ranks(&mut k, pos, from, to);
+    let (n, emptied) = remove_ranks(&mut k, pos, from, to);
     ctx.out.int(n as i64);
+    if n > 0 {
+        let event = match by {
+            By::Rank(..) => "zremrangebyrank",
+            By::Score(..) => "zremrangebyscore",
+            By::Lex(..) => "zremrangebylex",
+        };
+        ctx.notify(class::ZSET, event, args[1]);
+        if emptied {
+            ctx.notify(class::GENERIC, "del", args[1]);
+        }
+    }
     Ok(())
 }
 
@@ -813,6 +841,14 @@ fn pop_entries(k: &mut KeyRef, pos: usize, max: bool, count: usize) -> Vec<(Vec<
     });
     if empty {
         k.shard.remove_at(pos);
+    }
+    if !items.is_empty() {
+        let key = k.key;
+        k.shard
+            .notify(class::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+        if empty {
+            k.shard.notify(class::GENERIC, "del", key);
+        }
     }
     items
 }
@@ -1253,7 +1289,12 @@ fn algebra_store(ctx: &mut Ctx, args: &[&[u8]], op: SetOp, name: &str) -> CmdRes
     let inputs = load_inputs(ctx, &keys)?;
     let (weights, agg, _) = parse_algebra_options(args, 3 + keys.len(), keys.len(), op, true)?;
     let result = compute(inputs, &weights, agg, op);
-    store_entries(ctx, args[1], &result);
+    let event = match op {
+        SetOp::Union => "zunionstore",
+        SetOp::Inter => "zinterstore",
+        SetOp::Diff => "zdiffstore",
+    };
+    store_entries(ctx, args[1], &result, event);
     ctx.out.int(result.len() as i64);
     Ok(())
 }

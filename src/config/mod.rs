@@ -7,6 +7,7 @@
 //! table before the server starts; an unknown key, a wrong type or a bad
 //! value is an error that names the key. Hot-path readers load one atomic.
 
+pub mod keyspace_events;
 pub mod params;
 pub mod rewrite;
 
@@ -121,6 +122,10 @@ impl Settings {
     /// The value as CONFIG GET shows it.
     pub fn render(&self, p: P) -> String {
         let param = p.param();
+        if p == P::NotifyKeyspaceEvents {
+            let flags = keyspace_events::parse(&self.text(p)).unwrap_or(0);
+            return keyspace_events::render(flags);
+        }
         if param.kind.is_numeric() {
             param.render_int(self.int(p))
         } else {

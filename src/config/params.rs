@@ -179,6 +179,8 @@ params! {
         "Address this replica announces to its master (REPLCONF ip-address).";
     ReplicaAnnouncePort, "replica-announce-port", &["slave-announce-port"], "", Int { min: 0, max: 65535 }, "0", false,
         "Port this replica announces to its master (0: its own port).";
+    NotifyKeyspaceEvents, "notify-keyspace-events", &[], "", Text, "", true,
+        "Keyspace notification classes published over Pub/Sub (K, E, g, $, l, s, h, z, x, e, t, m, d, n, A); empty = off.";
     Save, "save", &[], "", List, "", false,
         "Redis's save points (Redistill uses snapshot-interval).";
     Appendonly, "appendonly", &[], "", Bool, "no", true,
@@ -424,6 +426,11 @@ impl Param {
                         words.join(", ")
                     )
                 }),
+            // Kept as given: the rendering CONFIG GET shows loses `n`
+            // next to `A`, as Redis's does.
+            Text if self.id == P::NotifyKeyspaceEvents => super::keyspace_events::parse(text)
+                .map(|_| Parsed::Text(text.to_string()))
+                .ok_or_else(|| super::keyspace_events::INVALID.to_string()),
             Text => Ok(Parsed::Text(text.to_string())),
             List => Ok(Parsed::Text(
                 text.split_whitespace().collect::<Vec<_>>().join(" "),

@@ -51,7 +51,7 @@ pub struct Engine {
     pub stats: Stats,
     pub slowlog: SlowLog,
     pub clients: ClientRegistry,
-    pub pubsub: pubsub::PubSub,
+    pub pubsub: Arc<pubsub::PubSub>,
     pub blocking: blocking::Blocking,
     pub persist: Persistence,
     pub started: Instant,
@@ -90,13 +90,16 @@ impl Engine {
         let databases = settings.uint(P::Databases) as usize;
         let workers = crate::config::worker_threads(settings.uint(P::Threads) as usize);
         let now = now_ms();
+        let dbs = Databases::new(databases, shards, settings.clone());
+        let pubsub = Arc::new(pubsub::PubSub::default());
+        dbs.shared().notifier.set_sink(pubsub.clone());
         Engine {
-            dbs: Databases::new(databases, shards, settings.clone()),
+            dbs,
             gate: Gate::new(workers + 2),
             stats: Stats::new(commands),
             slowlog: SlowLog::new(settings.clone()),
             clients: ClientRegistry::default(),
-            pubsub: pubsub::PubSub::default(),
+            pubsub,
             blocking: blocking::Blocking::default(),
             persist: Persistence::new(
                 settings.flag(P::Persistence),
@@ -315,6 +318,11 @@ impl Engine {
     /// After CONFIG SET: parts that keep a copy of a setting take the new
     /// value (the others read settings when they use them).
     pub fn setting_changed(&self, p: P) {
+        if p == P::NotifyKeyspaceEvents {
+            let classes = self.settings.text(P::NotifyKeyspaceEvents);
+            let flags = store::notify::class::parse(&classes).unwrap_or(0);
+            self.dbs.shared().notifier.set_flags(flags);
+        }
         if p == P::ReplBacklogSize {
             let size = self.settings.uint(P::ReplBacklogSize) as usize;
             self.dbs.shared().feed.set_backlog_size(size);

@@ -48,6 +48,12 @@ pub fn encode_push(resp3: bool, kind: &[u8], fields: &[&[u8]]) -> Vec<u8> {
     out
 }
 
+impl super::store::notify::EventSink for PubSub {
+    fn publish(&self, channel: &[u8], message: &[u8]) {
+        PubSub::publish(self, Space::Channel, channel, message, &mut |_, _| {}, 0);
+    }
+}
+
 impl PubSub {
     fn map(&self, space: Space) -> &RwLock<HashMap<Box<[u8]>, Subscribers>> {
         match space {

@@ -347,3 +347,27 @@ pub fn write_snapshot_of(path: &std::path::Path, n: u32) {
     }
     w.finish().unwrap();
 }
+
+/// Runs a script of tests/python (from that directory) and fails the test
+/// with its output when it fails.
+pub fn run_python(script: &str, args: &[String]) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python");
+    let out = Command::new("python3")
+        .arg(format!("{dir}/{script}"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("python3 is required (run scripts/test)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{text}");
+    assert!(out.status.success(), "{script} failed:\n{text}");
+}
+
+/// Runs a script of tests/python with the Redistill binary's path.
+pub fn python_with_binary(script: &str) {
+    run_python(script, &[env!("CARGO_BIN_EXE_redistill").to_string()]);
+}

@@ -2,6 +2,7 @@
 listening socket to a child as fd 3, and waiting for servers and states."""
 import os
 import socket
+import subprocess
 import time
 
 import redis
@@ -47,3 +48,32 @@ def wait_for(what, check, seconds=60):
             pass
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def owned_listener():
+    """A loopback listening socket for a child to serve (no port race)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(128)
+    return s
+
+
+def start_redistill(binary, tmp, name, extra, procs):
+    """Starts Redistill serving a listener of ours as fd 3; appends the
+    process to `procs` (for cleanup) and returns (process, port)."""
+    lst = owned_listener()
+    port = lst.getsockname()[1]
+    fd = lst.fileno()
+    log = open(os.path.join(tmp, f"{name}.log"), "w")
+    p = subprocess.Popen(
+        [binary, "--shards", "256", "--listen-fd", "3"] + extra,
+        preexec_fn=lambda: os.dup2(fd, 3),
+        pass_fds=keep_fds(fd),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp,
+    )
+    lst.close()
+    procs.append(p)
+    wait_ping(port)
+    return p, port

@@ -13,7 +13,6 @@ Usage: sentinel_failover.py REDISTILL_BINARY
 """
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,35 +22,9 @@ import time
 import redis
 from redis.sentinel import Sentinel
 
-from procs import free_port, keep_fds, wait_for, wait_ping
+from procs import free_port, start_redistill, wait_for, wait_ping
 
 PROCS = []
-
-
-def owned_listener():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen(128)
-    return s
-
-
-def start_redistill(binary, tmp, name, extra):
-    lst = owned_listener()
-    port = lst.getsockname()[1]
-    fd = lst.fileno()
-    log = open(os.path.join(tmp, f"{name}.log"), "w")
-    p = subprocess.Popen(
-        [binary, "--shards", "256", "--listen-fd", "3"] + extra,
-        preexec_fn=lambda: os.dup2(fd, 3),
-        pass_fds=keep_fds(fd),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp,
-    )
-    lst.close()
-    PROCS.append(p)
-    wait_ping(port)
-    return p, port
 
 
 def start_sentinel(tmp, i, master_port):
@@ -81,10 +54,10 @@ def start_sentinel(tmp, i, master_port):
 def main():
     binary = os.path.abspath(sys.argv[1])
     tmp = tempfile.mkdtemp(prefix="redistill-sentinel-")
-    master, mport = start_redistill(binary, tmp, "master", [])
+    master, mport = start_redistill(binary, tmp, "master", [], PROCS)
     replicas = []
     for i in range(2):
-        p, port = start_redistill(binary, tmp, f"replica{i}", ["--replicaof", f"127.0.0.1 {mport}"])
+        p, port = start_redistill(binary, tmp, f"replica{i}", ["--replicaof", f"127.0.0.1 {mport}"], PROCS)
         replicas.append((p, port))
     for _, port in replicas:
         wait_for("replica link", lambda port=port:

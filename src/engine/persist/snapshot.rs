@@ -304,7 +304,7 @@ pub fn load_image(
                 String::from_utf8_lossy(&e.key)
             ));
         }
-        shard.insert(hash, &e.key, value, e.expire_ms.unwrap_or(0), now_ms);
+        shard.insert_loaded(hash, &e.key, value, e.expire_ms.unwrap_or(0), now_ms);
         loaded += 1;
         if loaded % 1_000_000 == 0 {
             tracing::info!(

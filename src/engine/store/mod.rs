@@ -17,6 +17,7 @@ pub mod hash;
 pub mod index;
 pub mod key;
 pub mod list;
+pub mod notify;
 pub mod set;
 pub mod shard;
 pub mod value;
@@ -63,6 +64,8 @@ pub struct StoreShared {
     /// This server follows a master: keys are expired by the master's DEL,
     /// not by this server.
     pub replica: AtomicBool,
+    /// Keyspace notifications (commands, expiry and eviction publish).
+    pub notifier: notify::Notifier,
 }
 
 /// Pending stream bytes a replica may fall behind by before it is
@@ -136,6 +139,12 @@ impl StoreShared {
                 REPLICA_OUTPUT_LIMIT,
             ),
             replica: AtomicBool::new(false),
+            notifier: {
+                let n = notify::Notifier::default();
+                let classes = settings.text(crate::config::P::NotifyKeyspaceEvents);
+                n.set_flags(notify::class::parse(&classes).unwrap_or(0));
+                n
+            },
             settings,
         }
     }

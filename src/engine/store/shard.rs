@@ -20,6 +20,7 @@ use std::sync::Arc;
 use super::entries::Entries;
 use super::index::Index;
 use super::key::Key;
+use super::notify::class;
 use super::value::Value;
 use super::StoreShared;
 use crate::engine::evict::{self, Choice, PolicyKind, PolicyState, ShardView};
@@ -379,7 +380,7 @@ impl Shard {
         if access.count {
             match found {
                 Some(_) => self.stats.hits += 1,
-                None => self.stats.misses += 1,
+                None => self.count_miss(key),
             }
         }
         if let Some(pos) = found {
@@ -388,6 +389,17 @@ impl Shard {
             }
         }
         found
+    }
+
+    /// Counts a read of a missing key and publishes its `keymiss` event
+    /// (kept out of line so the lookup stays small).
+    #[cold]
+    #[inline(never)]
+    fn count_miss(&mut self, key: &[u8]) {
+        self.stats.misses += 1;
+        self.shared
+            .notifier
+            .emit(class::KEY_MISS, "keymiss", key, self.db);
     }
 
     /// Refreshes the access time and policy bits of the entry at `pos`.
@@ -400,8 +412,24 @@ impl Shard {
         evict::on_access(kind, &mut e.meta);
     }
 
-    /// Inserts a key known to be absent; returns its position.
+    /// Inserts a key known to be absent; returns its position. A `new`
+    /// keyspace event is published.
     pub fn insert(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        value: Value,
+        expire_at: u64,
+        now_ms: u64,
+    ) -> usize {
+        let pos = self.insert_loaded(hash, key, value, expire_at, now_ms);
+        self.shared.notifier.emit(class::NEW, "new", key, self.db);
+        pos
+    }
+
+    /// Inserts a key known to be absent without a keyspace event (loading
+    /// a snapshot, as Redis loads without notifying).
+    pub fn insert_loaded(
         &mut self,
         hash: u64,
         key: &[u8],
@@ -523,8 +551,25 @@ impl Shard {
     /// expiry): counted as expired and fed to replicas as a DEL.
     fn expire_at_pos(&mut self, pos: usize) {
         self.feed_del(pos);
+        self.notify_at(class::EXPIRED, "expired", pos);
         self.remove_and_discard(pos);
         self.stats.expired += 1;
+    }
+
+    /// Publishes a keyspace notification for `key` in this shard's database
+    /// (for code that holds a shard but not a command context).
+    #[inline]
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        self.shared.notifier.emit(class, event, key, self.db);
+    }
+
+    /// Publishes a keyspace notification for the key at `pos`.
+    #[inline]
+    fn notify_at(&self, class: u32, event: &str, pos: usize) {
+        let notifier = &self.shared.notifier;
+        if notifier.wants(class) {
+            notifier.emit(class, event, &self.table.entries[pos].key, self.db);
+        }
     }
 
     /// Feeds `DEL key` for the entry at `pos` (it is about to go without a
@@ -602,6 +647,7 @@ impl Shard {
             visited += 1;
             if self.table.entries[self.sweep_cursor].is_expired(now_ms) {
                 self.feed_del(self.sweep_cursor);
+                self.notify_at(class::EXPIRED, "expired", self.sweep_cursor);
                 self.remove_and_discard(self.sweep_cursor);
                 removed += 1;
             } else {
@@ -648,6 +694,11 @@ impl Shard {
         };
         let expired = self.table.entries[pos].is_expired(now_ms);
         self.feed_del(pos);
+        if expired {
+            self.notify_at(class::EXPIRED, "expired", pos);
+        } else {
+            self.notify_at(class::EVICTED, "evicted", pos);
+        }
         self.remove_and_discard(pos);
         if expired {
             self.stats.expired += 1;
