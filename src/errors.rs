@@ -124,6 +124,16 @@ fixed! {
     COUNT_OUT_OF_RANGE = "ERR", "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
     SHUTDOWN_FAILED = "ERR", "ERR Errors trying to SHUTDOWN. Check logs.";
     NO_SHUTDOWN = "ERR", "ERR No shutdown in progress.";
+    TRACKING_ONE_REDIRECT = "ERR", "ERR A client can only redirect to a single other client";
+    TRACKING_NO_REDIRECT_CLIENT = "ERR", "ERR The client ID you want redirect to does not exist";
+    TRACKING_PREFIX_NEEDS_BCAST = "ERR", "ERR PREFIX option requires BCAST mode to be enabled";
+    TRACKING_SWITCH_BCAST = "ERR", "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.";
+    TRACKING_OPT_WITH_BCAST = "ERR", "ERR OPTIN and OPTOUT are not compatible with BCAST";
+    TRACKING_OPTIN_AND_OPTOUT = "ERR", "ERR You can't specify both OPTIN mode and OPTOUT mode";
+    TRACKING_SWITCH_OPT = "ERR", "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.";
+    CACHING_NOT_TRACKING = "ERR", "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled";
+    CACHING_YES_NEEDS_OPTIN = "ERR", "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.";
+    CACHING_NO_NEEDS_OPTOUT = "ERR", "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.";
     SAVE_IN_PROGRESS = "ERR", "ERR Background save already in progress";
     SAVE_FAILED = "ERR", "ERR";
     SLOWLOG_COUNT = "ERR", "ERR count should be greater than or equal to -1";
@@ -356,12 +366,22 @@ pub fn config_set_failed(name: &str, why: &str) -> CmdError {
     ))
 }
 
-/// `ERR Unknown option or number of arguments for CONFIG SET - 'x'`
 /// CONFIG REWRITE could not write the file.
 pub fn config_rewrite_failed(why: &str) -> CmdError {
     CmdError::new(format!("ERR Rewriting config file: {why}"))
 }
 
+/// Two CLIENT TRACKING prefixes of one client where one contains the
+/// other (`which`: "an existing prefix" or "another provided prefix").
+pub fn prefix_overlap(prefix: &[u8], other: &[u8], which: &str) -> CmdError {
+    CmdError::new(format!(
+        "ERR Prefix '{}' overlaps with {which} '{}'. Prefixes for a single client must not overlap.",
+        String::from_utf8_lossy(prefix),
+        String::from_utf8_lossy(other)
+    ))
+}
+
+/// `ERR Unknown option or number of arguments for CONFIG SET - 'x'`
 pub fn config_set_unknown(name: &[u8]) -> CmdError {
     with_arg(
         "Unknown option or number of arguments for CONFIG SET - '",

@@ -41,6 +41,10 @@ const CHECKED: &[(&str, &str)] = &[
     ("busy-reply-threshold", "busy_threshold_takes_effect"),
     ("appendonly", "engine_parameters_take_effect"),
     (
+        "tracking-table-max-keys",
+        "external::client_side_caching_invalidations",
+    ),
+    (
         "notify-keyspace-events",
         "notifications::keyspace_events_match_redis_server",
     ),

@@ -28,6 +28,18 @@ fn redis_py_client_works() {
     common::run_python("client_redis_py.py", &[ours.port.to_string()]);
 }
 
+/// Client-side caching as a caching client sees it (RESP3 pushes and a
+/// RESP2 REDIRECT), checked against redis-server first so the script's
+/// expectations are Redis's.
+#[test]
+fn client_side_caching_invalidations() {
+    let theirs = common::redis_server();
+    common::run_python("client_tracking.py", &[theirs.port.to_string()]);
+    let ours = common::redistill(&[]);
+    common::run_python("client_tracking.py", &[ours.port.to_string()]);
+    ours.assert_healthy();
+}
+
 #[test]
 fn django_caches_on_two_databases_stay_apart() {
     let ours = common::redistill(&[]);

@@ -168,6 +168,7 @@ fn run_command<'g>(
         return reject(sess, out, &errors::BUSY, Some(id));
     };
     let mut unit = Unit::within(held, &eng.dbs, now);
+    unit.writer = sess.handle.id;
     unit.set_read_only(spec.flags & table::READONLY != 0);
     let from_master = sess.handle.kind() == ClientKind::Master;
     unit.keep_expired = from_master;
@@ -313,6 +314,14 @@ pub(super) fn invoke<'e>(
             true
         }
     };
+    if sess.tracking.is_some() && spec.name != "client|caching" {
+        // Keys of reads are remembered for client-side caching (not those
+        // of EVAL_RO/EVALSHA_RO, whose keys are declared, not read).
+        let read = spec.flags & table::READONLY != 0
+            && !matches!(spec.name, "eval_ro" | "evalsha_ro")
+            && spec.group != "pubsub";
+        super::tracking::after_command(sess, eng, read, spec.keys(args));
+    }
     debug_assert!(
         after == After::Drop
             || crate::protocol::reply::count_frames(&out.as_bytes()[mark..]) == Some(expected),

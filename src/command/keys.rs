@@ -367,6 +367,8 @@ pub fn flush(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     } else {
         ctx.unit.flush_db(ctx.sess.db);
     }
+    // Clients caching keys drop everything (Redis does so for both).
+    ctx.eng.dbs.shared().tracking.flushed();
     ctx.out.ok();
     Ok(())
 }

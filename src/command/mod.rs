@@ -28,6 +28,7 @@ pub mod sets;
 pub mod strings;
 pub mod table;
 pub mod testing;
+pub mod tracking;
 pub mod txn;
 pub mod zsets;
 
@@ -151,6 +152,8 @@ pub struct Session {
     pub replica_hello: replication::Hello,
     /// The WAIT this client sits out, if any.
     pub waiting: Option<replication::WaitFor>,
+    /// Client-side caching mode (CLIENT TRACKING), if on.
+    pub tracking: Option<Box<tracking::TrackingState>>,
     /// When the current command started: set at the start of each batch and
     /// advanced as each command ends, so timing costs one clock read (the
     /// TSC, via quanta) per command.
@@ -180,6 +183,7 @@ impl Session {
             repl_offset: 0,
             replica_hello: Default::default(),
             waiting: None,
+            tracking: None,
             clock: quanta::Instant::now(),
         }
     }
@@ -213,6 +217,7 @@ impl Session {
         }
         txn::unwatch_all(self, eng);
         pubsub::leave_all(self, eng);
+        tracking::stop(self, eng);
     }
 
     /// Selects database `db` (already checked).

@@ -34,6 +34,7 @@ pub fn quit(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 pub fn reset(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     super::txn::discard(ctx.sess, ctx.eng);
     super::pubsub::leave_all(ctx.sess, ctx.eng);
+    super::tracking::stop(ctx.sess, ctx.eng);
     ctx.out.set_resp3(false);
     ctx.sess.handle.resp.store(2, Relaxed);
     *ctx.sess.handle.name.lock() = None;

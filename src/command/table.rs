@@ -10,7 +10,7 @@ use hashbrown::HashMap;
 use super::Ctx;
 use super::{
     admin, counters, expiry, hashes, introspect, keys, lists, persistence, pubsub, replication,
-    script, session as conn, sets, strings, txn, zsets,
+    script, session as conn, sets, strings, tracking, txn, zsets,
 };
 use crate::errors::CmdResult;
 
@@ -396,6 +396,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         cmd!("client|unblock", -3, NOSCRIPT | LOADING | STALE, NK, "connection", "5.0.0", "Unblock a client blocked in a blocking command from a different connection", "client-id:integer [TIMEOUT|ERROR]", conn::client_unblock),
         cmd!("client|no-touch", 3, STALE | LOADING, NK, "connection", "7.2.0", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "ON|OFF", conn::client_no_touch),
         cmd!("client|reply", 3, STALE | LOADING, NK, "connection", "3.2.0", "Instructs the server whether to reply to commands.", "ON|OFF|SKIP", conn::client_reply),
+        cmd!("client|tracking", -3, NOSCRIPT | LOADING | STALE, NK, "connection", "6.0.0", "Controls server-assisted client-side caching for the connection.", "ON|OFF [REDIRECT client-id:integer] [PREFIX prefix [PREFIX prefix ...]] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]", tracking::client_tracking),
+        cmd!("client|caching", 3, NOSCRIPT | LOADING | STALE, NK, "connection", "6.0.0", "Instructs the server whether to track the keys in the next request.", "YES|NO", tracking::client_caching),
+        cmd!("client|getredir", 2, NOSCRIPT | LOADING | STALE, NK, "connection", "6.0.0", "Returns the client ID to which the connection's tracking notifications are redirected.", "", tracking::client_getredir),
+        cmd!("client|trackinginfo", 2, NOSCRIPT | LOADING | STALE, NK, "connection", "6.2.0", "Returns information about server-assisted client-side caching for the connection.", "", tracking::client_trackinginfo),
         cmd!("client|help", 2, STALE | LOADING, NK, "connection", "5.0.0", "Returns helpful text about the different subcommands.", "", conn::client_help),
     ]),
     // Replication

@@ -181,6 +181,8 @@ params! {
         "Port this replica announces to its master (0: its own port).";
     NotifyKeyspaceEvents, "notify-keyspace-events", &[], "", Text, "", true,
         "Keyspace notification classes published over Pub/Sub (K, E, g, $, l, s, h, z, x, e, t, m, d, n, A); empty = off.";
+    TrackingTableMaxKeys, "tracking-table-max-keys", &[], "", Int { min: 0, max: i64::MAX }, "1000000", true,
+        "Most keys the client-side caching table remembers; past it the oldest are invalidated; 0 = no limit.";
     Save, "save", &[], "", List, "", false,
         "Redis's save points (Redistill uses snapshot-interval).";
     Appendonly, "appendonly", &[], "", Bool, "no", true,

@@ -247,3 +247,54 @@ impl ClientRegistry {
         self.len() == 0
     }
 }
+
+/// Invalidation messages of client-side caching, as Redis sends them: a
+/// RESP3 `invalidate` push to the tracking client or to the client it
+/// redirects to, or for a RESP2 redirect target in Pub/Sub mode a message
+/// on `__redis__:invalidate`. A vanished redirect target is reported to a
+/// RESP3 tracking client with `tracking-redir-broken`.
+impl super::store::tracking::InvalidationSink for ClientRegistry {
+    fn invalidate(&self, client: u64, redirect: u64, key: Option<&[u8]>) {
+        let Some(tracker) = self.get(client) else {
+            return;
+        };
+        let target = if redirect == 0 {
+            tracker.clone()
+        } else {
+            match self.get(redirect) {
+                Some(t) => t,
+                None => {
+                    if tracker.resp3() {
+                        let id = redirect.to_string();
+                        let mut msg = b">2\r\n$21\r\ntracking-redir-broken\r\n:".to_vec();
+                        msg.extend_from_slice(id.as_bytes());
+                        msg.extend_from_slice(b"\r\n");
+                        tracker.push(&msg);
+                    }
+                    return;
+                }
+            }
+        };
+        let mut msg = if target.resp3() {
+            b">2\r\n$10\r\ninvalidate\r\n".to_vec()
+        } else if redirect != 0 && target.subs.iter().any(|s| s.load(Relaxed) > 0) {
+            b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n".to_vec()
+        } else {
+            // RESP2 has no pushes on the tracking connection itself.
+            return;
+        };
+        match key {
+            Some(k) => {
+                msg.extend_from_slice(b"*1\r\n$");
+                msg.extend_from_slice(k.len().to_string().as_bytes());
+                msg.extend_from_slice(b"\r\n");
+                msg.extend_from_slice(k);
+                msg.extend_from_slice(b"\r\n");
+            }
+            // A flush: the tracking client's own protocol's null, as Redis.
+            None if tracker.resp3() => msg.extend_from_slice(b"_\r\n"),
+            None => msg.extend_from_slice(b"$-1\r\n"),
+        }
+        target.push(&msg);
+    }
+}

@@ -50,7 +50,7 @@ pub struct Engine {
     pub gate: Gate,
     pub stats: Stats,
     pub slowlog: SlowLog,
-    pub clients: ClientRegistry,
+    pub clients: Arc<ClientRegistry>,
     pub pubsub: Arc<pubsub::PubSub>,
     pub blocking: blocking::Blocking,
     pub persist: Persistence,
@@ -93,12 +93,14 @@ impl Engine {
         let dbs = Databases::new(databases, shards, settings.clone());
         let pubsub = Arc::new(pubsub::PubSub::default());
         dbs.shared().notifier.set_sink(pubsub.clone());
+        let clients = Arc::new(ClientRegistry::default());
+        dbs.shared().tracking.set_sink(clients.clone());
         Engine {
             dbs,
             gate: Gate::new(workers + 2),
             stats: Stats::new(commands),
             slowlog: SlowLog::new(settings.clone()),
-            clients: ClientRegistry::default(),
+            clients,
             pubsub,
             blocking: blocking::Blocking::default(),
             persist: Persistence::new(
@@ -318,6 +320,10 @@ impl Engine {
     /// After CONFIG SET: parts that keep a copy of a setting take the new
     /// value (the others read settings when they use them).
     pub fn setting_changed(&self, p: P) {
+        if p == P::TrackingTableMaxKeys {
+            let max = self.settings.uint(P::TrackingTableMaxKeys);
+            self.dbs.shared().tracking.set_max_keys(max);
+        }
         if p == P::NotifyKeyspaceEvents {
             let classes = self.settings.text(P::NotifyKeyspaceEvents);
             let flags = store::notify::class::parse(&classes).unwrap_or(0);

@@ -41,6 +41,10 @@ pub struct Unit<'e> {
     propagated: Vec<(usize, Vec<Vec<u8>>)>,
     /// Time of this unit (unix ms): expiry decisions use one clock reading.
     pub now: u64,
+    /// The client this unit runs commands for (0: none), stamped on the
+    /// shards it locks while some client tracks keys (see
+    /// [`Shard::writer`]); otherwise shards are not written for it.
+    pub writer: u64,
 }
 
 /// Returned when a busy script holds the gate: the command gets BUSY.
@@ -85,6 +89,7 @@ impl<'e> Unit<'e> {
             more: Vec::new(),
             propagated: Vec::new(),
             now,
+            writer: 0,
         }
     }
 
@@ -133,7 +138,16 @@ impl<'e> Unit<'e> {
         f.max(m)
     }
 
-    fn push(&mut self, id: u32, g: MutexGuard<'e, Shard>) {
+    /// Marks `g` as changed by this unit's client, when that matters.
+    #[inline]
+    fn stamp(&self, g: &mut Shard) {
+        if self.dbs.shared().tracking.is_active() {
+            g.writer = self.writer;
+        }
+    }
+
+    fn push(&mut self, id: u32, mut g: MutexGuard<'e, Shard>) {
+        self.stamp(&mut g);
         if self.first.is_none() {
             self.first = Some((id, g));
         } else {
@@ -194,7 +208,8 @@ impl<'e> Unit<'e> {
         // lookup in the shard it holds.
         match self.first {
             None if self.more.is_empty() => {
-                let g = ks.lock_shard((id & 0xFFFF) as usize);
+                let mut g = ks.lock_shard((id & 0xFFFF) as usize);
+                self.stamp(&mut g);
                 return &mut self.first.insert((id, g)).1;
             }
             Some((f, _)) if f == id => return &mut self.first.as_mut().expect("held").1,

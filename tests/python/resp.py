@@ -41,6 +41,8 @@ class Conn:
     def __init__(self, port, host="127.0.0.1", timeout=10):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.buf = b""
+        # RESP3 push frames (`>`) read between replies, in arrival order.
+        self.pushes = []
 
     def close(self):
         self.sock.close()
@@ -71,6 +73,10 @@ class Conn:
     def read(self):
         line = self._line()
         kind, rest = line[:1], line[1:]
+        while kind == b">":
+            self.pushes.append([self.read() for _ in range(int(rest))])
+            line = self._line()
+            kind, rest = line[:1], line[1:]
         if kind == b"+":
             return rest.decode("latin-1")
         if kind == b"-":
@@ -91,6 +97,21 @@ class Conn:
         if kind == b"=":
             return self._exact(int(rest))
         raise ValueError(f"unexpected reply line {line!r}")
+
+    def poll_pushes(self, seconds=0.0):
+        """Reads the push frames that arrived (waiting up to `seconds`)."""
+        self.sock.settimeout(seconds if seconds > 0 else 0.001)
+        try:
+            while True:
+                self._fill()
+        except (socket.timeout, BlockingIOError):
+            pass
+        finally:
+            self.sock.settimeout(10)
+        while self.buf.startswith(b">"):
+            line = self._line()
+            self.pushes.append([self.read() for _ in range(int(line[1:]))])
+        return self.pushes
 
     def call(self, *args):
         self.send_raw(encode(args))

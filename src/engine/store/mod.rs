@@ -20,6 +20,7 @@ pub mod list;
 pub mod notify;
 pub mod set;
 pub mod shard;
+pub mod tracking;
 pub mod value;
 pub mod watch;
 pub mod zset;
@@ -66,6 +67,8 @@ pub struct StoreShared {
     pub replica: AtomicBool,
     /// Keyspace notifications (commands, expiry and eviction publish).
     pub notifier: notify::Notifier,
+    /// Client-side caching: keys clients may cache, invalidated on change.
+    pub tracking: tracking::Tracking,
 }
 
 /// Pending stream bytes a replica may fall behind by before it is
@@ -144,6 +147,11 @@ impl StoreShared {
                 let classes = settings.text(crate::config::P::NotifyKeyspaceEvents);
                 n.set_flags(notify::class::parse(&classes).unwrap_or(0));
                 n
+            },
+            tracking: {
+                let t = tracking::Tracking::default();
+                t.set_max_keys(settings.uint(crate::config::P::TrackingTableMaxKeys));
+                t
             },
             settings,
         }

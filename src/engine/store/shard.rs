@@ -220,6 +220,9 @@ pub struct Shard {
     /// the slot it knows this shard by.
     pending: Option<(Arc<dyn ShardObserver>, usize)>,
     policy: PolicyState,
+    /// The client whose unit holds this shard (0: none), for tracking's
+    /// NOLOOP: a client is not told of its own changes.
+    pub writer: u64,
 }
 
 impl Shard {
@@ -239,6 +242,7 @@ impl Shard {
             policy: PolicyState::default(),
             shared,
             pending: None,
+            writer: 0,
         }
     }
 
@@ -261,9 +265,15 @@ impl Shard {
         }
     }
 
-    /// Tells WATCH that the key at `pos` is about to change.
+    /// Tells WATCH and client-side caching that the key at `pos` is about
+    /// to change.
     #[inline]
     fn touched_at(&self, pos: usize) {
+        if self.shared.tracking.is_active() {
+            self.shared
+                .tracking
+                .touched(&self.table.entries[pos].key, self.writer);
+        }
         if self.shared.watches.any() {
             self.shared
                 .watches
@@ -439,6 +449,7 @@ impl Shard {
     ) -> usize {
         self.before_write();
         self.shared.watches.touched(self.db, key);
+        self.shared.tracking.touched(key, self.writer);
         let pos = self.table.entries.len();
         let clock = access_clock(self.table.clock_base_ms, now_ms);
         let entry = Entry::new(key, value, expire_at, clock);
