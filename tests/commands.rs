@@ -701,3 +701,135 @@ fn auth_with_password() {
     let e = b"-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n";
     assert_eq!(raw.roundtrip(b"AUTH x\r\n", e), e);
 }
+
+/// The CLIENT LIST line of the client with `id`, as field -> value.
+fn client_fields(c: &mut redis::Connection, id: i64) -> std::collections::HashMap<String, String> {
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("ID")
+        .arg(id)
+        .query(c)
+        .unwrap();
+    list.trim()
+        .split(' ')
+        .filter_map(|f| f.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// CLIENT LIST shows real buffer figures: a large request still arriving
+/// fills `qbuf`, which empties once it is complete and whose space is
+/// released when the client goes idle; `fd` is the socket; `multi-mem`
+/// counts queued commands; tracking shows as flags `t`/`B` and `redir`;
+/// the fields are Redis 7.0's, in its order.
+#[test]
+fn client_list_shows_real_buffers() {
+    let srv = redistill(&[]);
+    let mut admin = conn(srv.port);
+    let mut raw = Raw::connect(srv.port);
+    raw.roundtrip(&cmd(&[b"PING"]), b"+PONG\r\n");
+    let id: i64 = {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut admin).unwrap();
+        let mine: i64 = redis::cmd("CLIENT").arg("ID").query(&mut admin).unwrap();
+        list.lines()
+            .filter_map(|l| l.strip_prefix("id="))
+            .filter_map(|l| l.split(' ').next()?.parse().ok())
+            .find(|&i| i != mine)
+            .unwrap()
+    };
+    let f = client_fields(&mut admin, id);
+    let names: Vec<&str> = [
+        "id",
+        "addr",
+        "laddr",
+        "fd",
+        "name",
+        "age",
+        "idle",
+        "flags",
+        "db",
+        "sub",
+        "psub",
+        "ssub",
+        "multi",
+        "qbuf",
+        "qbuf-free",
+        "argv-mem",
+        "multi-mem",
+        "rbs",
+        "rbp",
+        "obl",
+        "oll",
+        "omem",
+        "tot-mem",
+        "events",
+        "cmd",
+        "user",
+        "redir",
+        "resp",
+    ]
+    .to_vec();
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("ID")
+        .arg(id)
+        .query(&mut admin)
+        .unwrap();
+    let order: Vec<&str> = list
+        .trim()
+        .split(' ')
+        .map(|f| f.split('=').next().unwrap())
+        .collect();
+    assert_eq!(order, names);
+    assert!(f["fd"].parse::<i64>().unwrap() > 2, "{f:?}");
+    assert_eq!(f["qbuf"], "0");
+
+    // Half a 1 MB SET: the query buffer holds it.
+    let value = vec![b'v'; 1 << 20];
+    let req = cmd(&[b"SET", b"big", &value]);
+    raw.send(&req[..req.len() / 2]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let f = client_fields(&mut admin, id);
+        if f["qbuf"].parse::<usize>().unwrap() >= req.len() / 2 - 64 * 1024 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "qbuf never grew: {f:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    raw.send(&req[req.len() / 2..]);
+    raw.roundtrip(b"", b"+OK\r\n");
+    let f = client_fields(&mut admin, id);
+    assert_eq!(f["qbuf"], "0", "{f:?}");
+    assert!(f["qbuf-free"].parse::<usize>().unwrap() >= 1 << 20, "{f:?}");
+    // Idle: the large buffer is released.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let f = client_fields(&mut admin, id);
+        if f["qbuf-free"].parse::<usize>().unwrap() < 128 * 1024 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the buffer stayed: {f:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    // MULTI: queued bytes; tracking: flags and redirect.
+    raw.roundtrip(&cmd(&[b"MULTI"]), b"+OK\r\n");
+    raw.roundtrip(&cmd(&[b"SET", b"k", b"0123456789"]), b"+QUEUED\r\n");
+    let f = client_fields(&mut admin, id);
+    assert_eq!(f["multi"], "1");
+    assert!(f["flags"].contains('x'));
+    assert!(f["multi-mem"].parse::<usize>().unwrap() >= 14, "{f:?}");
+    raw.roundtrip(&cmd(&[b"DISCARD"]), b"+OK\r\n");
+    raw.roundtrip(&cmd(&[b"CLIENT", b"TRACKING", b"ON", b"BCAST"]), b"+OK\r\n");
+    let f = client_fields(&mut admin, id);
+    assert_eq!(f["flags"], "tB", "{f:?}");
+    assert_eq!(f["redir"], "0");
+    assert_eq!(f["multi-mem"], "0");
+}

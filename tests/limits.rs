@@ -256,8 +256,9 @@ fn limits_follow_auth_and_reset_within_one_pipeline() {
     assert_eq!(raw.roundtrip(&pipeline, expected), expected.to_vec());
 }
 
-/// The `rbs` field of this server's CLIENT LIST line for the client `name`.
-fn read_buffer_size(port: u16, name: &str) -> u64 {
+/// Bytes the read buffer of the client `name` holds (CLIENT LIST `qbuf` +
+/// `qbuf-free`).
+fn read_buffer_size(port: u16, name: &str) -> usize {
     let mut admin = Raw::connect(port);
     admin.send(&cmd(&[b"CLIENT", b"LIST"]));
     let mut got = Vec::new();
@@ -277,15 +278,19 @@ fn read_buffer_size(port: u16, name: &str) -> u64 {
         .lines()
         .find(|l| l.contains(&format!(" name={name} ")))
         .unwrap_or_else(|| panic!("no client named {name} in {list}"));
-    line.split(' ')
-        .find_map(|f| f.strip_prefix("rbs="))
-        .expect("rbs field")
-        .parse()
-        .unwrap()
+    let field = |name: &str| -> usize {
+        line.split(' ')
+            .find_map(|f| f.strip_prefix(name))
+            .expect("field")
+            .parse()
+            .unwrap()
+    };
+    field("qbuf=") + field("qbuf-free=")
 }
 
 /// A client sending a large pipeline keeps its grown read buffer while it
-/// is busy, and is back to 16 KB once idle for 2 s (CLIENT LIST `rbs`).
+/// is busy, and is back to 16 KB once idle for 2 s (CLIENT LIST `qbuf` +
+/// `qbuf-free`).
 #[test]
 fn grown_read_buffers_shrink_once_idle() {
     let srv = redistill(&[]);

@@ -179,11 +179,37 @@ pub fn client_setname(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// One CLIENT LIST / CLIENT INFO line.
-pub fn describe(c: &ClientHandle, now_ms: u64) -> String {
+/// What only the calling client knows of itself: the bytes of the command
+/// running (`argv-mem`) and of the replies already in its buffer.
+pub struct Own {
+    pub argv_mem: u64,
+    pub out_len: u64,
+}
+
+impl Own {
+    pub fn of(ctx: &Ctx, args: &[&[u8]]) -> Own {
+        Own {
+            argv_mem: args.iter().map(|a| a.len() as u64).sum(),
+            out_len: ctx.out.len() as u64,
+        }
+    }
+}
+
+/// Redis's reply buffer: replies beyond it are counted as its reply list
+/// (`oll`, `omem`).
+const REPLY_CHUNK: u64 = 16 * 1024;
+
+/// One CLIENT LIST / CLIENT INFO line, with Redis 7.0's fields in its
+/// order. `own` is given for the client asking about itself.
+pub fn describe(c: &ClientHandle, now_ms: u64, own: Option<&Own>) -> String {
     let age = now_ms.saturating_sub(c.created_ms) / 1000;
     let idle = now_ms.saturating_sub(c.last_active_ms.load(Relaxed)) / 1000;
     let mut flags = String::new();
+    match c.kind() {
+        ClientKind::Replica => flags.push('S'),
+        ClientKind::Master => flags.push('M'),
+        _ => {}
+    }
     let subs: Vec<u32> = c.subs.iter().map(|s| s.load(Relaxed)).collect();
     if subs.iter().any(|&n| n > 0) {
         flags.push('P');
@@ -193,6 +219,16 @@ pub fn describe(c: &ClientHandle, now_ms: u64) -> String {
     }
     if c.blocked.load(Relaxed) {
         flags.push('b');
+    }
+    let tracking = c.tracking.load(Relaxed);
+    if tracking != 0 {
+        flags.push('t');
+        if tracking & 4 != 0 {
+            flags.push('R');
+        }
+        if tracking & 2 != 0 {
+            flags.push('B');
+        }
     }
     if c.no_evict.load(Relaxed) {
         flags.push('e');
@@ -207,11 +243,32 @@ pub fn describe(c: &ClientHandle, now_ms: u64) -> String {
         0 => "NULL",
         id => super::CommandTable::get().spec(id as usize - 1).name,
     };
+    let (argv_mem, own_out) = own.map_or((0, 0), |o| (o.argv_mem, o.out_len));
+    let multi_mem = c.multi_mem.load(Relaxed);
+    let qbuf = c.qbuf.load(Relaxed);
+    let rbs = c.out_capacity.load(Relaxed).max(REPLY_CHUNK);
+    // Replies waiting: those of this batch (own), or being written.
+    let pending = own_out + c.out_pending.load(Relaxed) + c.pushes_len() as u64;
+    let obl = pending.min(rbs);
+    let omem = pending - obl;
+    let oll = omem.div_ceil(REPLY_CHUNK);
+    let tot_mem = c.read_buffer_size.load(Relaxed)
+        + rbs
+        + omem
+        + argv_mem
+        + multi_mem
+        + (std::mem::size_of::<ClientHandle>() + std::mem::size_of::<super::Session>()) as u64;
+    let redir = if tracking != 0 {
+        c.redirect.load(Relaxed) as i64
+    } else {
+        -1
+    };
     format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll={} omem={} tot-mem={} events={} cmd={} user=default redir={} resp={}",
         c.id,
         c.addr,
         c.laddr,
+        c.fd.load(Relaxed),
         c.name_lossy(),
         age,
         idle,
@@ -221,16 +278,27 @@ pub fn describe(c: &ClientHandle, now_ms: u64) -> String {
         subs[1],
         subs[2],
         c.multi.load(Relaxed),
-        c.read_buffer_size.load(Relaxed),
+        qbuf,
+        c.qbuf_free.load(Relaxed),
+        argv_mem,
+        multi_mem,
+        rbs,
+        c.reply_peak.load(Relaxed).min(rbs).max(obl),
+        obl,
+        oll,
+        omem,
+        tot_mem,
+        // Writing: replies stuck in a write, or pushes waiting.
+        if pending > own_out { "rw" } else { "r" },
         cmd,
+        redir,
         c.resp.load(Relaxed),
-        c.lib_name_lossy(),
-        c.lib_ver_lossy(),
     )
 }
 
-pub fn client_info(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    let mut line = describe(&ctx.sess.handle, ctx.now);
+pub fn client_info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let own = Own::of(ctx, args);
+    let mut line = describe(&ctx.sess.handle, ctx.now, Some(&own));
     line.push('\n');
     ctx.out.verbatim(line.as_bytes());
     Ok(())
@@ -275,6 +343,7 @@ pub fn client_list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             return Err(errors::SYNTAX);
         }
     }
+    let own = Own::of(ctx, args);
     let mut text = String::new();
     for c in ctx.eng.clients.snapshot() {
         if ids.as_ref().is_some_and(|ids| !ids.contains(&c.id))
@@ -282,7 +351,8 @@ pub fn client_list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         {
             continue;
         }
-        text.push_str(&describe(&c, ctx.now));
+        let mine = (c.id == ctx.sess.handle.id).then_some(&own);
+        text.push_str(&describe(&c, ctx.now, mine));
         text.push('\n');
     }
     ctx.out.verbatim(text.as_bytes());

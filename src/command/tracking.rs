@@ -4,6 +4,8 @@
 //! table of tracked keys and the invalidations live in the engine
 //! (`engine::store::tracking`); this module keeps each session's mode.
 
+use std::sync::atomic::Ordering::Relaxed;
+
 use super::{eq_ic, int_arg, Ctx, Session};
 use crate::engine::store::tracking::Mode;
 use crate::engine::Engine;
@@ -104,6 +106,9 @@ pub fn client_tracking(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             caching: cur.caching,
         };
         ctx.eng.dbs.shared().tracking.enable(id, state.mode.clone());
+        let handle = &ctx.sess.handle;
+        handle.tracking.store(1 | (bcast as u8) << 1, Relaxed);
+        handle.redirect.store(redirect, Relaxed);
         ctx.sess.tracking = Some(Box::new(state));
     } else if eq_ic(args[2], "off") {
         stop(ctx.sess, ctx.eng);
@@ -132,6 +137,8 @@ fn check_prefixes(current: &[Vec<u8>], new: &[Vec<u8>]) -> CmdResult {
 pub fn stop(sess: &mut Session, eng: &Engine) {
     if sess.tracking.take().is_some() {
         eng.dbs.shared().tracking.disable(sess.handle.id);
+        sess.handle.tracking.store(0, Relaxed);
+        sess.handle.redirect.store(0, Relaxed);
     }
 }
 

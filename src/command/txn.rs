@@ -119,6 +119,7 @@ pub(super) fn queue(
         args: args.iter().map(|a| Box::<[u8]>::from(*a)).collect(),
     });
     sess.handle.multi.store(m.queue.len() as i64, Relaxed);
+    sess.handle.multi_mem.store(m.bytes as u64, Relaxed);
     out.raw(b"+QUEUED\r\n");
     After::Continue
 }
@@ -127,6 +128,7 @@ pub(super) fn queue(
 pub fn discard(sess: &mut Session, eng: &Engine) {
     sess.multi = None;
     sess.handle.multi.store(-1, Relaxed);
+    sess.handle.multi_mem.store(0, Relaxed);
     unwatch_all(sess, eng);
 }
 
@@ -186,6 +188,7 @@ pub fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
         return Err(errors::EXEC_WITHOUT_MULTI);
     };
     ctx.sess.handle.multi.store(-1, Relaxed);
+    ctx.sess.handle.multi_mem.store(0, Relaxed);
     if multi.aborted {
         unwatch_all(ctx.sess, ctx.eng);
         return Err(errors::EXECABORT);

@@ -33,6 +33,25 @@ pub struct ClientHandle {
     pub last_active_ms: AtomicU64,
     /// Capacity of the connection's read buffer (CLIENT LIST `rbs`).
     pub read_buffer_size: AtomicU64,
+    /// The socket's file descriptor (CLIENT LIST `fd`; -1: none).
+    pub fd: AtomicI64,
+    /// Query buffer bytes not yet parsed, and its free space (`qbuf`,
+    /// `qbuf-free`), as of the end of the last batch.
+    pub qbuf: AtomicU64,
+    pub qbuf_free: AtomicU64,
+    /// Most reply bytes written at once since the reply buffer was last
+    /// shrunk (`rbp`).
+    pub reply_peak: AtomicU64,
+    /// Reply bytes waiting to be written (`obl`), and the capacity of the
+    /// reply buffer (counted in `tot-mem`).
+    pub out_pending: AtomicU64,
+    pub out_capacity: AtomicU64,
+    /// Bytes of the commands queued in MULTI (`multi-mem`).
+    pub multi_mem: AtomicU64,
+    /// Client-side caching: 0 off, else 1 | 2 (BCAST) | 4 (broken
+    /// redirect), and the redirect id (CLIENT LIST `t`, `B`, `R`, `redir`).
+    pub tracking: AtomicU8,
+    pub redirect: AtomicU64,
     pub name: Mutex<Option<Vec<u8>>>,
     pub lib_name: Mutex<Option<Vec<u8>>>,
     pub lib_ver: Mutex<Option<Vec<u8>>>,
@@ -117,6 +136,11 @@ impl ClientHandle {
         self.push_notify.notify_one();
     }
 
+    /// Bytes of pushes waiting to be written.
+    pub fn pushes_len(&self) -> usize {
+        self.pushes.lock().bytes.len()
+    }
+
     /// True when pushes wait to be written.
     #[inline]
     pub fn has_pushes(&self) -> bool {
@@ -181,6 +205,15 @@ fn new_handle(id: u64, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> Clie
         created_ms: now_ms,
         last_active_ms: AtomicU64::new(now_ms),
         read_buffer_size: AtomicU64::new(0),
+        fd: AtomicI64::new(-1),
+        qbuf: AtomicU64::new(0),
+        qbuf_free: AtomicU64::new(0),
+        reply_peak: AtomicU64::new(0),
+        out_pending: AtomicU64::new(0),
+        out_capacity: AtomicU64::new(0),
+        multi_mem: AtomicU64::new(0),
+        tracking: AtomicU8::new(0),
+        redirect: AtomicU64::new(0),
         name: Mutex::new(None),
         lib_name: Mutex::new(None),
         lib_ver: Mutex::new(None),
@@ -264,6 +297,7 @@ impl super::store::tracking::InvalidationSink for ClientRegistry {
             match self.get(redirect) {
                 Some(t) => t,
                 None => {
+                    tracker.tracking.fetch_or(4, Relaxed);
                     if tracker.resp3() {
                         let id = redirect.to_string();
                         let mut msg = b">2\r\n$21\r\ntracking-redir-broken\r\n:".to_vec();

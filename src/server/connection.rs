@@ -318,6 +318,7 @@ where
     // from the current read position).
     let mut rbuf_size = READ_CHUNK;
     handle.read_buffer_size.store(rbuf_size as u64, Relaxed);
+    handle.qbuf_free.store(rbuf.capacity() as u64, Relaxed);
     let request_timeout = Duration::from_secs(eng.settings.uint(P::RequestTimeout));
     // Created once and kept registered across reads, so waiting for a kill
     // or a shutdown costs nothing per request.
@@ -379,8 +380,11 @@ where
                     rbuf = BytesMut::with_capacity(READ_CHUNK);
                     rbuf_size = READ_CHUNK;
                     handle.read_buffer_size.store(rbuf_size as u64, Relaxed);
+                    handle.qbuf_free.store(rbuf.capacity() as u64, Relaxed);
                 }
                 out.shrink(KEEP_BUFFER);
+                handle.out_capacity.store(out.capacity() as u64, Relaxed);
+                handle.reply_peak.store(0, Relaxed);
                 continue 'conn;
             }
             _ = until(deadline) => {
@@ -520,6 +524,14 @@ where
             }
         }
         rbuf.advance(consumed);
+        // What CLIENT LIST shows of this connection's buffers.
+        handle.qbuf.store(rbuf.len() as u64, Relaxed);
+        // (Of the whole allocation: `capacity` counts only past the
+        // read position.)
+        handle
+            .qbuf_free
+            .store(rbuf_size.saturating_sub(rbuf.len()) as u64, Relaxed);
+        handle.out_capacity.store(out.capacity() as u64, Relaxed);
         eng.stats.absorb(&mut client.stats);
         pending_since = match (rbuf.is_empty(), consumed > 0, pending_since) {
             (true, _, _) => None,
@@ -530,8 +542,14 @@ where
         if after == After::Drop {
             break;
         }
-        if !out.is_empty() && !flush(&mut stream, &mut out, &eng, &handle, request_timeout).await {
-            break;
+        if !out.is_empty() {
+            handle.out_pending.store(out.len() as u64, Relaxed);
+            handle.reply_peak.fetch_max(out.len() as u64, Relaxed);
+            let flushed = flush(&mut stream, &mut out, &eng, &handle, request_timeout).await;
+            handle.out_pending.store(0, Relaxed);
+            if !flushed {
+                break;
+            }
         }
         if after == After::Replicate {
             // From now on this connection carries the replication stream.

@@ -286,8 +286,9 @@ async fn accept_loop(listener: TcpListener, server: Arc<Server>, tls: Option<Tls
         }
         let _ = stream.set_nodelay(true);
         let laddr = stream.local_addr().unwrap_or(peer);
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream) as i64;
         match &tls {
-            None => admit(stream, peer, laddr, &server),
+            None => admit(stream, peer, laddr, fd, &server),
             Some(acceptor) => {
                 // The handshake runs before the client takes a slot, under a
                 // deadline, so silent or plaintext peers hold nothing.
@@ -300,7 +301,7 @@ async fn accept_loop(listener: TcpListener, server: Arc<Server>, tls: Option<Tls
                         acceptor.accept(stream).await
                     };
                     match tokio::time::timeout(deadline, handshake).await {
-                        Ok(Ok(tls_stream)) => admit(tls_stream, peer, laddr, &server),
+                        Ok(Ok(tls_stream)) => admit(tls_stream, peer, laddr, fd, &server),
                         Ok(Err(e)) => tracing::debug!("TLS handshake with {peer} failed: {e}"),
                         Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
                     }
@@ -312,7 +313,7 @@ async fn accept_loop(listener: TcpListener, server: Arc<Server>, tls: Option<Tls
 
 /// Admits a connected (and, for TLS, handshaken) client, or refuses it
 /// when `maxclients` is reached.
-fn admit<S>(mut stream: S, peer: SocketAddr, laddr: SocketAddr, server: &Arc<Server>)
+fn admit<S>(mut stream: S, peer: SocketAddr, laddr: SocketAddr, fd: i64, server: &Arc<Server>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -330,6 +331,7 @@ where
     }
     eng.stats.connected_clients.fetch_add(1, Relaxed);
     let handle = eng.clients.register(peer, laddr, now_ms());
+    handle.fd.store(fd, Relaxed);
     let server = server.clone();
     tokio::spawn(async move {
         let id = handle.id;
