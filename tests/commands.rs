@@ -833,3 +833,58 @@ fn client_list_shows_real_buffers() {
     assert_eq!(f["redir"], "0");
     assert_eq!(f["multi-mem"], "0");
 }
+
+/// OBJECT IDLETIME is kept by the commands Redis does not let touch a key
+/// (TTL, PTTL, TYPE, EXISTS, EXPIRETIME, OBJECT, MEMORY USAGE, SCAN) and by
+/// every read of a client in CLIENT NO-TOUCH (its scripts included); GET
+/// and TOUCH reset it.
+#[test]
+fn idle_time_survives_commands_that_do_not_touch() {
+    let srv = redistill(&[]);
+    let mut c = conn(srv.port);
+    let quiet: &[&[&str]] = &[
+        &["TTL", "k0"],
+        &["PTTL", "k1"],
+        &["TYPE", "k2"],
+        &["EXISTS", "k3"],
+        &["EXPIRETIME", "k4"],
+        &["OBJECT", "ENCODING", "k5"],
+        &["MEMORY", "USAGE", "k6"],
+        &["SCAN", "0", "MATCH", "k7"],
+    ];
+    for i in 0..10 {
+        let _: () = c.set(format!("k{i}"), "v").unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let run = |c: &mut redis::Connection, args: &[&str]| {
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        let _: redis::Value = cmd.query(c).unwrap();
+    };
+    for args in quiet {
+        run(&mut c, args);
+    }
+    let mut nt = conn(srv.port);
+    run(&mut nt, &["CLIENT", "NO-TOUCH", "ON"]);
+    run(&mut nt, &["GET", "k8"]);
+    run(
+        &mut nt,
+        &["EVAL", "return redis.call('GET', KEYS[1])", "1", "k8"],
+    );
+    run(&mut nt, &["TOUCH", "k9"]);
+    let idle = |c: &mut redis::Connection, k: &str| -> i64 {
+        redis::cmd("OBJECT")
+            .arg("IDLETIME")
+            .arg(k)
+            .query(c)
+            .unwrap()
+    };
+    for i in 0..=8 {
+        assert!(idle(&mut c, &format!("k{i}")) >= 2, "k{i} was touched");
+    }
+    assert_eq!(idle(&mut c, "k9"), 0, "TOUCH touches even under NO-TOUCH");
+    run(&mut c, &["GET", "k0"]);
+    assert_eq!(idle(&mut c, "k0"), 0);
+}

@@ -814,6 +814,9 @@ fn run_script(
     } = &mut *vm;
     sess.select(ctx.sess.db);
     sess.start_batch(&ctx.eng.settings);
+    // The script's reads touch keys as its caller's would (CLIENT NO-TOUCH).
+    let no_touch = ctx.sess.handle.no_touch.load(Relaxed);
+    sess.handle.no_touch.store(no_touch, Relaxed);
     // Each run starts in RESP2, as in Redis.
     scratch.set_resp3(false);
     let status = &scripts.status;
