@@ -137,7 +137,7 @@ params! {
         "Write a final snapshot on SIGTERM, SIGINT and SHUTDOWN.";
     SlowlogLogSlowerThan, "slowlog-log-slower-than", &[], "", Int { min: -1, max: i64::MAX }, "10000", true,
         "Commands slower than this many microseconds enter the slow log; -1 = off.";
-    SlowlogMaxLen, "slowlog-max-len", &[], "", Int { min: 0, max: I32 }, "128", true,
+    SlowlogMaxLen, "slowlog-max-len", &[], "", Int { min: 0, max: i64::MAX }, "128", true,
         "Entries kept in the slow log.";
     HashMaxListpackEntries, "hash-max-listpack-entries", &["hash-max-ziplist-entries"], "", Int { min: 0, max: i64::MAX }, "128", true,
         "Hashes with at most this many fields use the compact encoding.";

