@@ -33,6 +33,7 @@ const CHECKED: &[(&str, &str)] = &[
         "engine::evict::conformance (unit test)",
     ),
     ("snapshot-interval", "shutdown_parameters_take_effect"),
+    ("save", "shutdown_parameters_take_effect"),
     ("save-on-shutdown", "shutdown_parameters_take_effect"),
     ("slowlog-log-slower-than", "engine_parameters_take_effect"),
     ("slowlog-max-len", "engine_parameters_take_effect"),
@@ -284,6 +285,28 @@ fn shutdown_parameters_take_effect() {
         .arg("SET")
         .arg("snapshot-interval")
         .arg("0")
+        .query(&mut c)
+        .unwrap();
+    std::fs::remove_file(&snap).unwrap();
+    // save: a Redis save point (1 write in 1 s) writes the file again.
+    let saves = info_u64(&mut c, "rdb_saves");
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("save")
+        .arg("1 1")
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("SET").arg("k1").arg("v").query(&mut c).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while info_u64(&mut c, "rdb_saves") == saves {
+        assert!(Instant::now() < deadline, "no snapshot from the save point");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(snap.exists());
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("save")
+        .arg("")
         .query(&mut c)
         .unwrap();
     std::fs::remove_file(&snap).unwrap();

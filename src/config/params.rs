@@ -183,8 +183,8 @@ params! {
         "Keyspace notification classes published over Pub/Sub (K, E, g, $, l, s, h, z, x, e, t, m, d, n, A); empty = off.";
     TrackingTableMaxKeys, "tracking-table-max-keys", &[], "", Int { min: 0, max: i64::MAX }, "1000000", true,
         "Most keys the client-side caching table remembers; past it the oldest are invalidated; 0 = no limit.";
-    Save, "save", &[], "", List, "", false,
-        "Redis's save points (Redistill uses snapshot-interval).";
+    Save, "save", &[], "persistence.save", List, "", true,
+        "Redis's save points, `seconds changes` pairs: a snapshot is written when at least `changes` writes happened and `seconds` passed since the last one (also with persistence off); empty = none.";
     Appendonly, "appendonly", &[], "", Bool, "no", true,
         "Append-only file: only `no` (Redistill persists with snapshots).";
     Dir, "dir", &[], "", Text, "", false,
@@ -434,6 +434,13 @@ impl Param {
                 .map(|_| Parsed::Text(text.to_string()))
                 .ok_or_else(|| super::keyspace_events::INVALID.to_string()),
             Text => Ok(Parsed::Text(text.to_string())),
+            List if self.id == P::Save => save_points(text)
+                .map(|points| {
+                    let words: Vec<String> =
+                        points.iter().map(|(s, c)| format!("{s} {c}")).collect();
+                    Parsed::Text(words.join(" "))
+                })
+                .ok_or_else(|| "Invalid save parameters".to_string()),
             List => Ok(Parsed::Text(
                 text.split_whitespace().collect::<Vec<_>>().join(" "),
             )),
@@ -448,6 +455,22 @@ impl Param {
             _ => v.to_string(),
         }
     }
+}
+
+/// Redis's save points: `seconds changes` pairs of non-negative integers,
+/// separated by single spaces (as Redis splits them).
+pub fn save_points(text: &str) -> Option<Vec<(u64, u64)>> {
+    if text.is_empty() {
+        return Some(Vec::new());
+    }
+    let words: Vec<&str> = text.split(' ').collect();
+    if words.len() % 2 != 0 {
+        return None;
+    }
+    words
+        .chunks(2)
+        .map(|p| Some((p[0].parse::<u64>().ok()?, p[1].parse::<u64>().ok()?)))
+        .collect()
 }
 
 fn human(bytes: u64) -> String {

@@ -359,13 +359,32 @@ impl Engine {
         }
         self.stats.sample();
         let interval = self.settings.uint(P::SnapshotInterval);
-        if self.persist.enabled && interval > 0 && !self.persist.is_loading() {
-            let since = (now / 1000).saturating_sub(self.persist.last_save_unix());
-            let changed = self.stats.dirty.load(Relaxed) != self.persist.dirty_at_save();
-            if since >= interval && changed && !self.persist.in_progress.load(Relaxed) {
-                tracing::info!("periodic snapshot: {since}s since the last one");
-                let _ = self.with_exclusive_unit(now, |unit| self.bgsave(unit));
-            }
+        if self.persist.is_loading()
+            || self.persist.in_progress.load(Relaxed)
+            || !self.persist.may_retry(now / 1000)
+        {
+            return;
+        }
+        let since = (now / 1000).saturating_sub(self.persist.last_save_unix());
+        let changes = self
+            .stats
+            .dirty
+            .load(Relaxed)
+            .saturating_sub(self.persist.dirty_at_save());
+        if self.persist.enabled && interval > 0 && since >= interval && changes > 0 {
+            tracing::info!("periodic snapshot: {since}s since the last one");
+            let _ = self.with_exclusive_unit(now, |unit| self.bgsave(unit));
+            return;
+        }
+        // Redis's save points (`save`), with or without persistence.
+        let points = crate::config::params::save_points(&self.settings.text(P::Save));
+        if let Some(&(secs, min)) = points
+            .iter()
+            .flatten()
+            .find(|&&(secs, min)| changes >= min && since > secs)
+        {
+            tracing::info!("{min} changes in {secs} seconds. Saving...");
+            let _ = self.with_exclusive_unit(now, |unit| self.bgsave(unit));
         }
     }
 }

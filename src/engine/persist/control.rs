@@ -17,6 +17,8 @@ pub struct Persistence {
     pub loading: AtomicBool,
     pub files: Files,
     last_save_unix: AtomicU64,
+    /// When the last snapshot was started (unix seconds).
+    last_try_unix: AtomicU64,
     last_ok: AtomicBool,
     last_duration_sec: AtomicI64,
     saves: AtomicU64,
@@ -40,6 +42,7 @@ impl Persistence {
             loading: AtomicBool::new(false),
             files: Files::default(),
             last_save_unix: AtomicU64::new(now_ms / 1000),
+            last_try_unix: AtomicU64::new(0),
             last_ok: AtomicBool::new(true),
             last_duration_sec: AtomicI64::new(-1),
             saves: AtomicU64::new(0),
@@ -49,7 +52,18 @@ impl Persistence {
 
     /// Claims the right to run a snapshot; false when one is running.
     pub fn try_start(&self) -> bool {
-        !self.in_progress.swap(true, Relaxed)
+        let claimed = !self.in_progress.swap(true, Relaxed);
+        if claimed {
+            self.last_try_unix
+                .store(crate::engine::store::now_ms() / 1000, Relaxed);
+        }
+        claimed
+    }
+
+    /// Automatic snapshots wait this long after a failed one (Redis's
+    /// retry delay), so a full disk is not retried ten times a second.
+    pub fn may_retry(&self, now_unix: u64) -> bool {
+        self.last_ok() || now_unix.saturating_sub(self.last_try_unix.load(Relaxed)) > 5
     }
 
     /// Records how a snapshot that began at `started` (with the write
