@@ -140,3 +140,44 @@ fn golden_tables_match_redis_server_and_the_binary() {
         );
     }
 }
+
+/// INFO stats has redis-server 7.0's fields in its order (Redistill's own
+/// follow them), so agents that read it positionally or by name work;
+/// CONFIG RESETSTAT zeroes the counters.
+#[test]
+fn info_stats_fields_match_redis_server() {
+    let names = |port: u16| -> Vec<String> {
+        let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let text: String = redis::cmd("INFO").arg("stats").query(&mut c).unwrap();
+        text.lines()
+            .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
+            .collect()
+    };
+    let theirs = common::redis_server();
+    let ours = common::redistill(&[]);
+    let (a, b) = (names(theirs.port), names(ours.port));
+    assert_eq!(a, b[..a.len()].to_vec());
+    let mut c = ours.client().get_connection().unwrap();
+    let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut c).unwrap();
+    let text: String = redis::cmd("INFO").arg("stats").query(&mut c).unwrap();
+    // (RESETSTAT's own reply is counted after the reset, as in Redis.)
+    for (field, max) in [
+        ("total_commands_processed", 1),
+        ("total_net_output_bytes", 64),
+        ("total_writes_processed", 1),
+        ("keyspace_hits", 0),
+    ] {
+        let v: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(v <= max, "{field} = {v} after RESETSTAT");
+    }
+}

@@ -72,6 +72,11 @@ pub struct CommandCounters {
     pub rejected: AtomicU64,
 }
 
+/// Counters sampled for the instantaneous figures: commands, network input,
+/// output, replication input and output bytes.
+#[derive(Clone, Copy, Default)]
+struct Sample([u64; 5]);
+
 pub struct Stats {
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
@@ -91,6 +96,12 @@ pub struct Stats {
     pub commands_processed: AtomicU64,
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
+    /// Replication stream bytes received from a master / sent to replicas.
+    pub net_repl_input_bytes: AtomicU64,
+    pub net_repl_output_bytes: AtomicU64,
+    /// Socket reads and writes of client connections.
+    pub reads_processed: AtomicU64,
+    pub writes_processed: AtomicU64,
     /// Writes since the last snapshot (INFO `rdb_changes_since_last_save`).
     pub dirty: AtomicU64,
     pub commands: Box<[CommandCounters]>,
@@ -98,8 +109,8 @@ pub struct Stats {
     pub latency: [AtomicU64; LATENCY_BOUNDS_US.len() + 1],
     pub latency_sum_us: AtomicU64,
     pub errors: Mutex<Vec<(String, u64)>>,
-    /// Samples of `commands_processed` taken every 100 ms, for ops/sec.
-    samples: Mutex<std::collections::VecDeque<(std::time::Instant, u64)>>,
+    /// Samples taken every 100 ms, for the instantaneous figures.
+    samples: Mutex<std::collections::VecDeque<(std::time::Instant, Sample)>>,
 }
 
 impl Stats {
@@ -119,6 +130,10 @@ impl Stats {
             commands_processed: AtomicU64::new(0),
             net_input_bytes: AtomicU64::new(0),
             net_output_bytes: AtomicU64::new(0),
+            net_repl_input_bytes: AtomicU64::new(0),
+            net_repl_output_bytes: AtomicU64::new(0),
+            reads_processed: AtomicU64::new(0),
+            writes_processed: AtomicU64::new(0),
             dirty: AtomicU64::new(0),
             commands: (0..n).map(|_| CommandCounters::default()).collect(),
             latency: Default::default(),
@@ -193,33 +208,52 @@ impl Stats {
         self.timeout_disconnections.store(0, Relaxed);
         self.net_input_bytes.store(0, Relaxed);
         self.net_output_bytes.store(0, Relaxed);
+        self.net_repl_input_bytes.store(0, Relaxed);
+        self.net_repl_output_bytes.store(0, Relaxed);
+        self.reads_processed.store(0, Relaxed);
+        self.writes_processed.store(0, Relaxed);
         for b in &self.latency {
             b.store(0, Relaxed);
         }
         self.latency_sum_us.store(0, Relaxed);
     }
 
-    /// Records a sample for the instantaneous ops/sec figure.
+    /// Records a sample for the instantaneous figures.
     pub fn sample(&self) {
-        let mut s = self.samples.lock();
-        s.push_back((
-            std::time::Instant::now(),
+        let now = Sample([
             self.commands_processed.load(Relaxed),
-        ));
+            self.net_input_bytes.load(Relaxed),
+            self.net_output_bytes.load(Relaxed),
+            self.net_repl_input_bytes.load(Relaxed),
+            self.net_repl_output_bytes.load(Relaxed),
+        ]);
+        let mut s = self.samples.lock();
+        s.push_back((std::time::Instant::now(), now));
         while s.len() > 16 {
             s.pop_front();
         }
     }
 
-    pub fn ops_per_sec(&self) -> u64 {
+    /// Per-second rate of sampled counter `i` over the last 1.6 s.
+    fn rate(&self, i: usize) -> f64 {
         let s = self.samples.lock();
         match (s.front(), s.back()) {
             (Some(a), Some(b)) if b.0 > a.0 => {
                 let dt = (b.0 - a.0).as_secs_f64();
-                ((b.1.saturating_sub(a.1)) as f64 / dt) as u64
+                b.1 .0[i].saturating_sub(a.1 .0[i]) as f64 / dt
             }
-            _ => 0,
+            _ => 0.0,
         }
+    }
+
+    pub fn ops_per_sec(&self) -> u64 {
+        self.rate(0) as u64
+    }
+
+    /// Instantaneous input, output, replication input and output, in KB/s
+    /// (INFO `instantaneous_*_kbps`).
+    pub fn kbps(&self) -> [f64; 4] {
+        [1, 2, 3, 4].map(|i| self.rate(i) / 1024.0)
     }
 
     pub fn total_errors(&self) -> u64 {

@@ -399,6 +399,7 @@ where
         eng.stats
             .net_input_bytes
             .fetch_add((rbuf.len() - before) as u64, Relaxed);
+        eng.stats.reads_processed.fetch_add(1, Relaxed);
         let mut now = now_ms();
         handle.last_active_ms.store(now, Relaxed);
         client.start_batch(&eng.settings);
@@ -610,6 +611,7 @@ async fn flush<S: AsyncWrite + Unpin>(
     eng.stats
         .net_output_bytes
         .fetch_add(out.len() as u64, Relaxed);
+    eng.stats.writes_processed.fetch_add(1, Relaxed);
     out.clear();
     true
 }

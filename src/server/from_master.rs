@@ -398,6 +398,10 @@ fn apply(
             }
         }
         conn.buf.advance(used);
+        rt.engine
+            .stats
+            .net_repl_input_bytes
+            .fetch_add(used as u64, std::sync::atomic::Ordering::Relaxed);
     }
     drop(pass);
     eng.stats.absorb(&mut sess.stats);

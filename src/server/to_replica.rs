@@ -174,6 +174,9 @@ where
             eng.stats
                 .net_output_bytes
                 .fetch_add(pending.len() as u64, Relaxed);
+            eng.stats
+                .net_repl_output_bytes
+                .fetch_add(pending.len() as u64, Relaxed);
             continue;
         }
         if replica.overflowed.load(Relaxed) {

@@ -104,6 +104,19 @@ impl Tracking {
         self.state.lock().keys.len()
     }
 
+    /// INFO's figures: keys tracked, (key, client) pairs, BCAST prefixes.
+    pub fn totals(&self) -> (usize, usize, usize) {
+        let st = self.state.lock();
+        let items = st.keys.values().map(HashSet::len).sum();
+        let prefixes: HashSet<&[u8]> = st
+            .clients
+            .values()
+            .filter(|m| m.bcast)
+            .flat_map(|m| m.prefixes.iter().map(Vec::as_slice))
+            .collect();
+        (st.keys.len(), items, prefixes.len())
+    }
+
     /// Some client is tracking (units then stamp the shards they lock with
     /// their client, for NOLOOP).
     #[inline]
