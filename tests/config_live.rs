@@ -15,6 +15,8 @@ use redistill::config::PARAMS;
 /// The mutable parameters and the test that shows each one working.
 const CHECKED: &[(&str, &str)] = &[
     ("maxclients", "server_level_parameters_take_effect"),
+    ("port", "listeners_move_with_port_and_bind"),
+    ("bind", "listeners_move_with_port_and_bind"),
     ("timeout", "server_level_parameters_take_effect"),
     (
         "connection-rate-limit",
@@ -363,4 +365,66 @@ fn busy_threshold_takes_effect() {
         "a script past 50 ms did not make others wait with BUSY"
     );
     assert_eq!(script.join().unwrap(), b":1\r\n");
+}
+
+/// CONFIG SET port and bind move the plaintext listeners at once; a port
+/// that cannot be bound (or an address that is not local) is refused with
+/// Redis's error and nothing changes; existing connections stay.
+#[test]
+fn listeners_move_with_port_and_bind() {
+    let srv = redistill(&[]);
+    let mut c = srv.client().get_connection().unwrap();
+    let free = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let set = |c: &mut redis::Connection, k: &str, v: &str| -> redis::RedisResult<()> {
+        redis::cmd("CONFIG").arg("SET").arg(k).arg(v).query(c)
+    };
+    set(&mut c, "port", &free.to_string()).unwrap();
+    let ping = |addr: &str| -> bool {
+        let Ok(mut s) = TcpStream::connect(addr) else {
+            return false;
+        };
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        s.write_all(b"PING\r\n").unwrap();
+        let mut buf = [0u8; 7];
+        s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    };
+    assert!(
+        ping(&format!("127.0.0.1:{free}")),
+        "the new port does not answer"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ping(&format!("127.0.0.1:{}", srv.port)) {
+        assert!(Instant::now() < deadline, "the old port still answers");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The connection made before the move keeps working.
+    let pong: String = redis::cmd("PING").query(&mut c).unwrap();
+    assert_eq!(pong, "PONG");
+    // A port someone holds: refused, still on the new port.
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = holder.local_addr().unwrap().port();
+    let e = set(&mut c, "port", &busy.to_string()).unwrap_err();
+    assert_eq!(
+        e.detail(),
+        Some("CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs.")
+    );
+    let port: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("port")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(port[1], free.to_string());
+    assert!(ping(&format!("127.0.0.1:{free}")));
+    // bind: a second loopback address, then an address that is not ours.
+    set(&mut c, "bind", "127.0.0.1 127.0.0.2").unwrap();
+    assert!(ping(&format!("127.0.0.2:{free}")));
+    let e = set(&mut c, "bind", "10.255.255.1").unwrap_err();
+    assert_eq!(
+        e.detail(),
+        Some("CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses.")
+    );
+    assert!(ping(&format!("127.0.0.1:{free}")));
 }

@@ -93,6 +93,7 @@ pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         p.parse(&String::from_utf8_lossy(pair[1]))
             .map_err(|why| errors::config_set_failed(name, &why))?;
     }
+    move_listeners(ctx, &found, &pairs)?;
     for ((p, _), pair) in found.iter().zip(&pairs) {
         ctx.eng
             .settings
@@ -102,6 +103,54 @@ pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     ctx.out.ok();
     Ok(())
+}
+
+/// CONFIG SET port / bind: the listeners move before the values are
+/// stored; if the new address cannot be bound nothing changes.
+fn move_listeners(
+    ctx: &Ctx,
+    found: &[(&'static params::Param, &'static str)],
+    pairs: &[&[&[u8]]],
+) -> CmdResult {
+    let value_of = |id: crate::config::P| {
+        found
+            .iter()
+            .zip(pairs)
+            .find(|((p, _), _)| p.id == id)
+            .map(|(_, pair)| String::from_utf8_lossy(pair[1]).into_owned())
+    };
+    let (port, bind) = (
+        value_of(crate::config::P::Port),
+        value_of(crate::config::P::Bind),
+    );
+    if port.is_none() && bind.is_none() {
+        return Ok(());
+    }
+    let settings = &ctx.eng.settings;
+    let new_port: u16 = match &port {
+        Some(p) => p.trim().parse().unwrap_or(0),
+        None => settings.int(crate::config::P::Port) as u16,
+    };
+    let bind_text = bind
+        .clone()
+        .unwrap_or_else(|| settings.text(crate::config::P::Bind).to_string());
+    let ips = crate::config::parse_bind(&bind_text)
+        .map_err(|_| errors::config_set_failed("bind", errors::CONFIG_BIND_FAILED))?;
+    let unchanged = new_port as i64 == settings.int(crate::config::P::Port)
+        && bind_text
+            .split_whitespace()
+            .eq(settings.text(crate::config::P::Bind).split_whitespace());
+    if unchanged {
+        return Ok(());
+    }
+    ctx.rt.host.rebind(new_port, &ips).map_err(|e| {
+        tracing::warn!("CONFIG SET port/bind: {e}");
+        if bind.is_some() && port.is_none() {
+            errors::config_set_failed("bind", errors::CONFIG_BIND_FAILED)
+        } else {
+            errors::config_set_failed("port", errors::CONFIG_PORT_UNAVAILABLE)
+        }
+    })
 }
 
 pub fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {

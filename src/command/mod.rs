@@ -66,6 +66,11 @@ pub trait Host: Send + Sync {
     /// Starts the link to the master `Engine::role` names (its generation
     /// tells an older link to stop).
     fn follow_master(&self);
+    /// Moves the plaintext listeners to `port` on `ips` (CONFIG SET port or
+    /// bind). Err, with nothing changed, when one cannot be bound.
+    fn rebind(&self, _port: u16, _ips: &[std::net::IpAddr]) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// A host that ignores requests (the in-process harness).

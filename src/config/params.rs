@@ -83,9 +83,9 @@ macro_rules! params {
 use Kind::*;
 
 params! {
-    Bind, "bind", &[], "server.bind", List, "127.0.0.1", false,
+    Bind, "bind", &[], "server.bind", List, "127.0.0.1", true,
         "Addresses to listen on, space separated.";
-    Port, "port", &[], "server.port", Int { min: 0, max: 65535 }, "6379", false,
+    Port, "port", &[], "server.port", Int { min: 0, max: 65535 }, "6379", true,
         "Plaintext RESP port; 0 = no plaintext listener.";
     ListenFd, "listen-fd", &[], "", Int { min: -1, max: I32 }, "-1", false,
         "Serve the plaintext port on this inherited, already listening socket instead of binding bind:port (-1 = bind).";

@@ -34,6 +34,11 @@ pub struct Lifecycle {
     mode: Mutex<ShutdownSave>,
     /// Woken when REPLICAOF asks for a link to a (new) master.
     follow: tokio::sync::Notify,
+    /// The plaintext listeners: address and the switch that stops its
+    /// accept loop; new ones go to the task that starts accept loops.
+    plain: Mutex<Vec<(SocketAddr, watch::Sender<bool>)>>,
+    new_listeners:
+        tokio::sync::mpsc::UnboundedSender<(std::net::TcpListener, watch::Receiver<bool>)>,
 }
 
 impl Host for Lifecycle {
@@ -44,6 +49,35 @@ impl Host for Lifecycle {
 
     fn follow_master(&self) {
         self.follow.notify_one();
+    }
+
+    fn rebind(&self, port: u16, ips: &[std::net::IpAddr]) -> Result<(), String> {
+        let wanted: Vec<SocketAddr> = ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
+        let mut plain = self.plain.lock();
+        // Bind every new address first: on any failure nothing changes.
+        let mut bound = Vec::new();
+        for addr in &wanted {
+            if port != 0 && !plain.iter().any(|(a, _)| a == addr) {
+                bound.push(bind(*addr, "")?);
+            }
+        }
+        // Stop the listeners no longer wanted.
+        plain.retain(|(addr, stop)| {
+            let keep = port != 0 && wanted.contains(addr);
+            if !keep {
+                stop.send_replace(true);
+                tracing::info!("stopped listening on {addr}");
+            }
+            keep
+        });
+        for l in bound {
+            let addr = l.local_addr().map_err(|e| e.to_string())?;
+            let (stop, stopped) = watch::channel(false);
+            plain.push((addr, stop));
+            tracing::info!("listening on {addr}");
+            let _ = self.new_listeners.send((l, stopped));
+        }
+        Ok(())
     }
 }
 
@@ -164,10 +198,13 @@ pub async fn start_on(
         settings.clone(),
         CommandTable::get().all().len(),
     ));
+    let (new_listeners, mut listener_rx) = tokio::sync::mpsc::unbounded_channel();
     let lifecycle = Arc::new(Lifecycle {
         shutdown: watch::channel(false).0,
         mode: Mutex::new(ShutdownSave::Default),
         follow: tokio::sync::Notify::new(),
+        plain: Mutex::new(Vec::new()),
+        new_listeners,
     });
     let rt = Arc::new(Runtime::new(engine.clone(), lifecycle.clone()));
     let server = Arc::new(Server {
@@ -191,8 +228,27 @@ pub async fn start_on(
     }
     for (l, tls) in listeners {
         let listener = TcpListener::from_std(l).map_err(|e| e.to_string())?;
-        addrs.push(listener.local_addr().map_err(|e| e.to_string())?);
-        tokio::spawn(accept_loop(listener, server.clone(), tls));
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        addrs.push(addr);
+        // Plaintext listeners can be moved by CONFIG SET port/bind.
+        let (stop, stopped) = watch::channel(false);
+        if tls.is_none() {
+            server.lifecycle.plain.lock().push((addr, stop));
+        }
+        tokio::spawn(accept_loop(listener, server.clone(), tls, stopped));
+    }
+    {
+        let server = server.clone();
+        tokio::spawn(async move {
+            while let Some((l, stopped)) = listener_rx.recv().await {
+                match TcpListener::from_std(l) {
+                    Ok(listener) => {
+                        tokio::spawn(accept_loop(listener, server.clone(), None, stopped));
+                    }
+                    Err(e) => tracing::warn!("cannot serve a new listener: {e}"),
+                }
+            }
+        });
     }
     let health = settings.int(P::HealthCheckPort);
     if health != 0 {
@@ -255,7 +311,12 @@ const MAX_CONCURRENT_HANDSHAKES: usize = 256;
 
 /// Accepts clients until shutdown. Errors (EMFILE, resets) are logged and
 /// the loop keeps going after a short pause.
-async fn accept_loop(listener: TcpListener, server: Arc<Server>, tls: Option<TlsAcceptor>) {
+async fn accept_loop(
+    listener: TcpListener,
+    server: Arc<Server>,
+    tls: Option<TlsAcceptor>,
+    mut moved: watch::Receiver<bool>,
+) {
     let mut stop = server.shutdown_signal();
     let handshakes = Arc::new(Semaphore::new(MAX_CONCURRENT_HANDSHAKES));
     let mut last_warning: Option<Instant> = None;
@@ -263,6 +324,8 @@ async fn accept_loop(listener: TcpListener, server: Arc<Server>, tls: Option<Tls
         let accepted = tokio::select! {
             r = listener.accept() => r,
             _ = stop.changed() => return,
+            // CONFIG SET port/bind moved this listener away.
+            Ok(()) = moved.changed() => return,
         };
         let (stream, peer) = match accepted {
             Ok(ok) => ok,
