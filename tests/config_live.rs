@@ -16,6 +16,10 @@ use redistill::config::PARAMS;
 const CHECKED: &[(&str, &str)] = &[
     ("maxclients", "server_level_parameters_take_effect"),
     ("port", "listeners_move_with_port_and_bind"),
+    (
+        "client-output-buffer-limit",
+        "output_buffer_limits_take_effect",
+    ),
     ("bind", "listeners_move_with_port_and_bind"),
     ("timeout", "server_level_parameters_take_effect"),
     (
@@ -427,4 +431,48 @@ fn listeners_move_with_port_and_bind() {
         Some("CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses.")
     );
     assert!(ping(&format!("127.0.0.1:{free}")));
+}
+
+/// client-output-buffer-limit: a subscriber that does not read is cut off
+/// at the pubsub class's hard limit as soon as it is lowered; the replica
+/// class is checked in tests/replication.rs's parameters test.
+#[test]
+fn output_buffer_limits_take_effect() {
+    let srv = redistill(&[]);
+    let mut c = srv.client().get_connection().unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("client-output-buffer-limit")
+        .arg("pubsub 64kb 0 0")
+        .query(&mut c)
+        .unwrap();
+    let mut sub = Raw::connect(srv.port);
+    sub.roundtrip(
+        &common::cmd(&[b"SUBSCRIBE", b"news"]),
+        b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n",
+    );
+    let message = vec![b'm'; 4096];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // The subscriber never reads: once the socket buffers are full its
+    // pushes pile up past 64 KB and it is dropped (PUBLISH then reaches no one).
+    let mut published = 0usize;
+    loop {
+        let receivers: i64 = redis::cmd("PUBLISH")
+            .arg("news")
+            .arg(&message)
+            .query(&mut c)
+            .unwrap();
+        if receivers == 0 {
+            break;
+        }
+        published += message.len();
+        assert!(
+            Instant::now() < deadline,
+            "the subscriber was never cut off"
+        );
+    }
+    // Far less than the default 32 MB hard limit went out before the cut
+    // (most of it sits in the socket buffers).
+    println!("published {published} bytes before the subscriber was cut off");
+    assert!(published < 16 << 20, "{published} bytes published first");
 }

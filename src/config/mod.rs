@@ -122,6 +122,9 @@ impl Settings {
     /// The value as CONFIG GET shows it.
     pub fn render(&self, p: P) -> String {
         let param = p.param();
+        if p == P::ClientOutputBufferLimit {
+            return render_output_limits(&self.output_limits());
+        }
         if p == P::NotifyKeyspaceEvents {
             let flags = keyspace_events::parse(&self.text(p)).unwrap_or(0);
             return keyspace_events::render(flags);
@@ -136,8 +139,31 @@ impl Settings {
     /// Checks and stores a value (no mutability check: the caller decides).
     pub fn set(&self, p: P, text: &str) -> Result<(), String> {
         let v = p.param().parse(text)?;
+        if p == P::ClientOutputBufferLimit {
+            // Classes not named keep their limits; stored complete, in bytes.
+            let mut all = self.output_limits();
+            for (class, limit) in params::output_limits(text)? {
+                all[class] = limit;
+            }
+            self.store(p, Parsed::Text(render_output_limits(&all)));
+            return Ok(());
+        }
         self.store(p, v);
         Ok(())
+    }
+
+    /// The output buffer limits of the normal, replica and pubsub classes
+    /// (the defaults for classes a flag did not name).
+    pub fn output_limits(&self) -> [params::OutputLimit; 3] {
+        let mut all = [params::OutputLimit::default(); 3];
+        let default = P::ClientOutputBufferLimit.param().default;
+        let text = self.text(P::ClientOutputBufferLimit);
+        for t in [default, &*text] {
+            for (class, limit) in params::output_limits(t).unwrap_or_default() {
+                all[class] = limit;
+            }
+        }
+        all
     }
 
     /// Loads defaults < `file` < `env_password` < `flags` and checks the result.
@@ -272,6 +298,16 @@ fn load_toml(s: &Settings, path: &PathBuf) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `normal h s t slave h s t pubsub h s t`, in bytes, as CONFIG GET shows it.
+fn render_output_limits(all: &[params::OutputLimit; 3]) -> String {
+    let groups: Vec<String> = params::OUTPUT_CLASSES
+        .iter()
+        .zip(all)
+        .map(|(c, l)| format!("{c} {} {} {}", l.hard, l.soft, l.soft_seconds))
+        .collect();
+    groups.join(" ")
 }
 
 /// Parsed command line: an optional TOML file and `--name value` pairs in order.

@@ -183,6 +183,8 @@ params! {
         "Keyspace notification classes published over Pub/Sub (K, E, g, $, l, s, h, z, x, e, t, m, d, n, A); empty = off.";
     TrackingTableMaxKeys, "tracking-table-max-keys", &[], "", Int { min: 0, max: i64::MAX }, "1000000", true,
         "Most keys the client-side caching table remembers; past it the oldest are invalidated; 0 = no limit.";
+    ClientOutputBufferLimit, "client-output-buffer-limit", &[], "", List, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", true,
+        "Per client class (normal, slave/replica, pubsub): `hard soft soft_seconds`; a client past hard, or past soft for soft_seconds, is disconnected. Setting one class keeps the others. The normal class also has Redistill's own 64 MB cap on pending replies.";
     Save, "save", &[], "persistence.save", List, "", true,
         "Redis's save points, `seconds changes` pairs: a snapshot is written when at least `changes` writes happened and `seconds` passed since the last one (also with persistence off); empty = none.";
     Appendonly, "appendonly", &[], "", Bool, "no", true,
@@ -434,6 +436,9 @@ impl Param {
                 .map(|_| Parsed::Text(text.to_string()))
                 .ok_or_else(|| super::keyspace_events::INVALID.to_string()),
             Text => Ok(Parsed::Text(text.to_string())),
+            List if self.id == P::ClientOutputBufferLimit => {
+                output_limits(text).map(|_| Parsed::Text(text.to_string()))
+            }
             List if self.id == P::Save => save_points(text)
                 .map(|points| {
                     let words: Vec<String> =
@@ -455,6 +460,57 @@ impl Param {
             _ => v.to_string(),
         }
     }
+}
+
+/// Output buffer limits of one client class: hard and soft bytes, and
+/// how long the soft limit may be passed (seconds); 0 = none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct OutputLimit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_seconds: u64,
+}
+
+/// The client classes of `client-output-buffer-limit`, in its order.
+pub const OUTPUT_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
+
+/// Parses `class hard soft seconds` groups (Redis's checks and errors):
+/// the classes given and their limits.
+pub fn output_limits(text: &str) -> Result<Vec<(usize, OutputLimit)>, String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.len() % 4 != 0 {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    words
+        .chunks(4)
+        .map(|g| {
+            let class = match g[0].to_ascii_lowercase().as_str() {
+                "normal" => 0,
+                "slave" | "replica" => 1,
+                "pubsub" => 2,
+                _ => {
+                    return Err(
+                        "Invalid client class specified in buffer limit configuration.".into(),
+                    )
+                }
+            };
+            let bad = || {
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                    .to_string()
+            };
+            let hard = parse_memory(g[1]).ok_or_else(bad)?;
+            let soft = parse_memory(g[2]).ok_or_else(bad)?;
+            let soft_seconds = g[3].parse::<u64>().map_err(|_| bad())?;
+            Ok((
+                class,
+                OutputLimit {
+                    hard,
+                    soft,
+                    soft_seconds,
+                },
+            ))
+        })
+        .collect()
 }
 
 /// Redis's save points: `seconds changes` pairs of non-negative integers,

@@ -75,6 +75,7 @@ pub struct ClientHandle {
     pushes: Mutex<Pushes>,
     has_pushes: AtomicBool,
     push_notify: Notify,
+    push_limits: Arc<PushLimits>,
 }
 
 /// Pending pushes and how long they have been over the soft limit.
@@ -84,12 +85,25 @@ struct Pushes {
     over_soft_since: Option<Instant>,
 }
 
-/// Redis's `client-output-buffer-limit pubsub 32mb 8mb 60`: past the hard
-/// limit, or past the soft one for 60 s, a client that does not read its
-/// pushes is disconnected.
-const PUSH_HARD_LIMIT: usize = 32 << 20;
-const PUSH_SOFT_LIMIT: usize = 8 << 20;
-const PUSH_SOFT_SECONDS: Duration = Duration::from_secs(60);
+/// The pubsub class of `client-output-buffer-limit` (Redis's default
+/// `pubsub 32mb 8mb 60`): past the hard limit, or past the soft one for
+/// soft_seconds, a client that does not read its pushes is disconnected;
+/// 0 turns a limit off. Shared by every client of the registry.
+pub struct PushLimits {
+    pub hard: AtomicU64,
+    pub soft: AtomicU64,
+    pub soft_seconds: AtomicU64,
+}
+
+impl Default for PushLimits {
+    fn default() -> Self {
+        PushLimits {
+            hard: AtomicU64::new(32 << 20),
+            soft: AtomicU64::new(8 << 20),
+            soft_seconds: AtomicU64::new(60),
+        }
+    }
+}
 
 impl ClientHandle {
     /// Asks the connection to close.
@@ -111,12 +125,14 @@ impl ClientHandle {
     pub fn push(&self, bytes: &[u8]) {
         let mut p = self.pushes.lock();
         p.bytes.extend_from_slice(bytes);
-        let len = p.bytes.len();
-        let over = if len > PUSH_HARD_LIMIT {
+        let len = p.bytes.len() as u64;
+        let limits = &self.push_limits;
+        let (hard, soft) = (limits.hard.load(Relaxed), limits.soft.load(Relaxed));
+        let over = if hard > 0 && len > hard {
             true
-        } else if len > PUSH_SOFT_LIMIT {
+        } else if soft > 0 && len > soft {
             let since = *p.over_soft_since.get_or_insert_with(Instant::now);
-            since.elapsed() > PUSH_SOFT_SECONDS
+            since.elapsed() > Duration::from_secs(limits.soft_seconds.load(Relaxed))
         } else {
             p.over_soft_since = None;
             false
@@ -197,7 +213,13 @@ fn lossy(m: &Mutex<Option<Vec<u8>>>) -> String {
         .unwrap_or_default()
 }
 
-fn new_handle(id: u64, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> ClientHandle {
+fn new_handle(
+    id: u64,
+    addr: SocketAddr,
+    laddr: SocketAddr,
+    now_ms: u64,
+    push_limits: Arc<PushLimits>,
+) -> ClientHandle {
     ClientHandle {
         id,
         addr,
@@ -231,6 +253,7 @@ fn new_handle(id: u64, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> Clie
         pushes: Mutex::new(Pushes::default()),
         has_pushes: AtomicBool::new(false),
         push_notify: Notify::new(),
+        push_limits,
     }
 }
 
@@ -238,13 +261,21 @@ fn new_handle(id: u64, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> Clie
 pub struct ClientRegistry {
     next_id: AtomicU64,
     clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
+    /// The pubsub output limits every client's pushes obey.
+    pub push_limits: Arc<PushLimits>,
 }
 
 impl ClientRegistry {
     /// Registers a new client and returns its handle.
     pub fn register(&self, addr: SocketAddr, laddr: SocketAddr, now_ms: u64) -> Arc<ClientHandle> {
         let id = self.next_id.fetch_add(1, Relaxed) + 1;
-        let handle = Arc::new(new_handle(id, addr, laddr, now_ms));
+        let handle = Arc::new(new_handle(
+            id,
+            addr,
+            laddr,
+            now_ms,
+            self.push_limits.clone(),
+        ));
         self.clients.lock().insert(id, handle.clone());
         handle
     }
@@ -252,7 +283,7 @@ impl ClientRegistry {
     /// A client that is not listed (the session scripts run commands in).
     pub fn detached(&self, name: &str) -> Arc<ClientHandle> {
         let addr: SocketAddr = ([0, 0, 0, 0], 0).into();
-        let h = new_handle(0, addr, addr, 0);
+        let h = new_handle(0, addr, addr, 0, self.push_limits.clone());
         *h.name.lock() = Some(name.as_bytes().to_vec());
         Arc::new(h)
     }

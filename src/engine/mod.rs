@@ -63,6 +63,17 @@ pub struct Engine {
     peak_memory: AtomicU64,
 }
 
+/// `client-output-buffer-limit`: the pubsub class bounds every client's
+/// pushes, the replica class (its hard limit) a replica's pending stream.
+fn apply_output_limits(settings: &Settings, dbs: &Databases, clients: &ClientRegistry) {
+    let [_, replica, pubsub] = settings.output_limits();
+    let push = &clients.push_limits;
+    push.hard.store(pubsub.hard, Relaxed);
+    push.soft.store(pubsub.soft, Relaxed);
+    push.soft_seconds.store(pubsub.soft_seconds, Relaxed);
+    dbs.shared().feed.set_output_limit(replica.hard as usize);
+}
+
 /// Figures gathered in one pass for INFO, /metrics and /health.
 pub struct Snapshot {
     pub used_memory: u64,
@@ -95,6 +106,7 @@ impl Engine {
         dbs.shared().notifier.set_sink(pubsub.clone());
         let clients = Arc::new(ClientRegistry::default());
         dbs.shared().tracking.set_sink(clients.clone());
+        apply_output_limits(&settings, &dbs, &clients);
         Engine {
             dbs,
             gate: Gate::new(workers + 2),
@@ -320,6 +332,9 @@ impl Engine {
     /// After CONFIG SET: parts that keep a copy of a setting take the new
     /// value (the others read settings when they use them).
     pub fn setting_changed(&self, p: P) {
+        if p == P::ClientOutputBufferLimit {
+            apply_output_limits(&self.settings, &self.dbs, &self.clients);
+        }
         if p == P::TrackingTableMaxKeys {
             let max = self.settings.uint(P::TrackingTableMaxKeys);
             self.dbs.shared().tracking.set_max_keys(max);
