@@ -45,26 +45,10 @@ fn client_side_caching_invalidations() {
 /// SET and FLUSHALL invalidate them.
 #[test]
 fn node_redis_client_side_cache() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node");
     let theirs = common::redis_server();
     let ours = common::redistill(&[]);
     for port in [theirs.port, ours.port] {
-        let out = std::process::Command::new("node")
-            .arg(format!("{dir}/client_side_cache.mjs"))
-            .arg(port.to_string())
-            .current_dir(dir)
-            .output()
-            .expect("node is required (run scripts/test)");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        println!("{text}");
-        assert!(
-            out.status.success(),
-            "node-redis cache on port {port}:\n{text}"
-        );
+        common::run_script("node", "node", "client_side_cache.mjs", &[port.to_string()]);
     }
     ours.assert_healthy();
 }

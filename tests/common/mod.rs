@@ -348,16 +348,16 @@ pub fn write_snapshot_of(path: &std::path::Path, n: u32) {
     w.finish().unwrap();
 }
 
-/// Runs a script of tests/python (from that directory) and fails the test
-/// with its output when it fails.
-pub fn run_python(script: &str, args: &[String]) {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python");
-    let out = Command::new("python3")
+/// Runs `script` of `tests/<dir>` with `interpreter` (from that directory)
+/// and fails the test with its output when it fails.
+pub fn run_script(interpreter: &str, dir: &str, script: &str, args: &[String]) {
+    let dir = format!("{}/tests/{dir}", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(interpreter)
         .arg(format!("{dir}/{script}"))
         .args(args)
-        .current_dir(dir)
+        .current_dir(&dir)
         .output()
-        .expect("python3 is required (run scripts/test)");
+        .unwrap_or_else(|e| panic!("{interpreter} is required (run scripts/test): {e}"));
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -365,6 +365,11 @@ pub fn run_python(script: &str, args: &[String]) {
     );
     println!("{text}");
     assert!(out.status.success(), "{script} failed:\n{text}");
+}
+
+/// Runs a script of tests/python and fails the test when it fails.
+pub fn run_python(script: &str, args: &[String]) {
+    run_script("python3", "python", script, args);
 }
 
 /// Runs a script of tests/python with the Redistill binary's path.
