@@ -21,6 +21,14 @@ const CHECKED: &[(&str, &str)] = &[
         "output_buffer_limits_take_effect",
     ),
     ("bind", "listeners_move_with_port_and_bind"),
+    (
+        "maxmemory-clients",
+        "client_memory_limit_evicts_the_biggest_client",
+    ),
+    (
+        "stop-writes-on-bgsave-error",
+        "failed_snapshots_stop_writes",
+    ),
     ("timeout", "server_level_parameters_take_effect"),
     (
         "connection-rate-limit",
@@ -475,4 +483,118 @@ fn output_buffer_limits_take_effect() {
     // (most of it sits in the socket buffers).
     println!("published {published} bytes before the subscriber was cut off");
     assert!(published < 16 << 20, "{published} bytes published first");
+}
+
+#[test]
+fn client_memory_limit_evicts_the_biggest_client() {
+    let srv = redistill(&[]);
+    let mut c = Raw::connect(srv.port);
+    let no_evict = common::cmd(&[b"CLIENT", b"NO-EVICT", b"on"]);
+    assert_eq!(c.roundtrip(&no_evict, b"+OK\r\n"), b"+OK\r\n");
+    let mut set = |raw: &mut Raw, name: &[u8], value: &[u8]| {
+        let req = common::cmd(&[b"CONFIG", b"SET", name, value]);
+        assert_eq!(raw.roundtrip(&req, b"+OK\r\n"), b"+OK\r\n");
+    };
+    set(&mut c, b"maxmemory-clients", b"1mb");
+    // Two clients each leave 2 MB of a 3 MB request in their query buffer;
+    // the one without CLIENT NO-EVICT is disconnected.
+    let head = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3000000\r\n";
+    let mut safe = Raw::connect(srv.port);
+    assert_eq!(safe.roundtrip(&no_evict, b"+OK\r\n"), b"+OK\r\n");
+    safe.send(head);
+    safe.send(&vec![b'x'; 2_000_000]);
+    let mut big = Raw::connect(srv.port);
+    assert_eq!(big.roundtrip(b"PING\r\n", b"+PONG\r\n"), b"+PONG\r\n");
+    let _ = big.try_send(head);
+    let _ = big.try_send(&vec![b'x'; 2_000_000]);
+    let mut buf = [0u8; 1];
+    assert_eq!(
+        big.stream.read(&mut buf).ok(),
+        Some(0),
+        "the client past maxmemory-clients was not disconnected"
+    );
+    // The protected client finishes its request.
+    safe.send(&vec![b'x'; 1_000_000]);
+    safe.send(b"\r\n");
+    assert_eq!(safe.read_n(5), b"+OK\r\n");
+    let mut r = srv.client().get_connection().unwrap();
+    assert_eq!(info_u64(&mut r, "evicted_clients"), 1);
+    // A percentage is of maxmemory: 1% of 1 GB is 10 MB, over what the
+    // clients hold now, so a new 2 MB request is left alone.
+    set(&mut c, b"maxmemory", b"1gb");
+    set(&mut c, b"maxmemory-clients", b"1%");
+    let mut fine = Raw::connect(srv.port);
+    fine.send(head);
+    fine.send(&vec![b'x'; 2_000_000]);
+    std::thread::sleep(Duration::from_millis(400));
+    fine.send(&vec![b'x'; 1_000_000]);
+    fine.send(b"\r\n");
+    assert_eq!(fine.read_n(5), b"+OK\r\n");
+    assert_eq!(info_u64(&mut r, "evicted_clients"), 1);
+    srv.assert_healthy();
+}
+
+#[test]
+fn failed_snapshots_stop_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("snapshots");
+    std::fs::create_dir(&sub).unwrap();
+    let file = sub.join("dump.rdb").display().to_string();
+    let srv = redistill(&["--dbfilename", &file]);
+    let mut c = srv.client().get_connection().unwrap();
+    let query = |c: &mut redis::Connection, args: &[&str]| -> Result<String, String> {
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        cmd.query::<redis::Value>(c)
+            .map(|v| format!("{v:?}"))
+            .map_err(|e| e.to_string())
+    };
+    let bgsave_until = |c: &mut redis::Connection, status: &str| {
+        query(c, &["BGSAVE"]).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
+            if !info.contains("rdb_bgsave_in_progress:1")
+                && info.contains(&format!("rdb_last_bgsave_status:{status}"))
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "BGSAVE never ended with {status}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    std::fs::remove_dir(&sub).unwrap();
+    bgsave_until(&mut c, "err");
+    // No snapshots configured (save "" and persistence off): writes go on.
+    query(&mut c, &["SET", "a", "1"]).unwrap();
+    // With a save point, writes and PING are refused; reads are served.
+    query(&mut c, &["CONFIG", "SET", "save", "3600 1"]).unwrap();
+    for args in [&["SET", "a", "2"][..], &["PING"], &["INCR", "n"]] {
+        let e = query(&mut c, args).unwrap_err();
+        assert!(e.starts_with("MISCONF"), "{args:?}: {e}");
+    }
+    let a: String = redis::cmd("GET").arg("a").query(&mut c).unwrap();
+    assert_eq!(a, "1");
+    query(
+        &mut c,
+        &["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"],
+    )
+    .unwrap();
+    query(&mut c, &["SET", "a", "3"]).unwrap();
+    query(
+        &mut c,
+        &["CONFIG", "SET", "stop-writes-on-bgsave-error", "yes"],
+    )
+    .unwrap();
+    assert!(query(&mut c, &["SET", "a", "4"]).is_err());
+    // A snapshot that succeeds lifts the refusal.
+    std::fs::create_dir(&sub).unwrap();
+    bgsave_until(&mut c, "ok");
+    query(&mut c, &["SET", "a", "5"]).unwrap();
+    srv.assert_healthy();
 }

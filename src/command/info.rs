@@ -321,7 +321,11 @@ fn stats(eng: &Engine, snap: &Snapshot, out: &mut String) {
     line!(out, "expired_time_cap_reached_count:0");
     line!(out, "expire_cycle_cpu_milliseconds:0");
     line!(out, "evicted_keys:{}", ks.evicted);
-    line!(out, "evicted_clients:0");
+    line!(
+        out,
+        "evicted_clients:{}",
+        eng.stats.evicted_clients.load(Relaxed)
+    );
     line!(out, "total_eviction_exceeded_time:0");
     line!(out, "current_eviction_exceeded_time:0");
     line!(out, "keyspace_hits:{}", ks.hits);

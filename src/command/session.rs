@@ -195,10 +195,6 @@ impl Own {
     }
 }
 
-/// Redis's reply buffer: replies beyond it are counted as its reply list
-/// (`oll`, `omem`).
-const REPLY_CHUNK: u64 = 16 * 1024;
-
 /// One CLIENT LIST / CLIENT INFO line, with Redis 7.0's fields in its
 /// order. `own` is given for the client asking about itself.
 pub fn describe(c: &ClientHandle, now_ms: u64, own: Option<&Own>) -> String {
@@ -246,18 +242,8 @@ pub fn describe(c: &ClientHandle, now_ms: u64, own: Option<&Own>) -> String {
     let (argv_mem, own_out) = own.map_or((0, 0), |o| (o.argv_mem, o.out_len));
     let multi_mem = c.multi_mem.load(Relaxed);
     let qbuf = c.qbuf.load(Relaxed);
-    let rbs = c.out_capacity.load(Relaxed).max(REPLY_CHUNK);
-    // Replies waiting: those of this batch (own), or being written.
-    let pending = own_out + c.out_pending.load(Relaxed) + c.pushes_len() as u64;
-    let obl = pending.min(rbs);
-    let omem = pending - obl;
-    let oll = omem.div_ceil(REPLY_CHUNK);
-    let tot_mem = c.read_buffer_size.load(Relaxed)
-        + rbs
-        + omem
-        + argv_mem
-        + multi_mem
-        + (std::mem::size_of::<ClientHandle>() + std::mem::size_of::<super::Session>()) as u64;
+    let b = c.buffers(own_out);
+    let tot_mem = b.tot_mem + argv_mem + std::mem::size_of::<super::Session>() as u64;
     let redir = if tracking != 0 {
         c.redirect.load(Relaxed) as i64
     } else {
@@ -282,14 +268,14 @@ pub fn describe(c: &ClientHandle, now_ms: u64, own: Option<&Own>) -> String {
         c.qbuf_free.load(Relaxed),
         argv_mem,
         multi_mem,
-        rbs,
-        c.reply_peak.load(Relaxed).min(rbs).max(obl),
-        obl,
-        oll,
-        omem,
+        b.rbs,
+        c.reply_peak.load(Relaxed).min(b.rbs).max(b.obl),
+        b.obl,
+        b.oll,
+        b.omem,
         tot_mem,
         // Writing: replies stuck in a write, or pushes waiting.
-        if pending > own_out { "rw" } else { "r" },
+        if b.pending > own_out { "rw" } else { "r" },
         cmd,
         redir,
         c.resp.load(Relaxed),

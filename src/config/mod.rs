@@ -347,11 +347,12 @@ impl Args {
                             while i < words.len() && !words[i].starts_with("--") {
                                 vals.push(words[i].clone());
                                 i += 1;
-                                if !matches!(param.kind, Kind::List) {
+                                if !matches!(param.kind, Kind::List(_)) {
                                     break;
                                 }
                             }
-                            if vals.is_empty() && !matches!(param.kind, Kind::List | Kind::Text) {
+                            if vals.is_empty() && !matches!(param.kind, Kind::List(_) | Kind::Text)
+                            {
                                 return Err(format!("--{name}: a value is required"));
                             }
                             vals.join(" ")

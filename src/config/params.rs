@@ -18,16 +18,19 @@ pub enum Kind {
     Bool,
     /// One of the listed words (case-insensitive); stored as its index.
     Enum(&'static [&'static str]),
+    /// A byte size, or a percentage of `maxmemory` (`10%`, kept as -10).
+    MemoryOrPercent,
     /// Free text.
     Text,
-    /// Space-separated words (`bind`, `save`).
-    List,
+    /// Space-separated words, checked and normalised by the parameter's
+    /// own function (the error it returns is Redis's).
+    List(fn(&str) -> Result<String, String>),
 }
 
 impl Kind {
     /// True for kinds whose value is kept as an integer.
     pub fn is_numeric(self) -> bool {
-        !matches!(self, Kind::Text | Kind::List)
+        !matches!(self, Kind::Text | Kind::List(_))
     }
 }
 
@@ -83,7 +86,7 @@ macro_rules! params {
 use Kind::*;
 
 params! {
-    Bind, "bind", &[], "server.bind", List, "127.0.0.1", true,
+    Bind, "bind", &[], "server.bind", List(words), "127.0.0.1", true,
         "Addresses to listen on, space separated.";
     Port, "port", &[], "server.port", Int { min: 0, max: 65535 }, "6379", true,
         "Plaintext RESP port; 0 = no plaintext listener.";
@@ -127,6 +130,8 @@ params! {
         "Eviction policy: allkeys-lru, allkeys-random, allkeys-s3fifo or noeviction.";
     MaxmemorySamples, "maxmemory-samples", &[], "memory.maxmemory_samples", Int { min: 1, max: I32 }, "5", true,
         "Keys sampled per LRU eviction.";
+    MaxmemoryClients, "maxmemory-clients", &[], "memory.maxmemory_clients", MemoryOrPercent, "0", true,
+        "Memory all clients together may use for their buffers (bytes, or a percentage of maxmemory like 10%); past it the clients using the most are disconnected (CLIENT NO-EVICT, replicas and masters are spared); 0 = no limit.";
     Persistence, "persistence", &[], "persistence.enabled", Bool, "no", false,
         "Load the snapshot at start, take periodic snapshots and one on shutdown.";
     Dbfilename, "dbfilename", &[], "persistence.snapshot_path", Text, "redistill.rdb", false,
@@ -135,6 +140,8 @@ params! {
         "Seconds between automatic snapshots, taken only when something changed; 0 = none.";
     SaveOnShutdown, "save-on-shutdown", &[], "persistence.save_on_shutdown", Bool, "yes", true,
         "Write a final snapshot on SIGTERM, SIGINT and SHUTDOWN.";
+    StopWritesOnBgsaveError, "stop-writes-on-bgsave-error", &[], "persistence.stop_writes_on_error", Bool, "yes", true,
+        "While snapshots are configured (persistence or save points) and the last one failed, refuse writes and PING with MISCONF until one succeeds.";
     SlowlogLogSlowerThan, "slowlog-log-slower-than", &[], "", Int { min: -1, max: i64::MAX }, "10000", true,
         "Commands slower than this many microseconds enter the slow log; -1 = off.";
     SlowlogMaxLen, "slowlog-max-len", &[], "", Int { min: 0, max: i64::MAX }, "128", true,
@@ -183,9 +190,9 @@ params! {
         "Keyspace notification classes published over Pub/Sub (K, E, g, $, l, s, h, z, x, e, t, m, d, n, A); empty = off.";
     TrackingTableMaxKeys, "tracking-table-max-keys", &[], "", Int { min: 0, max: i64::MAX }, "1000000", true,
         "Most keys the client-side caching table remembers; past it the oldest are invalidated; 0 = no limit.";
-    ClientOutputBufferLimit, "client-output-buffer-limit", &[], "", List, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", true,
+    ClientOutputBufferLimit, "client-output-buffer-limit", &[], "", List(check_output_limits), "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", true,
         "Per client class (normal, slave/replica, pubsub): `hard soft soft_seconds`; a client past hard, or past soft for soft_seconds, is disconnected. Setting one class keeps the others. The normal class also has Redistill's own 64 MB cap on pending replies.";
-    Save, "save", &[], "persistence.save", List, "", true,
+    Save, "save", &[], "persistence.save", List(check_save), "", true,
         "Redis's save points, `seconds changes` pairs: a snapshot is written when at least `changes` writes happened and `seconds` passed since the last one (also with persistence off); empty = none.";
     Appendonly, "appendonly", &[], "", Bool, "no", true,
         "Append-only file: only `no` (Redistill persists with snapshots).";
@@ -202,6 +209,10 @@ params! {
     // redis.conf parameters for features Redistill does not have (AOF,
     // defragmentation, CPU lists, syslog, ...): accepted, checked and shown
     // with redis-server 7.0's defaults so tools that read or set them work.
+    AclPubsubDefault, "acl-pubsub-default", &[], "", Enum(&["allchannels", "resetchannels"]), "resetchannels", true,
+        NO_EFFECT;
+    Aclfile, "aclfile", &[], "", Text, "", false,
+        NO_EFFECT;
     AcllogMaxLen, "acllog-max-len", &[], "", Int { min: 0, max: i64::MAX }, "128", true,
         NO_EFFECT;
     ActiveDefragCycleMax, "active-defrag-cycle-max", &[], "", Int { min: 1, max: 99 }, "25", true,
@@ -248,7 +259,45 @@ params! {
         NO_EFFECT;
     BgsaveCpulist, "bgsave_cpulist", &[], "", Text, "", false,
         NO_EFFECT;
+    BindSourceAddr, "bind-source-addr", &[], "", Text, "", true,
+        NO_EFFECT;
     BioCpulist, "bio_cpulist", &[], "", Text, "", false,
+        NO_EFFECT;
+    ClusterAllowPubsubshardWhenDown, "cluster-allow-pubsubshard-when-down", &[], "", Bool, "yes", true,
+        NO_EFFECT;
+    ClusterAllowReadsWhenDown, "cluster-allow-reads-when-down", &[], "", Bool, "no", true,
+        NO_EFFECT;
+    ClusterAllowReplicaMigration, "cluster-allow-replica-migration", &[], "", Bool, "yes", true,
+        NO_EFFECT;
+    ClusterAnnounceBusPort, "cluster-announce-bus-port", &[], "", Int { min: 0, max: 65535 }, "0", true,
+        NO_EFFECT;
+    ClusterAnnounceHostname, "cluster-announce-hostname", &[], "", List(check_hostname), "", true,
+        NO_EFFECT;
+    ClusterAnnounceIp, "cluster-announce-ip", &[], "", Text, "", true,
+        NO_EFFECT;
+    ClusterAnnouncePort, "cluster-announce-port", &[], "", Int { min: 0, max: 65535 }, "0", true,
+        NO_EFFECT;
+    ClusterAnnounceTlsPort, "cluster-announce-tls-port", &[], "", Int { min: 0, max: 65535 }, "0", true,
+        NO_EFFECT;
+    ClusterConfigFile, "cluster-config-file", &[], "", Text, "nodes.conf", false,
+        NO_EFFECT;
+    ClusterEnabled, "cluster-enabled", &[], "", Bool, "no", false,
+        NO_EFFECT;
+    ClusterLinkSendbufLimit, "cluster-link-sendbuf-limit", &[], "", Memory { min: 0, max: u64::MAX }, "0", true,
+        NO_EFFECT;
+    ClusterMigrationBarrier, "cluster-migration-barrier", &[], "", Int { min: 0, max: I32 }, "1", true,
+        NO_EFFECT;
+    ClusterNodeTimeout, "cluster-node-timeout", &[], "", Int { min: 0, max: i64::MAX }, "15000", true,
+        NO_EFFECT;
+    ClusterPort, "cluster-port", &[], "", Int { min: 0, max: 65535 }, "0", false,
+        NO_EFFECT;
+    ClusterPreferredEndpointType, "cluster-preferred-endpoint-type", &[], "", Enum(&["ip", "hostname", "unknown-endpoint"]), "ip", true,
+        NO_EFFECT;
+    ClusterReplicaNoFailover, "cluster-replica-no-failover", &["cluster-slave-no-failover"], "", Bool, "no", true,
+        NO_EFFECT;
+    ClusterReplicaValidityFactor, "cluster-replica-validity-factor", &["cluster-slave-validity-factor"], "", Int { min: 0, max: I32 }, "10", true,
+        NO_EFFECT;
+    ClusterRequireFullCoverage, "cluster-require-full-coverage", &[], "", Bool, "yes", true,
         NO_EFFECT;
     CrashLogEnabled, "crash-log-enabled", &[], "", Bool, "yes", true,
         NO_EFFECT;
@@ -270,19 +319,43 @@ params! {
         NO_EFFECT;
     IgnoreWarnings, "ignore-warnings", &[], "", Text, "", true,
         NO_EFFECT;
+    IoThreads, "io-threads", &[], "", Int { min: 1, max: 128 }, "1", false,
+        NO_EFFECT;
+    IoThreadsDoReads, "io-threads-do-reads", &[], "", Bool, "no", false,
+        NO_EFFECT;
     JemallocBgThread, "jemalloc-bg-thread", &[], "", Bool, "yes", true,
         NO_EFFECT;
     LatencyMonitorThreshold, "latency-monitor-threshold", &[], "", Int { min: 0, max: i64::MAX }, "0", true,
+        NO_EFFECT;
+    LatencyTracking, "latency-tracking", &[], "", Bool, "yes", true,
+        NO_EFFECT;
+    LatencyTrackingInfoPercentiles, "latency-tracking-info-percentiles", &[], "", List(check_percentiles), "50 99 99.9", true,
+        NO_EFFECT;
+    LazyfreeLazyEviction, "lazyfree-lazy-eviction", &[], "", Bool, "no", true,
+        NO_EFFECT;
+    LazyfreeLazyExpire, "lazyfree-lazy-expire", &[], "", Bool, "no", true,
+        NO_EFFECT;
+    LazyfreeLazyServerDel, "lazyfree-lazy-server-del", &[], "", Bool, "no", true,
+        NO_EFFECT;
+    LazyfreeLazyUserDel, "lazyfree-lazy-user-del", &[], "", Bool, "no", true,
+        NO_EFFECT;
+    LazyfreeLazyUserFlush, "lazyfree-lazy-user-flush", &[], "", Bool, "no", true,
         NO_EFFECT;
     LfuDecayTime, "lfu-decay-time", &[], "", Int { min: 0, max: I32 }, "1", true,
         NO_EFFECT;
     LfuLogFactor, "lfu-log-factor", &[], "", Int { min: 0, max: I32 }, "10", true,
         NO_EFFECT;
+    ListCompressDepth, "list-compress-depth", &[], "", Int { min: 0, max: I32 }, "0", true,
+        NO_EFFECT;
     Logfile, "logfile", &[], "", Text, "", false,
+        NO_EFFECT;
+    MaxmemoryEvictionTenacity, "maxmemory-eviction-tenacity", &[], "", Int { min: 0, max: 100 }, "10", true,
         NO_EFFECT;
     NoAppendfsyncOnRewrite, "no-appendfsync-on-rewrite", &[], "", Bool, "no", true,
         NO_EFFECT;
     OomScoreAdj, "oom-score-adj", &[], "", Enum(&["no", "yes", "relative", "absolute"]), "no", true,
+        NO_EFFECT;
+    OomScoreAdjValues, "oom-score-adj-values", &[], "", List(check_oom_values), "0 200 800", true,
         NO_EFFECT;
     Pidfile, "pidfile", &[], "", Text, "", false,
         NO_EFFECT;
@@ -296,11 +369,29 @@ params! {
         NO_EFFECT;
     Rdbchecksum, "rdbchecksum", &[], "", Bool, "yes", false,
         NO_EFFECT;
+    Rdbcompression, "rdbcompression", &[], "", Bool, "yes", true,
+        NO_EFFECT;
+    ReplBacklogTtl, "repl-backlog-ttl", &[], "", Int { min: 0, max: i64::MAX }, "3600", true,
+        NO_EFFECT;
     ReplDisableTcpNodelay, "repl-disable-tcp-nodelay", &[], "", Bool, "no", true,
+        NO_EFFECT;
+    ReplDisklessLoad, "repl-diskless-load", &[], "", Enum(&["disabled", "on-empty-db", "swapdb"]), "disabled", true,
+        NO_EFFECT;
+    ReplDisklessSync, "repl-diskless-sync", &[], "", Bool, "yes", true,
+        NO_EFFECT;
+    ReplDisklessSyncDelay, "repl-diskless-sync-delay", &[], "", Int { min: 0, max: I32 }, "5", true,
+        NO_EFFECT;
+    ReplDisklessSyncMaxReplicas, "repl-diskless-sync-max-replicas", &[], "", Int { min: 0, max: I32 }, "0", true,
         NO_EFFECT;
     ReplicaAnnounced, "replica-announced", &[], "", Bool, "yes", true,
         NO_EFFECT;
     ReplicaIgnoreDiskWriteErrors, "replica-ignore-disk-write-errors", &[], "", Bool, "no", true,
+        NO_EFFECT;
+    ReplicaIgnoreMaxmemory, "replica-ignore-maxmemory", &["slave-ignore-maxmemory"], "", Bool, "yes", true,
+        NO_EFFECT;
+    ReplicaLazyFlush, "replica-lazy-flush", &["slave-lazy-flush"], "", Bool, "no", true,
+        NO_EFFECT;
+    ReplicaServeStaleData, "replica-serve-stale-data", &["slave-serve-stale-data"], "", Bool, "yes", true,
         NO_EFFECT;
     SanitizeDumpPayload, "sanitize-dump-payload", &[], "", Enum(&["no", "yes", "clients"]), "no", true,
         NO_EFFECT;
@@ -308,13 +399,57 @@ params! {
         NO_EFFECT;
     SetProcTitle, "set-proc-title", &[], "", Bool, "yes", false,
         NO_EFFECT;
+    ShutdownOnSigint, "shutdown-on-sigint", &[], "", List(check_shutdown_flags), "default", true,
+        NO_EFFECT;
+    ShutdownOnSigterm, "shutdown-on-sigterm", &[], "", List(check_shutdown_flags), "default", true,
+        NO_EFFECT;
     SocketMarkId, "socket-mark-id", &[], "", Int { min: 0, max: i64::MAX }, "0", false,
+        NO_EFFECT;
+    StreamNodeMaxBytes, "stream-node-max-bytes", &[], "", Memory { min: 0, max: i64::MAX as u64 }, "4096", true,
+        NO_EFFECT;
+    StreamNodeMaxEntries, "stream-node-max-entries", &[], "", Int { min: 0, max: i64::MAX }, "100", true,
+        NO_EFFECT;
+    Supervised, "supervised", &[], "", Enum(&["upstart", "systemd", "auto", "no"]), "no", false,
         NO_EFFECT;
     SyslogEnabled, "syslog-enabled", &[], "", Bool, "no", false,
         NO_EFFECT;
     SyslogFacility, "syslog-facility", &[], "", Text, "local0", false,
         NO_EFFECT;
     SyslogIdent, "syslog-ident", &[], "", Text, "redis", false,
+        NO_EFFECT;
+    TcpBacklog, "tcp-backlog", &[], "", Int { min: 0, max: I32 }, "511", false,
+        NO_EFFECT;
+    TlsAuthClients, "tls-auth-clients", &[], "", Enum(&["no", "yes", "optional"]), "yes", true,
+        NO_EFFECT;
+    TlsCaCertDir, "tls-ca-cert-dir", &[], "", Text, "", true,
+        NO_EFFECT;
+    TlsCiphers, "tls-ciphers", &[], "", Text, "", true,
+        NO_EFFECT;
+    TlsCiphersuites, "tls-ciphersuites", &[], "", Text, "", true,
+        NO_EFFECT;
+    TlsClientCertFile, "tls-client-cert-file", &[], "", Text, "", true,
+        NO_EFFECT;
+    TlsClientKeyFile, "tls-client-key-file", &[], "", Text, "", true,
+        NO_EFFECT;
+    TlsClientKeyFilePass, "tls-client-key-file-pass", &[], "", Text, "", true,
+        NO_EFFECT;
+    TlsCluster, "tls-cluster", &[], "", Bool, "no", true,
+        NO_EFFECT;
+    TlsDhParamsFile, "tls-dh-params-file", &[], "", Text, "", true,
+        NO_EFFECT;
+    TlsKeyFilePass, "tls-key-file-pass", &[], "", Text, "", true,
+        NO_EFFECT;
+    TlsPreferServerCiphers, "tls-prefer-server-ciphers", &[], "", Bool, "no", true,
+        NO_EFFECT;
+    TlsProtocols, "tls-protocols", &[], "", Text, "", true,
+        NO_EFFECT;
+    TlsReplication, "tls-replication", &[], "", Bool, "no", true,
+        NO_EFFECT;
+    TlsSessionCacheSize, "tls-session-cache-size", &[], "", Int { min: 0, max: I32 }, "20480", true,
+        NO_EFFECT;
+    TlsSessionCacheTimeout, "tls-session-cache-timeout", &[], "", Int { min: 0, max: I32 }, "300", true,
+        NO_EFFECT;
+    TlsSessionCaching, "tls-session-caching", &[], "", Bool, "yes", true,
         NO_EFFECT;
     Unixsocket, "unixsocket", &[], "", Text, "", false,
         NO_EFFECT;
@@ -432,23 +567,29 @@ impl Param {
                 }),
             // Kept as given: the rendering CONFIG GET shows loses `n`
             // next to `A`, as Redis's does.
+            MemoryOrPercent => {
+                let v = match parse_memory(text) {
+                    Some(bytes) => bytes.min(i64::MAX as u64) as i64,
+                    None => text
+                        .strip_suffix('%')
+                        .filter(|d| !d.is_empty() && !d.starts_with('+'))
+                        .and_then(|d| d.parse::<i64>().ok())
+                        .filter(|&p| p >= 0)
+                        .map(|p| -p)
+                        .ok_or("argument must be a memory or percent value")?,
+                };
+                if v < -100 {
+                    return Err("percentage argument must be less or equal to 100".into());
+                }
+                Ok(Parsed::Int(v))
+            }
+            // Kept as given: the rendering CONFIG GET shows loses `n`
+            // next to `A`, as Redis's does.
             Text if self.id == P::NotifyKeyspaceEvents => super::keyspace_events::parse(text)
                 .map(|_| Parsed::Text(text.to_string()))
                 .ok_or_else(|| super::keyspace_events::INVALID.to_string()),
             Text => Ok(Parsed::Text(text.to_string())),
-            List if self.id == P::ClientOutputBufferLimit => {
-                output_limits(text).map(|_| Parsed::Text(text.to_string()))
-            }
-            List if self.id == P::Save => save_points(text)
-                .map(|points| {
-                    let words: Vec<String> =
-                        points.iter().map(|(s, c)| format!("{s} {c}")).collect();
-                    Parsed::Text(words.join(" "))
-                })
-                .ok_or_else(|| "Invalid save parameters".to_string()),
-            List => Ok(Parsed::Text(
-                text.split_whitespace().collect::<Vec<_>>().join(" "),
-            )),
+            List(check) => check(text).map(Parsed::Text),
         }
     }
 
@@ -457,6 +598,7 @@ impl Param {
         match self.kind {
             Bool => if v != 0 { "yes" } else { "no" }.to_string(),
             Enum(words) => words.get(v as usize).copied().unwrap_or("").to_string(),
+            MemoryOrPercent if v < 0 => format!("{}%", -v),
             _ => v.to_string(),
         }
     }
@@ -527,6 +669,98 @@ pub fn save_points(text: &str) -> Option<Vec<(u64, u64)>> {
         .chunks(2)
         .map(|p| Some((p[0].parse::<u64>().ok()?, p[1].parse::<u64>().ok()?)))
         .collect()
+}
+
+/// Words separated by any whitespace, kept separated by single spaces.
+fn words(text: &str) -> Result<String, String> {
+    Ok(text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+fn check_output_limits(text: &str) -> Result<String, String> {
+    output_limits(text)?;
+    Ok(text.to_string())
+}
+
+fn check_save(text: &str) -> Result<String, String> {
+    let points = save_points(text).ok_or("Invalid save parameters")?;
+    let words: Vec<String> = points.iter().map(|(s, c)| format!("{s} {c}")).collect();
+    Ok(words.join(" "))
+}
+
+/// `shutdown-on-sigint`/`-sigterm`: flags among `default save nosave now
+/// force`, shown in that order (`default` alone when none).
+fn check_shutdown_flags(text: &str) -> Result<String, String> {
+    const FLAGS: [&str; 5] = ["default", "save", "nosave", "now", "force"];
+    let mut set = [false; 5];
+    for w in text.split_whitespace() {
+        let i = FLAGS
+            .iter()
+            .position(|f| f.eq_ignore_ascii_case(w))
+            .ok_or("argument(s) must be one of the following: default, save, nosave, now, force")?;
+        set[i] = true;
+    }
+    if set[1] && set[2] {
+        return Err("shutdown options SAVE and NOSAVE can't be used simultaneously".into());
+    }
+    let named: Vec<&str> = (1..5).filter(|&i| set[i]).map(|i| FLAGS[i]).collect();
+    Ok(if named.is_empty() {
+        "default".to_string()
+    } else {
+        named.join(" ")
+    })
+}
+
+/// `latency-tracking-info-percentiles`: numbers from 0 to 100, shown in
+/// their shortest form.
+fn check_percentiles(text: &str) -> Result<String, String> {
+    let mut shown = Vec::new();
+    for w in text.split_whitespace() {
+        let p: f64 = w
+            .parse()
+            .ok()
+            .filter(|p: &f64| p.is_finite())
+            .ok_or("Invalid latency-tracking-info-percentiles parameters")?;
+        if !(0.0..=100.0).contains(&p) {
+            return Err(
+                "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                    .into(),
+            );
+        }
+        shown.push(format!("{p}"));
+    }
+    Ok(shown.join(" "))
+}
+
+/// `oom-score-adj-values`: three integers from -2000 to 2000.
+fn check_oom_values(text: &str) -> Result<String, String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.len() != 3 {
+        return Err("wrong number of arguments".into());
+    }
+    let values = words
+        .iter()
+        .map(|w| w.parse::<i64>().ok().filter(|v| (-2000..=2000).contains(v)))
+        .collect::<Option<Vec<i64>>>()
+        .ok_or("Invalid oom-score-adj-values, elements must be between -2000 and 2000.")?;
+    Ok(values
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+/// `cluster-announce-hostname`: letters, digits, `-` and `.`, under 256 bytes.
+fn check_hostname(text: &str) -> Result<String, String> {
+    if text.len() >= 256 {
+        return Err("Hostnames must be less than 256 characters".into());
+    }
+    if !text
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.')
+    {
+        return Err("Hostnames may only contain alphanumeric characters, hyphens or dots".into());
+    }
+    Ok(text.to_string())
 }
 
 fn human(bytes: u64) -> String {

@@ -124,7 +124,12 @@ fn toml_value(param: &Param, settings: &Settings) -> toml::Value {
     match param.kind {
         Kind::Int { .. } | Kind::Memory { .. } => toml::Value::Integer(settings.int(param.id)),
         Kind::Bool => toml::Value::Boolean(settings.flag(param.id)),
-        Kind::Enum(_) | Kind::Text | Kind::List => toml::Value::String(settings.render(param.id)),
+        Kind::MemoryOrPercent if settings.int(param.id) >= 0 => {
+            toml::Value::Integer(settings.int(param.id))
+        }
+        Kind::Enum(_) | Kind::MemoryOrPercent | Kind::Text | Kind::List(_) => {
+            toml::Value::String(settings.render(param.id))
+        }
     }
 }
 

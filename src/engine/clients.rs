@@ -105,7 +105,46 @@ impl Default for PushLimits {
     }
 }
 
+/// Redis's reply buffer: replies beyond it are counted as its reply list
+/// (CLIENT LIST `oll`, `omem`).
+pub const REPLY_CHUNK: u64 = 16 * 1024;
+
+/// A client's buffers as CLIENT LIST shows them.
+pub struct Buffers {
+    /// Reply buffer size, bytes in it, chunks and bytes past it.
+    pub rbs: u64,
+    pub obl: u64,
+    pub oll: u64,
+    pub omem: u64,
+    /// Reply and push bytes waiting to be written.
+    pub pending: u64,
+    /// Memory of the buffers, queued MULTI commands and the handle
+    /// (CLIENT LIST `tot-mem` without the running command's arguments).
+    pub tot_mem: u64,
+}
+
 impl ClientHandle {
+    /// The client's buffers; `own_out` is the reply bytes of the batch
+    /// the client itself is running (known only to its connection).
+    pub fn buffers(&self, own_out: u64) -> Buffers {
+        let rbs = self.out_capacity.load(Relaxed).max(REPLY_CHUNK);
+        let pending = own_out + self.out_pending.load(Relaxed) + self.pushes_len() as u64;
+        let obl = pending.min(rbs);
+        let omem = pending - obl;
+        Buffers {
+            rbs,
+            obl,
+            oll: omem.div_ceil(REPLY_CHUNK),
+            omem,
+            pending,
+            tot_mem: self.read_buffer_size.load(Relaxed)
+                + rbs
+                + omem
+                + self.multi_mem.load(Relaxed)
+                + std::mem::size_of::<ClientHandle>() as u64,
+        }
+    }
+
     /// Asks the connection to close.
     pub fn kill(&self) {
         self.killed.store(true, Relaxed);
@@ -305,6 +344,45 @@ impl ClientRegistry {
 
     pub fn len(&self) -> usize {
         self.clients.lock().len()
+    }
+
+    /// Client eviction (`maxmemory-clients`): while normal and Pub/Sub
+    /// clients together hold `limit` bytes or more, disconnects the one
+    /// holding the most (CLIENT NO-EVICT clients, replicas and masters are
+    /// spared). Returns how many were disconnected.
+    pub fn evict_over(&self, limit: u64) -> u64 {
+        let mut sizes: Vec<(u64, bool, Arc<ClientHandle>)> = self
+            .clients
+            .lock()
+            .values()
+            .filter(|c| matches!(c.kind(), ClientKind::Normal | ClientKind::Pubsub))
+            .filter(|c| !c.is_killed())
+            .map(|c| (0, c.no_evict.load(Relaxed), c.clone()))
+            .collect();
+        for s in sizes.iter_mut() {
+            s.0 = s.2.buffers(0).tot_mem;
+        }
+        let mut total: u64 = sizes.iter().map(|s| s.0).sum();
+        if total < limit {
+            return 0;
+        }
+        sizes.retain(|s| !s.1);
+        sizes.sort_unstable_by_key(|s| std::cmp::Reverse(s.0));
+        let mut evicted = 0;
+        for (bytes, _, c) in sizes {
+            if total < limit {
+                break;
+            }
+            tracing::info!(
+                "client {} ({}) disconnected: clients use {total} bytes, maxmemory-clients is {limit}; it held {bytes}",
+                c.id,
+                c.addr
+            );
+            c.kill();
+            total -= bytes;
+            evicted += 1;
+        }
+        evicted
     }
 
     pub fn is_empty(&self) -> bool {

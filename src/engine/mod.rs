@@ -350,6 +350,29 @@ impl Engine {
         }
     }
 
+    /// `maxmemory-clients` in bytes (a percentage is of `maxmemory`); 0 = none.
+    pub fn client_memory_limit(&self) -> u64 {
+        match self.settings.int(P::MaxmemoryClients) {
+            v if v < 0 => (self.settings.uint(P::Maxmemory) as f64 * -(v as f64) / 100.0) as u64,
+            v => v as u64,
+        }
+    }
+
+    /// Writes are refused with MISCONF (`stop-writes-on-bgsave-error`):
+    /// the last snapshot failed while snapshots are configured. One atomic
+    /// load while snapshots succeed.
+    #[inline]
+    pub fn snapshot_failing(&self) -> bool {
+        !self.persist.last_ok() && self.snapshot_failure_stops_writes()
+    }
+
+    #[cold]
+    fn snapshot_failure_stops_writes(&self) -> bool {
+        let periodic = self.persist.enabled && self.settings.uint(P::SnapshotInterval) > 0;
+        let save_points = !self.settings.text(P::Save).is_empty();
+        self.settings.flag(P::StopWritesOnBgsaveError) && (periodic || save_points)
+    }
+
     /// Whether this server follows a master (mirrors `role` for the
     /// per-command checks).
     #[inline]
@@ -373,6 +396,11 @@ impl Engine {
             });
         }
         self.stats.sample();
+        let client_limit = self.client_memory_limit();
+        if client_limit > 0 {
+            let evicted = self.clients.evict_over(client_limit);
+            self.stats.evicted_clients.fetch_add(evicted, Relaxed);
+        }
         let interval = self.settings.uint(P::SnapshotInterval);
         if self.persist.is_loading()
             || self.persist.in_progress.load(Relaxed)

@@ -90,6 +90,8 @@ pub struct Stats {
     pub output_limit_disconnections: AtomicU64,
     /// Clients closed for passing the query buffer limit.
     pub query_limit_disconnections: AtomicU64,
+    /// Clients disconnected by `maxmemory-clients`.
+    pub evicted_clients: AtomicU64,
     /// Clients closed for not finishing a request in time or idling.
     pub timeout_disconnections: AtomicU64,
     pub connected_clients: AtomicUsize,
@@ -126,6 +128,7 @@ impl Stats {
             output_limit_disconnections: AtomicU64::new(0),
             timeout_disconnections: AtomicU64::new(0),
             query_limit_disconnections: AtomicU64::new(0),
+            evicted_clients: AtomicU64::new(0),
             connected_clients: AtomicUsize::new(0),
             commands_processed: AtomicU64::new(0),
             net_input_bytes: AtomicU64::new(0),
@@ -205,6 +208,7 @@ impl Stats {
         self.rate_limited_connections.store(0, Relaxed);
         self.output_limit_disconnections.store(0, Relaxed);
         self.query_limit_disconnections.store(0, Relaxed);
+        self.evicted_clients.store(0, Relaxed);
         self.timeout_disconnections.store(0, Relaxed);
         self.net_input_bytes.store(0, Relaxed);
         self.net_output_bytes.store(0, Relaxed);
