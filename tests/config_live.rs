@@ -491,7 +491,7 @@ fn client_memory_limit_evicts_the_biggest_client() {
     let mut c = Raw::connect(srv.port);
     let no_evict = common::cmd(&[b"CLIENT", b"NO-EVICT", b"on"]);
     assert_eq!(c.roundtrip(&no_evict, b"+OK\r\n"), b"+OK\r\n");
-    let mut set = |raw: &mut Raw, name: &[u8], value: &[u8]| {
+    let set = |raw: &mut Raw, name: &[u8], value: &[u8]| {
         let req = common::cmd(&[b"CONFIG", b"SET", name, value]);
         assert_eq!(raw.roundtrip(&req, b"+OK\r\n"), b"+OK\r\n");
     };
