@@ -20,18 +20,54 @@ impl Default for HashLimits {
     }
 }
 
-/// The packed form stores lengths in one byte.
-const PACKED_MAX_LEN: usize = 255;
+/// A packed length below this takes one byte; from it on, a marker byte
+/// and four bytes.
+const SHORT_LEN: usize = 255;
+
+/// Appends a packed length.
+fn put_len(out: &mut Vec<u8>, n: usize) {
+    if n < SHORT_LEN {
+        out.push(n as u8);
+    } else {
+        out.push(SHORT_LEN as u8);
+        out.extend_from_slice(&(n as u32).to_le_bytes());
+    }
+}
+
+/// Bytes a packed length takes.
+fn len_size(n: usize) -> usize {
+    if n < SHORT_LEN {
+        1
+    } else {
+        5
+    }
+}
+
+/// Reads the packed length at `at`: (length, bytes it took).
+fn read_len(d: &[u8], at: usize) -> (usize, usize) {
+    match d[at] as usize {
+        SHORT_LEN => {
+            let b = [d[at + 1], d[at + 2], d[at + 3], d[at + 4]];
+            (u32::from_le_bytes(b) as usize, 5)
+        }
+        n => (n, 1),
+    }
+}
+
+/// Bytes a packed pair takes.
+fn pair_size(f: &[u8], v: &[u8]) -> usize {
+    len_size(f.len()) + f.len() + len_size(v.len()) + v.len()
+}
 
 /// Per-pair bookkeeping cost charged for fields of large hashes, on top of
 /// their bytes (two allocations and a table slot).
 const HASH_PAIR_OVERHEAD: usize = 48;
 
 /// A small hash: a pair count (`u16`, little-endian) followed by the pairs
-/// packed one after another as `[field len: u8][field][value len: u8][value]`,
-/// in insertion order (the equivalent of Redis's listpack), in one exactly
-/// sized allocation. Fields and values are at most [`PACKED_MAX_LEN`] bytes
-/// here, so one length byte suffices.
+/// packed one after another as `[field len][field][value len][value]`, in
+/// insertion order (the equivalent of Redis's listpack), in one exactly
+/// sized allocation. A length is one byte below 255, else 255 and a
+/// little-endian `u32`.
 #[derive(Clone)]
 struct Packed(Box<[u8]>);
 
@@ -55,12 +91,12 @@ impl Packed {
                 return None;
             }
             let start = at;
-            let flen = d[at] as usize;
-            let field = &d[at + 1..at + 1 + flen];
-            at += 1 + flen;
-            let vlen = d[at] as usize;
-            let value = &d[at + 1..at + 1 + vlen];
-            at += 1 + vlen;
+            let (flen, h) = read_len(d, at);
+            let field = &d[at + h..at + h + flen];
+            at += h + flen;
+            let (vlen, h) = read_len(d, at);
+            let value = &d[at + h..at + h + vlen];
+            at += h + vlen;
             Some((start, field, value))
         })
     }
@@ -68,22 +104,22 @@ impl Packed {
     fn find(&self, field: &[u8]) -> Option<(usize, usize)> {
         self.pairs()
             .find(|(_, f, _)| *f == field)
-            .map(|(start, f, v)| (start, 2 + f.len() + v.len()))
+            .map(|(start, f, v)| (start, pair_size(f, v)))
     }
 
     /// Rebuilds the buffer with bytes `cut` replaced by `pair` (if any) and
     /// the count moved by `delta`.
     fn rebuild(&mut self, cut: std::ops::Range<usize>, pair: Option<(&[u8], &[u8])>, delta: isize) {
         let old = &self.0;
-        let added = pair.map_or(0, |(f, v)| 2 + f.len() + v.len());
+        let added = pair.map_or(0, |(f, v)| pair_size(f, v));
         let mut out = Vec::with_capacity(old.len() - cut.len() + added);
         let count = (self.count() as isize + delta) as u16;
         out.extend_from_slice(&count.to_le_bytes());
         out.extend_from_slice(&old[2..cut.start]);
         if let Some((f, v)) = pair {
-            out.push(f.len() as u8);
+            put_len(&mut out, f.len());
             out.extend_from_slice(f);
-            out.push(v.len() as u8);
+            put_len(&mut out, v.len());
             out.extend_from_slice(v);
         }
         out.extend_from_slice(&old[cut.end..]);
@@ -100,10 +136,10 @@ impl Packed {
             None => {
                 // Append in place: the allocator can often extend the block.
                 let mut v = std::mem::take(&mut self.0).into_vec();
-                v.reserve_exact(2 + field.len() + value.len());
-                v.push(field.len() as u8);
+                v.reserve_exact(pair_size(field, value));
+                put_len(&mut v, field.len());
                 v.extend_from_slice(field);
-                v.push(value.len() as u8);
+                put_len(&mut v, value.len());
                 v.extend_from_slice(value);
                 let count = u16::from_le_bytes([v[0], v[1]]) + 1;
                 v[..2].copy_from_slice(&count.to_le_bytes());
@@ -200,7 +236,7 @@ impl HashValue {
     /// a table when it passes `limits`.
     pub fn set(&mut self, field: &[u8], value: &[u8], limits: &HashLimits) -> bool {
         if let HashRepr::Small(p) = &self.repr {
-            let max_len = limits.max_value.min(PACKED_MAX_LEN);
+            let max_len = limits.max_value.min(u32::MAX as usize);
             let too_long = field.len() > max_len || value.len() > max_len;
             let max_entries = limits.max_entries.min(u16::MAX as usize);
             let too_many = p.count() >= max_entries && p.find(field).is_none();
@@ -285,9 +321,14 @@ mod tests {
     };
 
     /// Random sets, overwrites and removals on a small hash keep the
-    /// packed form equal to an insertion-ordered reference list.
+    /// packed form equal to an insertion-ordered reference list; values
+    /// longer than 254 bytes take the long length form.
     #[test]
     fn packed_hash_matches_a_reference_list() {
+        const L: HashLimits = HashLimits {
+            max_entries: 128,
+            max_value: 1000,
+        };
         let mut rng = fastrand::Rng::with_seed(11);
         let mut h = HashValue::default();
         let mut model: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
@@ -300,7 +341,12 @@ mod tests {
                     model.remove(i);
                 }
             } else {
-                let value = vec![b'v'; rng.usize(..=64)];
+                let len = if rng.u32(..4) == 0 {
+                    rng.usize(200..=1000)
+                } else {
+                    rng.usize(..=64)
+                };
+                let value = vec![b'v'; len];
                 let existed = model.iter().position(|(f, _)| *f == field);
                 assert_eq!(h.set(&field, &value, &L), existed.is_none());
                 match existed {
@@ -314,10 +360,8 @@ mod tests {
         let got: Vec<(Vec<u8>, Vec<u8>)> =
             h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
         assert_eq!(got, model);
-        let packed: usize = 2 + model
-            .iter()
-            .map(|(f, v)| 2 + f.len() + v.len())
-            .sum::<usize>();
+        let packed: usize = 2 + model.iter().map(|(f, v)| pair_size(f, v)).sum::<usize>();
+        assert!(model.iter().any(|(_, v)| v.len() >= 255));
         assert_eq!(h.heap_size(), packed);
     }
 
