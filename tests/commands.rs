@@ -832,6 +832,11 @@ fn client_list_shows_real_buffers() {
     assert_eq!(f["flags"], "tB", "{f:?}");
     assert_eq!(f["redir"], "0");
     assert_eq!(f["multi-mem"], "0");
+
+    // The caller's own query buffer holds its request, as in redis-server
+    // (`*2\r\n$6\r\nCLIENT\r\n$4\r\nINFO\r\n`: 26 bytes).
+    let info: String = redis::cmd("CLIENT").arg("INFO").query(&mut admin).unwrap();
+    assert!(info.contains(" qbuf=26 "), "{info}");
 }
 
 /// OBJECT IDLETIME is kept by the commands Redis does not let touch a key

@@ -184,13 +184,23 @@ pub fn client_setname(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 pub struct Own {
     pub argv_mem: u64,
     pub out_len: u64,
+    /// Bytes of the running request as sent (Redis's query buffer holds
+    /// it while the command runs).
+    pub request_len: u64,
 }
 
 impl Own {
     pub fn of(ctx: &Ctx, args: &[&[u8]]) -> Own {
+        let digits = |n: usize| n.to_string().len() as u64;
         Own {
             argv_mem: args.iter().map(|a| a.len() as u64).sum(),
             out_len: ctx.out.len() as u64,
+            request_len: 3
+                + digits(args.len())
+                + args
+                    .iter()
+                    .map(|a| 5 + digits(a.len()) + a.len() as u64)
+                    .sum::<u64>(),
         }
     }
 }
@@ -241,7 +251,14 @@ pub fn describe(c: &ClientHandle, now_ms: u64, own: Option<&Own>) -> String {
     };
     let (argv_mem, own_out) = own.map_or((0, 0), |o| (o.argv_mem, o.out_len));
     let multi_mem = c.multi_mem.load(Relaxed);
-    let qbuf = c.qbuf.load(Relaxed);
+    // The caller's query buffer holds its own request while it runs.
+    let (qbuf, qbuf_free) = match own {
+        Some(o) => {
+            let size = c.qbuf.load(Relaxed) + c.qbuf_free.load(Relaxed);
+            (o.request_len, size.saturating_sub(o.request_len))
+        }
+        None => (c.qbuf.load(Relaxed), c.qbuf_free.load(Relaxed)),
+    };
     let b = c.buffers(own_out);
     let tot_mem = b.tot_mem + argv_mem + std::mem::size_of::<super::Session>() as u64;
     let redir = if tracking != 0 {
@@ -265,7 +282,7 @@ pub fn describe(c: &ClientHandle, now_ms: u64, own: Option<&Own>) -> String {
         subs[2],
         c.multi.load(Relaxed),
         qbuf,
-        c.qbuf_free.load(Relaxed),
+        qbuf_free,
         argv_mem,
         multi_mem,
         b.rbs,
