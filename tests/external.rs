@@ -53,6 +53,14 @@ fn node_redis_client_side_cache() {
     ours.assert_healthy();
 }
 
+/// Three servers behind twemproxy (nutcracker, ketama): mixed commands
+/// through the proxy give redis-server's replies; a killed server is
+/// ejected and the other two serve every key.
+#[test]
+fn twemproxy_fronts_three_servers() {
+    common::python_with_binary("twemproxy.py");
+}
+
 #[test]
 fn django_caches_on_two_databases_stay_apart() {
     let ours = common::redistill(&[]);
