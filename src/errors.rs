@@ -194,6 +194,8 @@ pub const CONFIG_IMMUTABLE: &str = "can't set immutable config";
 pub const CONFIG_DUPLICATE: &str = "duplicate parameter";
 pub const CONFIG_PORT_UNAVAILABLE: &str = "Unable to listen on this port. Check server logs.";
 pub const CONFIG_BIND_FAILED: &str = "Failed to bind to specified addresses.";
+pub const CLUSTER_UNSUPPORTED: &str =
+    "Redis Cluster mode is not available in Redistill yet (shard with twemproxy, docs/scaling.md)";
 pub const APPENDONLY_UNSUPPORTED: &str =
     "Redistill has no append-only file (use snapshots: [persistence] enabled = true)";
 

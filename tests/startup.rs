@@ -58,6 +58,10 @@ fn bad_configuration_is_refused_naming_the_key() {
     let (code, out) = run(&["--maxmemory", "lots"]);
     assert_ne!(code, 0);
     assert!(out.contains("maxmemory"), "{out}");
+    // Cluster mode is refused rather than ignored.
+    let (code, out) = run(&["--cluster-enabled", "yes"]);
+    assert_ne!(code, 0);
+    assert!(out.contains("Cluster mode is not available"), "{out}");
     let (code, out) = run(&["/nonexistent/redistill.toml"]);
     assert_ne!(code, 0);
     assert!(out.contains("/nonexistent/redistill.toml"), "{out}");

@@ -282,7 +282,7 @@ params! {
     ClusterConfigFile, "cluster-config-file", &[], "", Text, "nodes.conf", false,
         NO_EFFECT;
     ClusterEnabled, "cluster-enabled", &[], "", Bool, "no", false,
-        NO_EFFECT;
+        "Redis Cluster mode: only `no` (not available yet; see docs/scaling.md).";
     ClusterLinkSendbufLimit, "cluster-link-sendbuf-limit", &[], "", Memory { min: 0, max: u64::MAX }, "0", true,
         NO_EFFECT;
     ClusterMigrationBarrier, "cluster-migration-barrier", &[], "", Int { min: 0, max: I32 }, "1", true,
@@ -550,6 +550,9 @@ impl Param {
             Bool => match text.to_ascii_lowercase().as_str() {
                 "yes" | "true" if self.id == P::Appendonly => {
                     Err(crate::errors::APPENDONLY_UNSUPPORTED.to_string())
+                }
+                "yes" | "true" if self.id == P::ClusterEnabled => {
+                    Err(crate::errors::CLUSTER_UNSUPPORTED.to_string())
                 }
                 "yes" | "true" => Ok(Parsed::Int(1)),
                 "no" | "false" => Ok(Parsed::Int(0)),
