@@ -208,10 +208,8 @@ fn run_command<'g>(
     } else {
         spec.flags & table::WRITE != 0
     };
-    if (sess.knobs.min_replicas > 0 || eng.is_replica() || eng.snapshot_failing())
-        && (writes || spec.name == "ping")
-    {
-        if let Err(e) = super::replication::check_write(eng, from_master, writes, now) {
+    if writes && (sess.knobs.min_replicas > 0 || eng.is_replica() || eng.snapshot_failing()) {
+        if let Err(e) = super::replication::check_write(eng, from_master, now) {
             if is_exec {
                 super::txn::discard(sess, eng);
                 return reject(sess, out, &errors::exec_abort_because(&e), Some(id));

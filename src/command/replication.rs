@@ -245,19 +245,16 @@ pub fn good_replicas(eng: &Engine, now_ms: u64) -> usize {
         .count()
 }
 
-/// The checks dispatch applies to a write (and to PING) on this server,
-/// in Redis's order: MISCONF while snapshots fail, NOREPLICAS when
-/// `min-replicas-to-write` is not met, READONLY on a read-only replica
-/// (the master's own stream is exempt).
-pub fn check_write(eng: &Engine, from_master: bool, writes: bool, now_ms: u64) -> CmdResult {
+/// The checks dispatch applies to a write on this server, in Redis's
+/// order: MISCONF while snapshots fail (PING checks it itself), NOREPLICAS
+/// when `min-replicas-to-write` is not met, READONLY on a read-only
+/// replica (the master's own stream is exempt).
+pub fn check_write(eng: &Engine, from_master: bool, now_ms: u64) -> CmdResult {
     if from_master {
         return Ok(());
     }
     if eng.snapshot_failing() {
         return Err(errors::MISCONF);
-    }
-    if !writes {
-        return Ok(());
     }
     if eng.is_replica() {
         if eng.settings.flag(P::ReplicaReadOnly) {

@@ -9,6 +9,11 @@ use crate::errors::{self, CmdResult};
 use crate::numeric;
 
 pub fn ping(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    // Redis refuses PING like a write while snapshots fail, so health
+    // checks notice (`stop-writes-on-bgsave-error`).
+    if ctx.eng.snapshot_failing() {
+        return Err(errors::MISCONF);
+    }
     if args.len() <= 2 && super::pubsub::ping_subscribed(ctx, args) {
         return Ok(());
     }
