@@ -102,6 +102,7 @@ fixed! {
     INVALID_MASTER_PORT = "ERR", "ERR Invalid master port";
     READONLY = "READONLY", "READONLY You can't write against a read only replica.";
     NOREPLICAS = "NOREPLICAS", "NOREPLICAS Not enough good replicas to write.";
+    CLUSTER_DISABLED = "ERR", "ERR This instance has cluster support disabled";
     MISCONF = "MISCONF", "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
     WAIT_ON_REPLICA = "ERR", "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.";
     TIMEOUT_IS_NEGATIVE = "ERR", "ERR timeout is negative";
@@ -322,7 +323,6 @@ pub fn wrong_arity(full_name: &str) -> CmdError {
     ))
 }
 
-/// `ERR unknown subcommand 'foo'. Try CONFIG HELP.`
 /// REPLCONF with an option it does not know.
 pub fn unrecognized_replconf(opt: &[u8]) -> CmdError {
     CmdError::err(format!(
@@ -335,6 +335,7 @@ pub fn unrecognized_replconf(opt: &[u8]) -> CmdError {
 /// with the handshake and authenticates).
 pub const PING_ERRORS_ACCEPTED: &[&str] = &["-NOAUTH", "-NOPERM", "-ERR operation not permitted"];
 
+/// `ERR unknown subcommand 'foo'. Try CONFIG HELP.`
 pub fn unknown_subcommand(sub: &[u8], parent: &str) -> CmdError {
     let mut out = b"ERR unknown subcommand '".to_vec();
     push_c_str(&mut out, sub, 128);

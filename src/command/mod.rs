@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod blocking;
+pub mod cluster;
 pub mod counters;
 pub mod docs;
 pub mod expiry;
