@@ -20,6 +20,7 @@ pub mod gate;
 pub mod persist;
 pub mod pubsub;
 pub mod repl;
+pub mod slot;
 pub mod slowlog;
 pub mod stats;
 pub mod store;
