@@ -268,10 +268,22 @@ impl Raw {
         self.read_n(expected.len())
     }
 
-    /// True when the server closed the connection (EOF within the timeout).
+    /// True when the server closed the connection within the read timeout
+    /// (EOF or a reset, after any bytes it sent first); false when the
+    /// timeout passed with the connection still open.
     pub fn closed(&mut self) -> bool {
-        let mut buf = [0u8; 1];
-        matches!(self.stream.read(&mut buf), Ok(0)) || self.stream.read(&mut buf).is_err()
+        use std::io::ErrorKind::*;
+        let mut buf = [0u8; 4096];
+        loop {
+            match self.stream.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(e) if matches!(e.kind(), ConnectionReset | ConnectionAborted | BrokenPipe) => {
+                    return true
+                }
+                Err(_) => return false,
+            }
+        }
     }
 }
 
