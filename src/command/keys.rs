@@ -152,7 +152,7 @@ fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> CmdResult {
     let mut s = ctx.unit.key(db, src);
     let pos = s.find(Access::PEEK).expect("checked above");
     let entry = s.shard.remove_at(pos);
-    ctx.unit.key(db, dst).insert(entry.value, entry.expire_at);
+    ctx.unit.key(db, dst).insert_moved(entry);
     ctx.notify(class::GENERIC, "rename_from", src);
     ctx.notify(class::GENERIC, "rename_to", dst);
     super::blocking::signal(ctx, dst);
@@ -230,7 +230,9 @@ pub fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         d.delete();
     }
-    d.insert(value, expire_at);
+    let pos = d.insert(value, expire_at);
+    // Redis duplicates the object: a copied integer is not a shared one.
+    d.shard.set_own_object(pos, true);
     ctx.notify_in(target, class::GENERIC, "copy_to", dst);
     ctx.eng.blocking.signal(target, dst);
     ctx.out.int(1);
@@ -255,9 +257,7 @@ pub fn move_key(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut s = ctx.unit.key(cur, key);
     let pos = s.find(Access::PEEK).expect("checked above");
     let entry = s.shard.remove_at(pos);
-    ctx.unit
-        .key(target, key)
-        .insert(entry.value, entry.expire_at);
+    ctx.unit.key(target, key).insert_moved(entry);
     ctx.notify_in(cur, class::GENERIC, "move_from", key);
     ctx.notify_in(target, class::GENERIC, "move_to", key);
     ctx.eng.blocking.signal(target, key);
@@ -321,10 +321,15 @@ pub fn object_idletime(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 pub fn object_refcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let maxmemory = ctx.eng.settings.uint(crate::config::P::Maxmemory);
+    // Redis shares the integers 0..9999 (one object, "infinite" refcount)
+    // unless an LRU policy with a memory limit needs per-object clocks.
+    let settings = &ctx.eng.settings;
+    let sharing = settings.uint(crate::config::P::Maxmemory) == 0
+        || settings.policy() != crate::config::EvictionPolicy::AllkeysLru;
     with_entry(ctx, args[2], |out, e, _| {
-        // Redis shares the integers 0..9999 (one object, "infinite" refcount).
-        let shared = matches!(e.value, Value::Int(i) if (0..10000).contains(&i)) && maxmemory == 0;
+        let shared = sharing
+            && !e.own_object()
+            && matches!(e.value, Value::Int(i) if (0..10000).contains(&i));
         out.int(if shared { i32::MAX as i64 } else { 1 });
     })
 }

@@ -16,7 +16,7 @@
 use parking_lot::MutexGuard;
 
 use super::gate::{Gate, Pass};
-use super::store::{Access, Databases, Keyspace, Kind, Shard, Value};
+use super::store::{Access, Databases, Entry, Keyspace, Kind, Shard, Value};
 use crate::errors::{self, CmdResult};
 
 /// (database, shard) packed so the natural order is the locking order.
@@ -331,6 +331,15 @@ impl KeyRef<'_, '_> {
     pub fn insert(&mut self, value: Value, expire_at: u64) -> usize {
         self.shard
             .insert(self.hash, self.key, value, expire_at, self.now)
+    }
+
+    /// Inserts the key, known to be absent, with an entry taken from
+    /// another key (RENAME, MOVE): value, TTL and object identity.
+    pub fn insert_moved(&mut self, entry: Entry) -> usize {
+        let own = entry.own_object();
+        let pos = self.insert(entry.value, entry.expire_at);
+        self.shard.set_own_object(pos, own);
+        pos
     }
 
     /// Sets the key to `value`; the TTL is cleared unless `keep_ttl`.

@@ -11,6 +11,7 @@ Usage: differential.py REDISTILL_PORT REDIS_PORT [--commands N] [--seed S]
 Prints every mismatch with its seed and recent history; exits 1 on any.
 """
 import argparse
+import os
 import collections
 import hashlib
 import random
@@ -31,6 +32,10 @@ FLOATS = ["0.1", "-0.1", "1.5", "1e3", "3.0e3", "-2", "10", "abc", "", "inf", "-
 INTS = ["0", "1", "-1", "5", "100", "-100", "abc", "", "01", "+1", "1.5"] + INT_EDGES
 PATTERNS = ["*", "k*", "k1*", "k?", "k[0-3]", "k[^0-3]*", "*a*", "h*llo", "[", "\\*", "k[3-0]",
             "*x", "?", "", "**", "k\\1"]
+
+
+# DIFF_TRACE_KEY=k names a key whose whole history a mismatch prints.
+TRACE_ALWAYS = ("SELECT", "SWAPDB", "FLUSHDB", "FLUSHALL", "MULTI", "EXEC", "DISCARD", "MOVE", "COPY")
 
 
 # Databases the streams use, and indexes Redis refuses.
@@ -561,6 +566,7 @@ def run(ours_port, redis_port, n, seed, pipelined):
         assert c.call("FLUSHALL") == "OK"
         assert c.call("SCRIPT", "FLUSH") == "OK"
     history = []
+    trace_key = os.environ.get("DIFF_TRACE_KEY")
     mismatches = 0
     batch = 100 if pipelined else 1
     done = 0
@@ -605,6 +611,11 @@ def run(ours_port, redis_port, n, seed, pipelined):
                 print("  last commands:")
                 for who, h in history[-12:-1]:
                     print("    ", who, show(h, 120))
+                if trace_key:
+                    print(f"  every command naming {trace_key!r}, with database changes:")
+                    for who, h in history:
+                        if trace_key in h or h[0].upper() in TRACE_ALWAYS:
+                            print("    ", who, show(h, 200))
                 if mismatches >= 20:
                     return mismatches
                 # Resynchronise the two datasets so one divergence is reported once.

@@ -42,6 +42,10 @@ pub struct Entry {
     access: u32,
     /// Eviction-policy bits (S3-FIFO: access counter and queue).
     meta: u8,
+    /// The value is an integer Redis would hold as an object of its own
+    /// (OBJECT REFCOUNT 1) rather than one of its shared integers: set on
+    /// copies (COPY), kept by RENAME and MOVE, cleared by any change.
+    own_object: bool,
 }
 
 impl Entry {
@@ -52,6 +56,7 @@ impl Entry {
             expire_at,
             access,
             meta: 0,
+            own_object: false,
         }
     }
 
@@ -69,6 +74,10 @@ impl Entry {
     /// The access clock value of the last access.
     pub fn access(&self) -> u32 {
         self.access
+    }
+    /// See the field: whether Redis would share this integer value.
+    pub fn own_object(&self) -> bool {
+        self.own_object
     }
 }
 
@@ -487,6 +496,12 @@ impl Shard {
         }
     }
 
+    /// Marks the value at `pos` as an object of its own (see
+    /// [`Entry::own_object`]).
+    pub fn set_own_object(&mut self, pos: usize, own: bool) {
+        self.table.entries[pos].own_object = own;
+    }
+
     /// Replaces the value at `pos`, keeping key and TTL.
     pub fn replace_value(&mut self, pos: usize, value: Value) -> Value {
         self.update(pos, |v| std::mem::replace(v, value))
@@ -497,6 +512,7 @@ impl Shard {
         self.before_write();
         self.touched_at(pos);
         let e = &mut self.table.entries[pos];
+        e.own_object = false;
         let before = e.value.heap_size();
         let r = f(&mut e.value);
         let delta = e.value.heap_size() as isize - before as isize;
