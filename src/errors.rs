@@ -103,6 +103,29 @@ fixed! {
     READONLY = "READONLY", "READONLY You can't write against a read only replica.";
     NOREPLICAS = "NOREPLICAS", "NOREPLICAS Not enough good replicas to write.";
     CLUSTER_DISABLED = "ERR", "ERR This instance has cluster support disabled";
+    CROSSSLOT = "CROSSSLOT", "CROSSSLOT Keys in request don't hash to the same slot";
+    TRYAGAIN = "TRYAGAIN", "TRYAGAIN Multiple keys request during rehashing of slot";
+    CLUSTERDOWN = "CLUSTERDOWN", "CLUSTERDOWN The cluster is down";
+    CLUSTERDOWN_UNBOUND = "CLUSTERDOWN", "CLUSTERDOWN Hash slot not served";
+    INVALID_SLOT = "ERR", "ERR Invalid or out of range slot";
+    INVALID_SLOT_NUMBER = "ERR", "ERR Invalid slot";
+    INVALID_SLOT_OR_COUNT = "ERR", "ERR Invalid slot or number of keys";
+    FLUSHSLOTS_NOT_EMPTY = "ERR", "ERR DB must be empty to perform CLUSTER FLUSHSLOTS.";
+    CONFIG_EPOCH_KNOWS_OTHERS = "ERR", "ERR The user can assign a config epoch only when the node does not know any other node.";
+    CONFIG_EPOCH_NONZERO = "ERR", "ERR Node config epoch is already non-zero";
+    SETSLOT_INVALID = "ERR", "ERR Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP";
+    TARGET_NOT_MASTER = "ERR", "ERR Target node is not a master";
+    NODE_NOT_MASTER = "ERR", "ERR The specified node is not a master";
+    FORGET_MYSELF = "ERR", "ERR I tried hard but I can't forget myself...";
+    FORGET_MY_MASTER = "ERR", "ERR Can't forget my master!";
+    FAILOVER_ON_MASTER = "ERR", "ERR You should send CLUSTER FAILOVER to a replica";
+    RESET_WITH_KEYS = "ERR", "ERR CLUSTER RESET can't be called with master nodes containing keys";
+    MEET_WITHOUT_BUS = "ERR", "ERR CLUSTER MEET needs the cluster bus, which Redistill does not have yet: give every node the same nodes.conf (docs/scaling.md)";
+    REPLICATE_UNSUPPORTED = "ERR", "ERR CLUSTER REPLICATE is not available yet in Redistill (cluster nodes are masters only)";
+    SELECT_IN_CLUSTER = "ERR", "ERR SELECT is not allowed in cluster mode";
+    MOVE_IN_CLUSTER = "ERR", "ERR MOVE is not allowed in cluster mode";
+    SWAPDB_IN_CLUSTER = "ERR", "ERR SWAPDB is not allowed in cluster mode";
+    COPY_DB_IN_CLUSTER = "ERR", "ERR Copying to another database is not allowed in cluster mode";
     MISCONF = "MISCONF", "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
     WAIT_ON_REPLICA = "ERR", "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.";
     TIMEOUT_IS_NEGATIVE = "ERR", "ERR timeout is negative";
@@ -151,6 +174,9 @@ fixed! {
     SCRIPT_WRONG_ARGS = "ERR", "ERR Wrong number of args calling Redis command from script";
     SCRIPT_NOT_ALLOWED = "ERR", "ERR This Redis command is not allowed from script";
     SCRIPT_WRITE_IN_RO = "ERR", "ERR Write commands are not allowed from read-only scripts.";
+    SCRIPT_CLUSTER_DOWN = "ERR", "ERR Script attempted to execute a command while the cluster is down";
+    SCRIPT_NON_LOCAL_KEY = "ERR", "ERR Script attempted to access a non local key in a cluster node";
+    SCRIPT_CROSS_SLOT = "ERR", "ERR Script attempted to access keys that do not hash to the same slot";
     SCRIPT_BAD_ARG_TYPE = "ERR", "ERR Lua redis lib command arguments must be strings or integers";
     SCRIPT_KILLED = "ERR", "ERR Script killed by user with SCRIPT KILL...";
     SCRIPT_FLUSH_OPTION = "ERR", "ERR SCRIPT FLUSH only support SYNC|ASYNC option";
@@ -163,6 +189,7 @@ fixed! {
     EXECABORT = "EXECABORT", "EXECABORT Transaction discarded because of previous errors.";
     INVALID_COMMAND_ARGS = "ERR", "ERR Invalid number of arguments specified for command";
     NO_KEY_ARGS = "ERR", "ERR The command has no key arguments";
+    INVALID_COMMAND_KEYS = "ERR", "ERR Invalid arguments specified for command";
 
     MUST_BE_POSITIVE = "ERR", "ERR value is out of range, must be positive";
     INDEX_OUT_OF_RANGE = "ERR", "ERR index out of range";
@@ -195,8 +222,6 @@ pub const CONFIG_IMMUTABLE: &str = "can't set immutable config";
 pub const CONFIG_DUPLICATE: &str = "duplicate parameter";
 pub const CONFIG_PORT_UNAVAILABLE: &str = "Unable to listen on this port. Check server logs.";
 pub const CONFIG_BIND_FAILED: &str = "Failed to bind to specified addresses.";
-pub const CLUSTER_UNSUPPORTED: &str =
-    "Redis Cluster mode is not available in Redistill yet (shard with twemproxy, docs/scaling.md)";
 pub const APPENDONLY_UNSUPPORTED: &str =
     "Redistill has no append-only file (use snapshots: [persistence] enabled = true)";
 
@@ -343,6 +368,79 @@ pub fn unknown_subcommand(sub: &[u8], parent: &str) -> CmdError {
     out.extend_from_slice(parent.to_ascii_uppercase().as_bytes());
     out.extend_from_slice(b" HELP.");
     CmdError::new(out)
+}
+
+/// `ERR unknown subcommand or wrong number of arguments for 'reset'. Try
+/// CLUSTER HELP.` (a known subcommand given a count of arguments its
+/// parent does not accept).
+pub fn subcommand_syntax(sub: &[u8], parent: &str) -> CmdError {
+    let mut out = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+    push_c_str(&mut out, sub, 128);
+    out.extend_from_slice(b"'. Try ");
+    out.extend_from_slice(parent.to_ascii_uppercase().as_bytes());
+    out.extend_from_slice(b" HELP.");
+    CmdError::new(out)
+}
+
+/// `MOVED <slot> <ip:port>`: the slot is served by that node.
+pub fn moved(slot: u16, at: &str) -> CmdError {
+    CmdError::new(format!("MOVED {slot} {at}"))
+}
+
+/// `ASK <slot> <ip:port>`: the slot is being migrated there.
+pub fn ask(slot: u16, at: &str) -> CmdError {
+    CmdError::new(format!("ASK {slot} {at}"))
+}
+
+pub fn unknown_node(id: &[u8]) -> CmdError {
+    CmdError::err(format!("Unknown node {}", String::from_utf8_lossy(id)))
+}
+
+pub fn dont_know_node(id: &[u8]) -> CmdError {
+    CmdError::err(format!(
+        "I don't know about node {}",
+        String::from_utf8_lossy(id)
+    ))
+}
+
+pub fn slot_range_reversed(start: u16, end: u16) -> CmdError {
+    CmdError::err(format!(
+        "start slot number {start} is greater than end slot number {end}"
+    ))
+}
+
+pub fn slot_unassigned(slot: u16) -> CmdError {
+    CmdError::err(format!("Slot {slot} is already unassigned"))
+}
+
+pub fn slot_busy(slot: u16) -> CmdError {
+    CmdError::err(format!("Slot {slot} is already busy"))
+}
+
+pub fn slot_repeated(slot: u16) -> CmdError {
+    CmdError::err(format!("Slot {slot} specified multiple times"))
+}
+
+pub fn not_slot_owner(slot: u16) -> CmdError {
+    CmdError::err(format!("I'm not the owner of hash slot {slot}"))
+}
+
+pub fn already_slot_owner(slot: u16) -> CmdError {
+    CmdError::err(format!("I'm already the owner of hash slot {slot}"))
+}
+
+pub fn slot_still_has_keys(slot: u16) -> CmdError {
+    CmdError::err(format!(
+        "Can't assign hashslot {slot} to a different node while I still hold keys for this hash slot."
+    ))
+}
+
+pub fn invalid_config_epoch(epoch: i64) -> CmdError {
+    CmdError::err(format!("Invalid config epoch specified: {epoch}"))
+}
+
+pub fn cluster_save_failed(e: &std::io::Error) -> CmdError {
+    CmdError::err(format!("error saving the cluster node config: {e}"))
 }
 
 /// `ERR invalid expire time in 'set' command`

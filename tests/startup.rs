@@ -58,10 +58,24 @@ fn bad_configuration_is_refused_naming_the_key() {
     let (code, out) = run(&["--maxmemory", "lots"]);
     assert_ne!(code, 0);
     assert!(out.contains("maxmemory"), "{out}");
-    // Cluster mode is refused rather than ignored.
-    let (code, out) = run(&["--cluster-enabled", "yes"]);
+    // Cluster mode with a nodes.conf it cannot read stops, naming the file.
+    let conf =
+        std::env::temp_dir().join(format!("redistill-bad-nodes-{}.conf", std::process::id()));
+    std::fs::write(&conf, "not a nodes.conf line\n").unwrap();
+    let (code, out) = run(&[
+        "--port",
+        "0",
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        conf.to_str().unwrap(),
+    ]);
+    let _ = std::fs::remove_file(&conf);
     assert_ne!(code, 0);
-    assert!(out.contains("Cluster mode is not available"), "{out}");
+    assert!(
+        out.contains("redistill-bad-nodes-") && out.contains("8 fields"),
+        "{out}"
+    );
     let (code, out) = run(&["/nonexistent/redistill.toml"]);
     assert_ne!(code, 0);
     assert!(out.contains("/nonexistent/redistill.toml"), "{out}");

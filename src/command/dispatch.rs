@@ -37,6 +37,31 @@ fn reject(sess: &mut Session, out: &mut Reply, e: &CmdError, id: Option<usize>) 
     After::Continue
 }
 
+/// Cluster mode: whether this node serves the command's keys (for EXEC,
+/// the queued commands' keys), or the redirection to answer.
+fn route(
+    eng: &crate::engine::Engine,
+    sess: &Session,
+    spec: &CommandSpec,
+    args: &[&[u8]],
+    now: u64,
+) -> Result<(), errors::CmdError> {
+    let keys = if spec.flags & table::EXEC != 0 {
+        match &sess.multi {
+            Some(m) => m.queued_keys(),
+            None => return Ok(()),
+        }
+    } else {
+        spec.all_keys(args)
+    };
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let is_migrate = spec.name == "migrate";
+    let asking_command = spec.name == "restore-asking";
+    super::cluster::route(eng, sess, &keys, is_migrate, asking_command, now)
+}
+
 /// Runs one command and appends its reply. Returns what the connection
 /// must do next.
 ///
@@ -53,6 +78,10 @@ pub fn execute<'g>(
     pass: &mut Option<Pass<'g>>,
 ) -> After {
     let after = run_command(rt, sess, out, now, args, pass);
+    // ASKING lasts for one command, or until EXEC.
+    if sess.asking && sess.multi.is_none() && !super::eq_ic(args[0], "asking") {
+        sess.asking = false;
+    }
     // Clients blocked on keys this command (transaction, script) made
     // ready are served before this connection's next command.
     if rt.engine.blocking.has_ready() {
@@ -126,6 +155,14 @@ fn run_command<'g>(
             return reject(sess, out, &errors::exec_abort_because(&e), Some(id));
         }
         return reject(sess, out, &e, Some(id));
+    }
+    if eng.cluster.is_some() && sess.handle.kind() != ClientKind::Master {
+        if let Err(e) = route(eng, sess, spec, args, now) {
+            if is_exec && sess.multi.is_some() {
+                super::txn::discard(sess, eng);
+            }
+            return reject(sess, out, &e, Some(id));
+        }
     }
     if sess.multi.is_some() && spec.flags & table::NO_QUEUE == 0 {
         return super::txn::queue(rt, sess, out, now, id, spec, args);

@@ -116,7 +116,11 @@ pub fn render(
             ("modules", _) => out.push_str("# Modules\r\n"),
             ("commandstats", _) => commandstats(eng, &mut out),
             ("errorstats", _) => errorstats(eng, &mut out),
-            ("cluster", _) => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+            ("cluster", _) => out.push_str(if eng.cluster.is_some() {
+                "# Cluster\r\ncluster_enabled:1\r\n"
+            } else {
+                "# Cluster\r\ncluster_enabled:0\r\n"
+            }),
             ("keyspace", Some(snap)) => keyspace(snap, &mut out),
             _ => {}
         }

@@ -195,18 +195,14 @@ pub fn command_getkeys(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if (spec.arity > 0 && argc != spec.arity) || (spec.arity < 0 && argc < -spec.arity) {
         return Err(errors::INVALID_COMMAND_ARGS);
     }
-    if spec.first_key == 0 {
+    if !spec.has_keys() {
         return Err(errors::NO_KEY_ARGS);
     }
-    let last = if spec.last_key < 0 {
-        argc + spec.last_key
-    } else {
-        spec.last_key
-    };
-    let keys: Vec<&[u8]> = (spec.first_key..=last)
-        .step_by(spec.step.max(1) as usize)
-        .filter_map(|i| rest.get(i as usize).copied())
-        .collect();
+    let keys = spec.all_keys(rest);
+    if keys.is_empty() && !spec.name.starts_with("eval") {
+        // Scripts may name no key; other commands must.
+        return Err(errors::INVALID_COMMAND_KEYS);
+    }
     ctx.out.array(keys.len());
     for k in keys {
         ctx.out.bulk(k);

@@ -208,6 +208,9 @@ pub fn other_db_keys<'a>(
 pub fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let cur = ctx.sess.db;
     let (replace, target) = copy_options(args, ctx.eng.dbs.count(), cur)?;
+    if ctx.eng.cluster.is_some() && (cur != 0 || target != 0) {
+        return Err(errors::COPY_DB_IN_CLUSTER);
+    }
     let (src, dst) = (args[1], args[2]);
     if target == cur && src == dst {
         return Err(errors::SAME_OBJECT);
@@ -242,6 +245,9 @@ pub fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// MOVE key db: the key, its value and its TTL leave the current database
 /// for `db`, unless `db` already has the key.
 pub fn move_key(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if ctx.eng.cluster.is_some() {
+        return Err(errors::MOVE_IN_CLUSTER);
+    }
     let cur = ctx.sess.db;
     let target = super::db_arg(ctx.eng.dbs.count(), args[2], None)?;
     if target == cur {
@@ -270,6 +276,9 @@ pub fn move_key(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// keys that exist on either side are touched, and clients blocked on
 /// keys that now exist are served.
 pub fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if ctx.eng.cluster.is_some() {
+        return Err(errors::SWAPDB_IN_CLUSTER);
+    }
     let dbs = ctx.eng.dbs.count();
     let a = super::db_arg(dbs, args[1], Some(errors::INVALID_FIRST_DB));
     let b = super::db_arg(dbs, args[2], Some(errors::INVALID_SECOND_DB));

@@ -160,6 +160,11 @@ pub struct Session {
     pub waiting: Option<replication::WaitFor>,
     /// Client-side caching mode (CLIENT TRACKING), if on.
     pub tracking: Option<Box<tracking::TrackingState>>,
+    /// Cluster mode: the next command may use a slot being imported
+    /// (ASKING; kept through a MULTI until EXEC).
+    pub asking: bool,
+    /// Cluster mode: READONLY was sent (reads served by a replica).
+    pub cluster_readonly: bool,
     /// When the current command started: set at the start of each batch and
     /// advanced as each command ends, so timing costs one clock read (the
     /// TSC, via quanta) per command.
@@ -190,6 +195,8 @@ impl Session {
             replica_hello: Default::default(),
             waiting: None,
             tracking: None,
+            asking: false,
+            cluster_readonly: false,
             clock: quanta::Instant::now(),
         }
     }

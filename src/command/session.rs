@@ -151,6 +151,15 @@ pub fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 pub fn select(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if ctx.eng.cluster.is_some() {
+        let id = super::int_arg(args[1])?;
+        if i32::try_from(id).is_err() {
+            return Err(errors::INT_OUT_OF_RANGE);
+        }
+        if id != 0 {
+            return Err(errors::SELECT_IN_CLUSTER);
+        }
+    }
     let db = super::db_arg(ctx.eng.dbs.count(), args[1], None)?;
     ctx.sess.select(db);
     ctx.out.ok();

@@ -137,6 +137,41 @@ impl CommandSpec {
     }
 }
 
+/// For a command whose keys follow a `numkeys` argument, that argument's
+/// index (the keys come right after it).
+fn numkeys_index(name: &str) -> Option<usize> {
+    match name {
+        "lmpop" | "sintercard" | "zmpop" | "zunion" | "zinter" | "zdiff" | "zintercard" => Some(1),
+        "blmpop" | "bzmpop" | "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "zunionstore"
+        | "zinterstore" | "zdiffstore" => Some(2),
+        _ => None,
+    }
+}
+
+impl CommandSpec {
+    /// The command names keys (at fixed positions or after a `numkeys`).
+    pub fn has_keys(&self) -> bool {
+        self.first_key > 0 || numkeys_index(self.name).is_some()
+    }
+
+    /// Every key a call names: the table's key positions plus, for
+    /// commands with a `numkeys` argument, the keys it counts (nothing
+    /// from a `numkeys` that is not a count the arguments hold).
+    pub fn all_keys<'a>(&self, args: &[&'a [u8]]) -> Vec<&'a [u8]> {
+        let mut keys: Vec<&'a [u8]> = self.keys(args).collect();
+        if let Some(at) = numkeys_index(self.name) {
+            let n = args
+                .get(at)
+                .and_then(|a| crate::numeric::parse_i64(a))
+                .filter(|&n| n >= 0 && (n as usize) <= args.len().saturating_sub(at + 1));
+            if let Some(n) = n {
+                keys.extend_from_slice(&args[at + 1..at + 1 + n as usize]);
+            }
+        }
+        keys
+    }
+}
+
 macro_rules! cmd {
     ($name:literal, $arity:expr, $flags:expr, $keys:expr, $group:literal, $since:literal, $summary:literal, $syntax:literal, $handler:expr) => {
         CommandSpec {
@@ -410,38 +445,38 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("slaveof", 3, ADMIN | NOSCRIPT | STALE, NK, "server", "1.0.0", "Sets a Redis server as a replica of another, or promotes it to being a master.", "host port", replication::replicaof),
     cmd!("wait", 3, NOSCRIPT, NK, "generic", "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", "numreplicas:integer timeout:integer", replication::wait),
     cmd!("role", 1, NOSCRIPT | LOADING | STALE | FAST, NK, "server", "2.8.12", "Returns the replication role.", "", replication::role),
-    cmd!("cluster", -2, 0, NK, "cluster", "3.0.0", "A container for cluster commands.", "", cluster::disabled, &[
-        cmd!("cluster|addslots", -3, ADMIN | STALE, NK, "cluster", "3.0.0", "Assign new hash slots to receiving node.", "slot [slot ...]", cluster::disabled),
-        cmd!("cluster|addslotsrange", -4, ADMIN | STALE, NK, "cluster", "7.0.0", "Assign new hash slots to receiving node.", "start-slot end-slot [start-slot end-slot ...]", cluster::disabled),
-        cmd!("cluster|bumpepoch", 2, ADMIN | STALE, NK, "cluster", "3.0.0", "Advance the cluster config epoch.", "", cluster::disabled),
-        cmd!("cluster|count-failure-reports", 3, ADMIN | STALE, NK, "cluster", "3.0.0", "Return the number of failure reports active for a given node.", "node-id", cluster::disabled),
-        cmd!("cluster|countkeysinslot", 3, STALE, NK, "cluster", "3.0.0", "Return the number of local keys in the specified hash slot.", "slot", cluster::disabled),
-        cmd!("cluster|delslots", -3, ADMIN | STALE, NK, "cluster", "3.0.0", "Set hash slots as unbound in receiving node.", "slot [slot ...]", cluster::disabled),
-        cmd!("cluster|delslotsrange", -4, ADMIN | STALE, NK, "cluster", "7.0.0", "Set hash slots as unbound in receiving node.", "start-slot end-slot [start-slot end-slot ...]", cluster::disabled),
-        cmd!("cluster|failover", -2, ADMIN | STALE, NK, "cluster", "3.0.0", "Forces a replica to perform a manual failover of its master.", "[<force | takeover>]", cluster::disabled),
-        cmd!("cluster|flushslots", 2, ADMIN | STALE, NK, "cluster", "3.0.0", "Delete a node's own slots information.", "", cluster::disabled),
-        cmd!("cluster|forget", 3, ADMIN | STALE, NK, "cluster", "3.0.0", "Remove a node from the nodes table.", "node-id", cluster::disabled),
-        cmd!("cluster|getkeysinslot", 4, STALE, NK, "cluster", "3.0.0", "Return local key names in the specified hash slot.", "slot count", cluster::disabled),
-        cmd!("cluster|help", 2, LOADING | STALE, NK, "cluster", "5.0.0", "Show helpful text about the different subcommands.", "", cluster::disabled),
-        cmd!("cluster|info", 2, STALE, NK, "cluster", "3.0.0", "Provides info about Redis Cluster node state.", "", cluster::disabled),
-        cmd!("cluster|keyslot", 3, STALE, NK, "cluster", "3.0.0", "Returns the hash slot of the specified key.", "key", cluster::disabled),
-        cmd!("cluster|links", 2, STALE, NK, "cluster", "7.0.0", "Returns a list of all TCP links to and from peer nodes in cluster.", "", cluster::disabled),
-        cmd!("cluster|meet", -4, ADMIN | STALE, NK, "cluster", "3.0.0", "Force a node cluster to handshake with another node.", "ip port [cluster_bus_port]", cluster::disabled),
-        cmd!("cluster|myid", 2, STALE, NK, "cluster", "3.0.0", "Return the node id.", "", cluster::disabled),
-        cmd!("cluster|nodes", 2, STALE, NK, "cluster", "3.0.0", "Get Cluster config for the node.", "", cluster::disabled),
-        cmd!("cluster|replicas", 3, ADMIN | STALE, NK, "cluster", "5.0.0", "List replica nodes of the specified master node.", "node-id", cluster::disabled),
-        cmd!("cluster|replicate", 3, ADMIN | STALE, NK, "cluster", "3.0.0", "Reconfigure a node as a replica of the specified master node.", "node-id", cluster::disabled),
-        cmd!("cluster|reset", -2, ADMIN | STALE | NOSCRIPT, NK, "cluster", "3.0.0", "Reset a Redis Cluster node.", "[<hard | soft>]", cluster::disabled),
-        cmd!("cluster|saveconfig", 2, ADMIN | STALE, NK, "cluster", "3.0.0", "Forces the node to save cluster state on disk.", "", cluster::disabled),
-        cmd!("cluster|set-config-epoch", 3, ADMIN | STALE, NK, "cluster", "3.0.0", "Set the configuration epoch in a new node.", "config-epoch", cluster::disabled),
-        cmd!("cluster|setslot", -4, ADMIN | STALE, NK, "cluster", "3.0.0", "Bind a hash slot to a specific node.", "slot <importing | migrating | node | stable>", cluster::disabled),
-        cmd!("cluster|shards", 2, STALE, NK, "cluster", "7.0.0", "Get array of cluster slots to node mappings.", "", cluster::disabled),
-        cmd!("cluster|slaves", 3, ADMIN | STALE, NK, "cluster", "3.0.0", "List replica nodes of the specified master node.", "node-id", cluster::disabled),
-        cmd!("cluster|slots", 2, STALE, NK, "cluster", "3.0.0", "Get array of Cluster slot to node mappings.", "", cluster::disabled),
+    cmd!("cluster", -2, 0, NK, "cluster", "3.0.0", "A container for cluster commands.", "", cluster::help, &[
+        cmd!("cluster|addslots", -3, ADMIN | STALE, NK, "cluster", "3.0.0", "Assign new hash slots to receiving node.", "slot [slot ...]", cluster::addslots),
+        cmd!("cluster|addslotsrange", -4, ADMIN | STALE, NK, "cluster", "7.0.0", "Assign new hash slots to receiving node.", "start-slot end-slot [start-slot end-slot ...]", cluster::addslotsrange),
+        cmd!("cluster|bumpepoch", 2, ADMIN | STALE, NK, "cluster", "3.0.0", "Advance the cluster config epoch.", "", cluster::bumpepoch),
+        cmd!("cluster|count-failure-reports", 3, ADMIN | STALE, NK, "cluster", "3.0.0", "Return the number of failure reports active for a given node.", "node-id", cluster::count_failure_reports),
+        cmd!("cluster|countkeysinslot", 3, STALE, NK, "cluster", "3.0.0", "Return the number of local keys in the specified hash slot.", "slot", cluster::countkeysinslot),
+        cmd!("cluster|delslots", -3, ADMIN | STALE, NK, "cluster", "3.0.0", "Set hash slots as unbound in receiving node.", "slot [slot ...]", cluster::addslots),
+        cmd!("cluster|delslotsrange", -4, ADMIN | STALE, NK, "cluster", "7.0.0", "Set hash slots as unbound in receiving node.", "start-slot end-slot [start-slot end-slot ...]", cluster::addslotsrange),
+        cmd!("cluster|failover", -2, ADMIN | STALE, NK, "cluster", "3.0.0", "Forces a replica to perform a manual failover of its master.", "[<force | takeover>]", cluster::failover),
+        cmd!("cluster|flushslots", 2, ADMIN | STALE, NK, "cluster", "3.0.0", "Delete a node's own slots information.", "", cluster::flushslots),
+        cmd!("cluster|forget", 3, ADMIN | STALE, NK, "cluster", "3.0.0", "Remove a node from the nodes table.", "node-id", cluster::forget),
+        cmd!("cluster|getkeysinslot", 4, STALE, NK, "cluster", "3.0.0", "Return local key names in the specified hash slot.", "slot count", cluster::getkeysinslot),
+        cmd!("cluster|help", 2, LOADING | STALE, NK, "cluster", "5.0.0", "Show helpful text about the different subcommands.", "", cluster::help),
+        cmd!("cluster|info", 2, STALE, NK, "cluster", "3.0.0", "Provides info about Redis Cluster node state.", "", cluster::info),
+        cmd!("cluster|keyslot", 3, STALE, NK, "cluster", "3.0.0", "Returns the hash slot of the specified key.", "key", cluster::keyslot),
+        cmd!("cluster|links", 2, STALE, NK, "cluster", "7.0.0", "Returns a list of all TCP links to and from peer nodes in cluster.", "", cluster::links),
+        cmd!("cluster|meet", -4, ADMIN | STALE, NK, "cluster", "3.0.0", "Force a node cluster to handshake with another node.", "ip port [cluster_bus_port]", cluster::meet),
+        cmd!("cluster|myid", 2, STALE, NK, "cluster", "3.0.0", "Return the node id.", "", cluster::myid),
+        cmd!("cluster|nodes", 2, STALE, NK, "cluster", "3.0.0", "Get Cluster config for the node.", "", cluster::nodes),
+        cmd!("cluster|replicas", 3, ADMIN | STALE, NK, "cluster", "5.0.0", "List replica nodes of the specified master node.", "node-id", cluster::replicas),
+        cmd!("cluster|replicate", 3, ADMIN | STALE, NK, "cluster", "3.0.0", "Reconfigure a node as a replica of the specified master node.", "node-id", cluster::replicate),
+        cmd!("cluster|reset", -2, ADMIN | STALE | NOSCRIPT, NK, "cluster", "3.0.0", "Reset a Redis Cluster node.", "[<hard | soft>]", cluster::reset),
+        cmd!("cluster|saveconfig", 2, ADMIN | STALE, NK, "cluster", "3.0.0", "Forces the node to save cluster state on disk.", "", cluster::saveconfig),
+        cmd!("cluster|set-config-epoch", 3, ADMIN | STALE, NK, "cluster", "3.0.0", "Set the configuration epoch in a new node.", "config-epoch", cluster::set_config_epoch),
+        cmd!("cluster|setslot", -4, ADMIN | STALE, NK, "cluster", "3.0.0", "Bind a hash slot to a specific node.", "slot <importing | migrating | node | stable>", cluster::setslot),
+        cmd!("cluster|shards", 2, STALE, NK, "cluster", "7.0.0", "Get array of cluster slots to node mappings.", "", cluster::shards),
+        cmd!("cluster|slaves", 3, ADMIN | STALE, NK, "cluster", "3.0.0", "List replica nodes of the specified master node.", "node-id", cluster::replicas),
+        cmd!("cluster|slots", 2, STALE, NK, "cluster", "3.0.0", "Get array of Cluster slot to node mappings.", "", cluster::slots),
     ]),
-    cmd!("asking", 1, FAST, NK, "cluster", "3.0.0", "Sent by cluster clients after an -ASK redirect.", "", cluster::disabled),
-    cmd!("readonly", 1, FAST | LOADING | STALE, NK, "cluster", "3.0.0", "Enables read queries for a connection to a cluster replica node.", "", cluster::disabled),
-    cmd!("readwrite", 1, FAST | LOADING | STALE, NK, "cluster", "3.0.0", "Disables read queries for a connection to a cluster replica node.", "", cluster::disabled),
+    cmd!("asking", 1, FAST, NK, "cluster", "3.0.0", "Sent by cluster clients after an -ASK redirect.", "", cluster::asking),
+    cmd!("readonly", 1, FAST | LOADING | STALE, NK, "cluster", "3.0.0", "Enables read queries for a connection to a cluster replica node.", "", cluster::readonly),
+    cmd!("readwrite", 1, FAST | LOADING | STALE, NK, "cluster", "3.0.0", "Disables read queries for a connection to a cluster replica node.", "", cluster::readwrite),
     // Server
     cmd!("info", -1, LOADING | STALE | UNDECLARED, NK, "server", "1.0.0", "Returns information and statistics about the server.", "[section...]", admin::info),
     cmd!("config", -2, 0, NK, "server", "2.0.0", "A container for server configuration commands.", "", admin::config_help, &[

@@ -47,6 +47,17 @@ impl Multi {
     }
 
     /// Hashes of every key the queued commands name.
+    /// Every key the queued commands name (cluster routing of EXEC).
+    pub fn queued_keys(&self) -> Vec<&[u8]> {
+        let table = super::CommandTable::get();
+        let mut out = Vec::new();
+        for q in &self.queue {
+            let args: Vec<&[u8]> = q.args.iter().map(|a| &a[..]).collect();
+            out.extend(table.spec(q.id).all_keys(&args));
+        }
+        out
+    }
+
     pub fn key_hashes(&self, dbs: &Databases) -> Vec<u64> {
         let table = super::CommandTable::get();
         let mut out = Vec::new();

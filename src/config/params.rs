@@ -280,9 +280,9 @@ params! {
     ClusterAnnounceTlsPort, "cluster-announce-tls-port", &[], "", Int { min: 0, max: 65535 }, "0", true,
         NO_EFFECT;
     ClusterConfigFile, "cluster-config-file", &[], "", Text, "nodes.conf", false,
-        NO_EFFECT;
+        "Cluster mode: the file keeping this node's id and its view of the cluster (Redis's nodes.conf format), written on every change.";
     ClusterEnabled, "cluster-enabled", &[], "", Bool, "no", false,
-        "Redis Cluster mode: only `no` (not available yet; see docs/scaling.md).";
+        "Redis Cluster mode: the node serves the hash slots assigned to it and redirects the others (MOVED/ASK); see docs/scaling.md.";
     ClusterLinkSendbufLimit, "cluster-link-sendbuf-limit", &[], "", Memory { min: 0, max: u64::MAX }, "0", true,
         NO_EFFECT;
     ClusterMigrationBarrier, "cluster-migration-barrier", &[], "", Int { min: 0, max: I32 }, "1", true,
@@ -290,7 +290,7 @@ params! {
     ClusterNodeTimeout, "cluster-node-timeout", &[], "", Int { min: 0, max: i64::MAX }, "15000", true,
         NO_EFFECT;
     ClusterPort, "cluster-port", &[], "", Int { min: 0, max: 65535 }, "0", false,
-        NO_EFFECT;
+        "Cluster mode: the bus port this node announces (0 = port + 10000).";
     ClusterPreferredEndpointType, "cluster-preferred-endpoint-type", &[], "", Enum(&["ip", "hostname", "unknown-endpoint"]), "ip", true,
         NO_EFFECT;
     ClusterReplicaNoFailover, "cluster-replica-no-failover", &["cluster-slave-no-failover"], "", Bool, "no", true,
@@ -550,9 +550,6 @@ impl Param {
             Bool => match text.to_ascii_lowercase().as_str() {
                 "yes" | "true" if self.id == P::Appendonly => {
                     Err(crate::errors::APPENDONLY_UNSUPPORTED.to_string())
-                }
-                "yes" | "true" if self.id == P::ClusterEnabled => {
-                    Err(crate::errors::CLUSTER_UNSUPPORTED.to_string())
                 }
                 "yes" | "true" => Ok(Parsed::Int(1)),
                 "no" | "false" => Ok(Parsed::Int(0)),

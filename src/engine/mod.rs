@@ -15,6 +15,7 @@
 
 pub mod blocking;
 pub mod clients;
+pub mod cluster;
 pub mod evict;
 pub mod gate;
 pub mod persist;
@@ -61,6 +62,8 @@ pub struct Engine {
     pub run_id: String,
     /// Master or replica, and the replica's link.
     pub role: parking_lot::Mutex<repl::Role>,
+    /// Cluster mode's state, when `cluster-enabled` is on.
+    pub cluster: Option<cluster::Cluster>,
     peak_memory: AtomicU64,
 }
 
@@ -125,6 +128,7 @@ impl Engine {
             started_ms: now,
             run_id: repl::random_id(),
             role: parking_lot::Mutex::new(repl::Role::master()),
+            cluster: None,
             peak_memory: AtomicU64::new(0),
             settings,
         }

@@ -1,7 +1,7 @@
 //! Redis Cluster hash slots: a key belongs to slot CRC16(key) mod 16384,
 //! where only the part between the first `{` and the next `}` is hashed
 //! when that part is not empty (a hash tag keeps related keys together).
-//! The groundwork for cluster mode, which is not available yet.
+//! Cluster mode routes commands and places keys by it.
 
 /// Number of hash slots in a Redis Cluster.
 pub const SLOTS: u16 = 16384;

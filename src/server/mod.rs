@@ -194,10 +194,25 @@ pub async fn start_on(
     } else {
         None
     };
-    let engine = Arc::new(Engine::new(
-        settings.clone(),
-        CommandTable::get().all().len(),
-    ));
+    let mut engine = Engine::new(settings.clone(), CommandTable::get().all().len());
+    if settings.flag(P::ClusterEnabled) {
+        // The client port others are told about: the first plaintext
+        // listener's (tests bind port 0).
+        let port = match plain.first().map(|l| l.local_addr()) {
+            Some(Ok(addr)) => addr.port(),
+            _ => settings.int(P::Port) as u16,
+        };
+        let cport = match settings.int(P::ClusterPort) {
+            0 => port.checked_add(10000).ok_or(
+                "port number too high for cluster mode: the cluster bus port is port + 10000, \
+                 so the port must be 55535 or less (or set cluster-port)",
+            )?,
+            p => p as u16,
+        };
+        let path = std::path::PathBuf::from(&*settings.text(P::ClusterConfigFile));
+        engine.cluster = Some(crate::engine::cluster::Cluster::open(path, port, cport)?);
+    }
+    let engine = Arc::new(engine);
     let (new_listeners, mut listener_rx) = tokio::sync::mpsc::unbounded_channel();
     let lifecycle = Arc::new(Lifecycle {
         shutdown: watch::channel(false).0,

@@ -58,10 +58,11 @@ def owned_listener():
     return s
 
 
-def start_redistill(binary, tmp, name, extra, procs):
-    """Starts Redistill serving a listener of ours as fd 3; appends the
-    process to `procs` (for cleanup) and returns (process, port)."""
-    lst = owned_listener()
+def start_redistill(binary, tmp, name, extra, procs, listener=None):
+    """Starts Redistill serving a listener of ours as fd 3 (`listener`, or
+    a new one); appends the process to `procs` (for cleanup) and returns
+    (process, port)."""
+    lst = listener or owned_listener()
     port = lst.getsockname()[1]
     fd = lst.fileno()
     log = open(os.path.join(tmp, f"{name}.log"), "w")

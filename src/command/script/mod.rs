@@ -33,6 +33,10 @@ use super::dispatch::invoke;
 use super::table::{self, CommandTable};
 use super::{eq_ic, int_arg, Ctx, Session};
 use crate::config::P;
+use crate::engine::clients::ClientKind;
+use crate::engine::cluster::Redirect;
+use crate::engine::slot::key_slot;
+use crate::engine::store::Access;
 use crate::engine::Engine;
 use crate::errors::{self, CmdError, CmdResult};
 use crate::protocol::Reply;
@@ -589,6 +593,13 @@ struct Call<'c, 'e> {
     /// Scripts without a shebang check OOM at each deny-oom call.
     check_oom: bool,
     status: &'c Status,
+    /// Cluster mode (not for a master's stream): each call's keys must be
+    /// served here and share one slot (the declared keys' slot, else the
+    /// first one used), unless `allow-cross-slot-keys`.
+    cluster_check: bool,
+    cluster_slot: Option<u16>,
+    allow_cross_slot: bool,
+    asking: bool,
 }
 
 /// `redis.call` arguments as bytes, in buffers kept from call to call.
@@ -726,6 +737,14 @@ impl Call<'_, '_> {
             return Err(errors::OOM);
         }
         let argv: Vec<&[u8]> = (0..argc).map(arg).collect();
+        if self.cluster_check {
+            let script = ScriptSlot {
+                asking: self.asking,
+                allow_cross_slot: self.allow_cross_slot,
+                slot: &mut self.cluster_slot,
+            };
+            check_cluster(&self.rt.engine, self.unit, script, spec, &argv)?;
+        }
         self.scratch.clear();
         invoke(
             self.rt,
@@ -742,6 +761,43 @@ impl Call<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// What the cluster check of a script's calls carries from call to call.
+struct ScriptSlot<'a> {
+    asking: bool,
+    allow_cross_slot: bool,
+    /// The slot every call's keys must hash to, once known.
+    slot: &'a mut Option<u16>,
+}
+
+/// Cluster mode: the call's keys are served here, in the script's slot.
+fn check_cluster(
+    eng: &Engine,
+    unit: &mut crate::engine::unit::Unit,
+    script: ScriptSlot,
+    spec: &table::CommandSpec,
+    argv: &[&[u8]],
+) -> CmdResult {
+    let keys = spec.all_keys(argv);
+    let routed =
+        super::cluster::check_keys(eng, &keys, script.asking, spec.name == "migrate", |k| {
+            unit.key(0, k).find(Access::PEEK).is_some()
+        });
+    match routed {
+        Err(Redirect::Down) => return Err(errors::SCRIPT_CLUSTER_DOWN),
+        Err(_) => return Err(errors::SCRIPT_NON_LOCAL_KEY),
+        Ok(()) => {}
+    }
+    if let (Some(first), false) = (keys.first(), script.allow_cross_slot) {
+        let slot = key_slot(first);
+        match *script.slot {
+            None => *script.slot = Some(slot),
+            Some(s) if s != slot => return Err(errors::SCRIPT_CROSS_SLOT),
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// The error table a refused `redis.call` hands to Lua.
@@ -834,6 +890,11 @@ fn run_script(
         read_only: read_only_cmd || flags & SF_NO_WRITES != 0,
         check_oom: flags & SF_SHEBANG == 0,
         status,
+        cluster_check: ctx.eng.cluster.is_some() && ctx.sess.handle.kind() != ClientKind::Master,
+        cluster_slot: keys.first().map(|k| key_slot(k)),
+        // Scripts without a shebang keep their pre-7.0 freedom.
+        allow_cross_slot: flags & (SF_CROSS_SLOT | SF_SHEBANG) != SF_SHEBANG,
+        asking: ctx.sess.asking,
     };
     let outcome = {
         let _current = current.enter(&mut call);

@@ -25,7 +25,6 @@ pub mod value;
 pub mod watch;
 pub mod zset;
 
-use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 
@@ -133,7 +132,11 @@ impl StoreShared {
     pub fn new(settings: Arc<Settings>) -> StoreShared {
         StoreShared {
             used: AtomicI64::new(0),
-            hasher: KeyHasher::default(),
+            hasher: if settings.flag(crate::config::P::ClusterEnabled) {
+                KeyHasher::by_slot()
+            } else {
+                KeyHasher::default()
+            },
             clock_base_ms: now_ms().saturating_sub(1),
             watches: watch::Watches::default(),
             reclaimer: Reclaimer::default(),
@@ -278,6 +281,13 @@ impl Databases {
     /// `count` databases of `num_shards` shards (a power of two); db 0 is
     /// created at once, the others on first use.
     pub fn new(count: usize, num_shards: usize, settings: Arc<Settings>) -> Databases {
+        // In cluster mode a shard holds whole hash slots: no more shards
+        // than slots.
+        let num_shards = if settings.flag(crate::config::P::ClusterEnabled) {
+            num_shards.min(crate::engine::slot::SLOTS as usize)
+        } else {
+            num_shards
+        };
         let shared = Arc::new(StoreShared::new(settings));
         let dbs: Box<[OnceLock<Keyspace>]> = (0..count.max(1)).map(|_| OnceLock::new()).collect();
         let _ = dbs[0].set(Keyspace::new(0, num_shards, &shared));

@@ -1,0 +1,21 @@
+//! Cluster mode (`cluster-enabled yes`), checked with redis-server, redis-cli
+//! and redis-py: one node against redis-server in cluster mode reply by
+//! reply, and three nodes serving one static topology to cluster clients.
+
+mod common;
+
+/// One node and redis-server start from the same nodes.conf (a second,
+/// absent master owns half the slots) and answer the same CLUSTER
+/// commands, redirections and refusals byte for byte.
+#[test]
+fn cluster_node_answers_as_redis_server() {
+    common::python_with_binary("cluster_node.py");
+}
+
+/// Three nodes from one topology: redis-cli --cluster check, redis-py
+/// RedisCluster (commands, pipelines, transactions), redis-cli -c, and a
+/// slot handed over with SETSLOT NODE.
+#[test]
+fn three_nodes_serve_cluster_clients() {
+    common::python_with_binary("cluster_static.py");
+}
