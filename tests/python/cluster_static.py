@@ -1,5 +1,6 @@
 """Three Redistill nodes as one Redis Cluster, from one topology written
-into each node's nodes.conf (a static cluster: the nodes have no bus).
+into each node's nodes.conf by deploy/cluster/make-nodes-conf.py (a static
+cluster: the nodes have no bus).
 
 - `redis-cli --cluster check` finds every slot covered and the nodes
   agreeing;
@@ -25,17 +26,9 @@ from redis.cluster import ClusterNode, RedisCluster
 
 from procs import free_port, owned_listener, start_redistill
 
-IDS = ["a" * 40, "b" * 40, "c" * 40]
 RANGES = [(0, 5460), (5461, 10922), (10923, 16383)]
-
-
-def nodes_conf(me, ports, cports):
-    lines = []
-    for i, (id_, (a, b)) in enumerate(zip(IDS, RANGES)):
-        flags = "myself,master" if i == me else "master"
-        lines.append(f"{id_} 127.0.0.1:{ports[i]}@{cports[i]} {flags} - 0 0 {i + 1} connected {a}-{b}")
-    lines.append("vars currentEpoch 3 lastVoteEpoch 0")
-    return "\n".join(lines) + "\n"
+MAKE_CONF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy",
+                         "cluster", "make-nodes-conf.py")
 
 
 def cli(*args):
@@ -48,19 +41,23 @@ def main():
     tmp = tempfile.mkdtemp(prefix="redistill-cluster-static-")
     procs = []
     try:
-        listeners = [owned_listener() for _ in IDS]
+        listeners = [owned_listener() for _ in RANGES]
         ports = [l.getsockname()[1] for l in listeners]
-        cports = [free_port() for _ in IDS]
-        for i in range(len(IDS)):
+        cports = [free_port() for _ in RANGES]
+        # The topology from the generator operators use.
+        subprocess.run([sys.executable, MAKE_CONF, "--dir", tmp]
+                       + [f"127.0.0.1:{p}@{c}" for p, c in zip(ports, cports)],
+                       check=True, capture_output=True)
+        for i in range(len(RANGES)):
             d = os.path.join(tmp, f"n{i}")
             os.makedirs(d)
-            conf = os.path.join(d, "nodes.conf")
-            with open(conf, "w") as f:
-                f.write(nodes_conf(i, ports, cports))
+            conf = os.path.join(tmp, f"nodes-{ports[i]}.conf")
             start_redistill(binary, d, f"n{i}",
                             ["--cluster-enabled", "yes", "--cluster-config-file", conf,
                              "--cluster-port", str(cports[i])],
                             procs, listener=listeners[i])
+        ids = [redis.Redis(port=p).cluster("myid") for p in ports]
+        ids = [i.decode() if isinstance(i, bytes) else i for i in ids]
 
         code, out = cli("--cluster", "check", f"127.0.0.1:{ports[0]}")
         assert code == 0 and "[OK] All 16384 slots covered." in out \
@@ -139,7 +136,7 @@ def main():
         key100 = next(f"m{i}" for i in range(100000)
                       if redis.Redis(port=ports[0]).cluster("keyslot", f"m{i}") == 100)
         for port in ports:
-            assert redis.Redis(port=port).cluster("setslot", 100, "node", IDS[1])
+            assert redis.Redis(port=port).cluster("setslot", 100, "node", ids[1])
         assert rc.set(key100, "moved")
         assert redis.Redis(port=ports[1], decode_responses=True).get(key100) == "moved"
         code, out = cli("--cluster", "check", f"127.0.0.1:{ports[2]}")
@@ -147,8 +144,8 @@ def main():
         print("cluster_static: slot 100 handed over; clients and --cluster check follow")
 
         # The topology survives a restart (nodes.conf rewritten on change).
-        saved = open(os.path.join(tmp, "n1", "nodes.conf")).read()
-        assert f"{IDS[1]} 127.0.0.1:{ports[1]}@{cports[1]} myself,master" in saved, saved
+        saved = open(os.path.join(tmp, f"nodes-{ports[1]}.conf")).read()
+        assert f"{ids[1]} 127.0.0.1:{ports[1]}@{cports[1]} myself,master" in saved, saved
         assert " 100 " in saved or " 100\n" in saved or " 100-" in saved, saved
         for p in procs:
             assert p.poll() is None, "a node died"

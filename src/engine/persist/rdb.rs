@@ -94,12 +94,18 @@ impl std::fmt::Display for RdbError {
 pub struct Writer<W: Write> {
     out: W,
     crc: u64,
+    /// DUMP payloads: a value's type byte and body, no key or expiry.
+    value_only: bool,
 }
 
 impl<W: Write> Writer<W> {
     /// Starts a file: magic, version and auxiliary fields.
     pub fn new(out: W, aux: &[(&str, String)]) -> io::Result<Self> {
-        let mut w = Writer { out, crc: 0 };
+        let mut w = Writer {
+            out,
+            crc: 0,
+            value_only: false,
+        };
         w.raw(format!("REDIS{WRITE_VERSION:04}").as_bytes())?;
         for (k, v) in aux {
             w.raw(&[OP_AUX])?;
@@ -112,7 +118,31 @@ impl<W: Write> Writer<W> {
     /// A writer for a run of encoded keys with no header, to be spliced
     /// into a file later with [`Writer::append_encoded`].
     pub fn chunk(out: W) -> Self {
-        Writer { out, crc: 0 }
+        Writer {
+            out,
+            crc: 0,
+            value_only: false,
+        }
+    }
+
+    /// A writer for one DUMP payload: the `write_*` calls write the value
+    /// only (its key and expiry are left out); [`Writer::finish_dump`]
+    /// adds the footer.
+    pub fn dump(out: W) -> Self {
+        Writer {
+            out,
+            crc: 0,
+            value_only: true,
+        }
+    }
+
+    /// Ends a DUMP payload: the RDB version (2 bytes, little endian) and
+    /// the CRC64 of everything before it (8 bytes, little endian).
+    pub fn finish_dump(mut self) -> io::Result<W> {
+        self.raw(&(WRITE_VERSION as u16).to_le_bytes())?;
+        let crc = self.crc;
+        self.out.write_all(&crc.to_le_bytes())?;
+        Ok(self.out)
     }
 
     /// Appends bytes produced by a chunk writer.
@@ -175,6 +205,9 @@ impl<W: Write> Writer<W> {
     }
 
     fn key_header(&mut self, kind: u8, key: &[u8], expire_ms: Option<u64>) -> io::Result<()> {
+        if self.value_only {
+            return self.raw(&[kind]);
+        }
         if let Some(at) = expire_ms {
             self.raw(&[OP_EXPIRE_MS])?;
             self.raw(&at.to_le_bytes())?;
@@ -550,152 +583,7 @@ pub fn read(
             OP_FUNCTION2 => return c.err("function libraries are not supported"),
             kind => {
                 let key = c.string()?;
-                let value_at = c.pos;
-                let value = match kind {
-                    TYPE_STRING => RdbValue::Str(c.string()?),
-                    TYPE_HASH => {
-                        let n = c.count(2)?;
-                        let mut pairs = Vec::with_capacity(n);
-                        for _ in 0..n {
-                            let f = c.string()?;
-                            let v = c.string()?;
-                            pairs.push((f, v));
-                        }
-                        RdbValue::Hash(pairs)
-                    }
-                    TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK | TYPE_HASH_ZIPMAP => {
-                        let blob = c.string()?;
-                        let items = match kind {
-                            TYPE_HASH_ZIPLIST => ziplist_items(&blob),
-                            TYPE_HASH_LISTPACK => listpack_items(&blob),
-                            _ => zipmap_items(&blob),
-                        }
-                        .map_err(|reason| RdbError {
-                            offset: value_at,
-                            reason: format!("key '{}': {reason}", String::from_utf8_lossy(&key)),
-                        })?;
-                        if items.len() % 2 != 0 {
-                            return Err(RdbError {
-                                offset: value_at,
-                                reason: format!(
-                                    "key '{}': odd number of hash items",
-                                    String::from_utf8_lossy(&key)
-                                ),
-                            });
-                        }
-                        let mut it = items.into_iter();
-                        let mut pairs = Vec::new();
-                        while let (Some(f), Some(v)) = (it.next(), it.next()) {
-                            pairs.push((f, v));
-                        }
-                        RdbValue::Hash(pairs)
-                    }
-                    TYPE_LIST | TYPE_SET => {
-                        let n = c.count(1)?;
-                        let mut items = Vec::with_capacity(n);
-                        for _ in 0..n {
-                            items.push(c.string()?);
-                        }
-                        if kind == TYPE_LIST {
-                            RdbValue::List(items)
-                        } else {
-                            RdbValue::Set(items)
-                        }
-                    }
-                    TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
-                        let nodes = c.count(1)?;
-                        let mut items = Vec::new();
-                        for _ in 0..nodes {
-                            let container = if kind == TYPE_LIST_QUICKLIST_2 {
-                                c.length()?
-                            } else {
-                                CONTAINER_PACKED
-                            };
-                            let blob = c.string()?;
-                            let node = match (kind, container) {
-                                (_, CONTAINER_PLAIN) => Ok(vec![blob]),
-                                (TYPE_LIST_QUICKLIST, _) => ziplist_items(&blob),
-                                (_, CONTAINER_PACKED) => listpack_items(&blob),
-                                _ => Err(format!("unknown quicklist container {container}")),
-                            }
-                            .map_err(|reason| bad_value(&key, value_at, reason))?;
-                            items.extend(node);
-                        }
-                        RdbValue::List(items)
-                    }
-                    TYPE_LIST_ZIPLIST => {
-                        let blob = c.string()?;
-                        RdbValue::List(
-                            ziplist_items(&blob).map_err(|r| bad_value(&key, value_at, r))?,
-                        )
-                    }
-                    TYPE_SET_INTSET => {
-                        let blob = c.string()?;
-                        RdbValue::Set(
-                            intset_items(&blob).map_err(|r| bad_value(&key, value_at, r))?,
-                        )
-                    }
-                    TYPE_SET_LISTPACK => {
-                        let blob = c.string()?;
-                        RdbValue::Set(
-                            listpack_items(&blob).map_err(|r| bad_value(&key, value_at, r))?,
-                        )
-                    }
-                    TYPE_ZSET | TYPE_ZSET_2 => {
-                        let n = c.count(2)?;
-                        let mut entries = Vec::with_capacity(n);
-                        for _ in 0..n {
-                            let m = c.string()?;
-                            let score = if kind == TYPE_ZSET_2 {
-                                f64::from_le_bytes(c.take(8)?.try_into().unwrap())
-                            } else {
-                                c.old_double()?
-                            };
-                            if score.is_nan() {
-                                return Err(bad_value(&key, value_at, "NaN score".into()));
-                            }
-                            entries.push((m, score));
-                        }
-                        RdbValue::ZSet(entries)
-                    }
-                    TYPE_ZSET_ZIPLIST | TYPE_ZSET_LISTPACK => {
-                        let blob = c.string()?;
-                        let items = if kind == TYPE_ZSET_ZIPLIST {
-                            ziplist_items(&blob)
-                        } else {
-                            listpack_items(&blob)
-                        }
-                        .map_err(|r| bad_value(&key, value_at, r))?;
-                        if items.len() % 2 != 0 {
-                            return Err(bad_value(
-                                &key,
-                                value_at,
-                                "odd number of sorted set items".into(),
-                            ));
-                        }
-                        let mut entries = Vec::with_capacity(items.len() / 2);
-                        let mut it = items.into_iter();
-                        while let (Some(m), Some(s)) = (it.next(), it.next()) {
-                            // strtod as Redis reads these (subnormals accepted).
-                            let score = match crate::numeric::strtod_prefix(&s) {
-                                Some((v, n)) if n == s.len() && !v.is_nan() => v,
-                                _ => return Err(bad_value(&key, value_at, "bad score".into())),
-                            };
-                            entries.push((m, score));
-                        }
-                        RdbValue::ZSet(entries)
-                    }
-                    other => {
-                        return Err(RdbError {
-                            offset: op_at,
-                            reason: format!(
-                                "key '{}' has {}, which Redistill does not support",
-                                String::from_utf8_lossy(&key),
-                                type_name(other)
-                            ),
-                        })
-                    }
-                };
+                let value = read_value(&mut c, kind, &key, op_at)?;
                 let at = expire.take();
                 if at.is_some_and(|t| t <= opts.now_ms) {
                     continue;
@@ -713,6 +601,195 @@ pub fn read(
             }
         }
     }
+}
+
+/// The value of type `kind` at the cursor (the body after a key in a file,
+/// or after the type byte of a DUMP payload). `op_at` is where the entry
+/// began, for errors.
+fn read_value(c: &mut Cursor, kind: u8, key: &[u8], op_at: usize) -> R<RdbValue> {
+    let value_at = c.pos;
+    Ok(match kind {
+        TYPE_STRING => RdbValue::Str(c.string()?),
+        TYPE_HASH => {
+            let n = c.count(2)?;
+            let mut pairs = Vec::with_capacity(n);
+            for _ in 0..n {
+                let f = c.string()?;
+                let v = c.string()?;
+                pairs.push((f, v));
+            }
+            RdbValue::Hash(pairs)
+        }
+        TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK | TYPE_HASH_ZIPMAP => {
+            let blob = c.string()?;
+            let items = match kind {
+                TYPE_HASH_ZIPLIST => ziplist_items(&blob),
+                TYPE_HASH_LISTPACK => listpack_items(&blob),
+                _ => zipmap_items(&blob),
+            }
+            .map_err(|reason| RdbError {
+                offset: value_at,
+                reason: format!("key '{}': {reason}", String::from_utf8_lossy(&key)),
+            })?;
+            if items.len() % 2 != 0 {
+                return Err(RdbError {
+                    offset: value_at,
+                    reason: format!(
+                        "key '{}': odd number of hash items",
+                        String::from_utf8_lossy(&key)
+                    ),
+                });
+            }
+            let mut it = items.into_iter();
+            let mut pairs = Vec::new();
+            while let (Some(f), Some(v)) = (it.next(), it.next()) {
+                pairs.push((f, v));
+            }
+            RdbValue::Hash(pairs)
+        }
+        TYPE_LIST | TYPE_SET => {
+            let n = c.count(1)?;
+            let mut items = Vec::with_capacity(n);
+            for _ in 0..n {
+                items.push(c.string()?);
+            }
+            if kind == TYPE_LIST {
+                RdbValue::List(items)
+            } else {
+                RdbValue::Set(items)
+            }
+        }
+        TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
+            let nodes = c.count(1)?;
+            let mut items = Vec::new();
+            for _ in 0..nodes {
+                let container = if kind == TYPE_LIST_QUICKLIST_2 {
+                    c.length()?
+                } else {
+                    CONTAINER_PACKED
+                };
+                let blob = c.string()?;
+                let node = match (kind, container) {
+                    (_, CONTAINER_PLAIN) => Ok(vec![blob]),
+                    (TYPE_LIST_QUICKLIST, _) => ziplist_items(&blob),
+                    (_, CONTAINER_PACKED) => listpack_items(&blob),
+                    _ => Err(format!("unknown quicklist container {container}")),
+                }
+                .map_err(|reason| bad_value(&key, value_at, reason))?;
+                items.extend(node);
+            }
+            RdbValue::List(items)
+        }
+        TYPE_LIST_ZIPLIST => {
+            let blob = c.string()?;
+            RdbValue::List(ziplist_items(&blob).map_err(|r| bad_value(&key, value_at, r))?)
+        }
+        TYPE_SET_INTSET => {
+            let blob = c.string()?;
+            RdbValue::Set(intset_items(&blob).map_err(|r| bad_value(&key, value_at, r))?)
+        }
+        TYPE_SET_LISTPACK => {
+            let blob = c.string()?;
+            RdbValue::Set(listpack_items(&blob).map_err(|r| bad_value(&key, value_at, r))?)
+        }
+        TYPE_ZSET | TYPE_ZSET_2 => {
+            let n = c.count(2)?;
+            let mut entries = Vec::with_capacity(n);
+            for _ in 0..n {
+                let m = c.string()?;
+                let score = if kind == TYPE_ZSET_2 {
+                    f64::from_le_bytes(c.take(8)?.try_into().unwrap())
+                } else {
+                    c.old_double()?
+                };
+                if score.is_nan() {
+                    return Err(bad_value(&key, value_at, "NaN score".into()));
+                }
+                entries.push((m, score));
+            }
+            RdbValue::ZSet(entries)
+        }
+        TYPE_ZSET_ZIPLIST | TYPE_ZSET_LISTPACK => {
+            let blob = c.string()?;
+            let items = if kind == TYPE_ZSET_ZIPLIST {
+                ziplist_items(&blob)
+            } else {
+                listpack_items(&blob)
+            }
+            .map_err(|r| bad_value(&key, value_at, r))?;
+            if items.len() % 2 != 0 {
+                return Err(bad_value(
+                    &key,
+                    value_at,
+                    "odd number of sorted set items".into(),
+                ));
+            }
+            let mut entries = Vec::with_capacity(items.len() / 2);
+            let mut it = items.into_iter();
+            while let (Some(m), Some(s)) = (it.next(), it.next()) {
+                // strtod as Redis reads these (subnormals accepted).
+                let score = match crate::numeric::strtod_prefix(&s) {
+                    Some((v, n)) if n == s.len() && !v.is_nan() => v,
+                    _ => return Err(bad_value(&key, value_at, "bad score".into())),
+                };
+                entries.push((m, score));
+            }
+            RdbValue::ZSet(entries)
+        }
+        other => {
+            return Err(RdbError {
+                offset: op_at,
+                reason: format!(
+                    "key '{}' has {}, which Redistill does not support",
+                    String::from_utf8_lossy(&key),
+                    type_name(other)
+                ),
+            })
+        }
+    })
+}
+
+/// Why RESTORE refuses a payload.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DumpError {
+    /// Too short, a newer RDB version, or a wrong checksum.
+    VersionOrChecksum,
+    /// The body does not decode to a value.
+    BadData,
+}
+
+/// Reads a DUMP payload (type byte, value, RDB version, CRC64), checked
+/// as Redis checks it: the version must not be newer than this RDB
+/// version and the checksum must match.
+pub fn read_dump(payload: &[u8]) -> Result<RdbValue, DumpError> {
+    if payload.len() < 10 {
+        return Err(DumpError::VersionOrChecksum);
+    }
+    let footer = payload.len() - 10;
+    let version = u16::from_le_bytes([payload[footer], payload[footer + 1]]);
+    if version as u32 > WRITE_VERSION {
+        return Err(DumpError::VersionOrChecksum);
+    }
+    let stored = u64::from_le_bytes(payload[footer + 2..].try_into().expect("8 bytes"));
+    if crc64::update(0, &payload[..footer + 2]) != stored {
+        return Err(DumpError::VersionOrChecksum);
+    }
+    let mut c = Cursor {
+        data: &payload[..footer],
+        pos: 0,
+    };
+    let kind = c.byte().map_err(|_| DumpError::BadData)?;
+    let value = read_value(&mut c, kind, b"", 0).map_err(|_| DumpError::BadData)?;
+    let empty = match &value {
+        RdbValue::Str(_) => false,
+        RdbValue::Hash(v) => v.is_empty(),
+        RdbValue::List(v) | RdbValue::Set(v) => v.is_empty(),
+        RdbValue::ZSet(v) => v.is_empty(),
+    };
+    if empty {
+        return Err(DumpError::BadData);
+    }
+    Ok(value)
 }
 
 fn bad_value(key: &[u8], at: usize, reason: String) -> RdbError {

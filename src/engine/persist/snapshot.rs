@@ -53,34 +53,79 @@ pub fn encode_shard(shard: &Shard, now_ms: u64) -> Vec<u8> {
     let mut w = Writer::chunk(Vec::new());
     for e in shard.entries().filter(|e| !e.is_expired(now_ms)) {
         let expire = (e.expire_at != 0).then_some(e.expire_at);
-        let mut buf = itoa::Buffer::new();
-        // Writing to a Vec cannot fail.
-        let _ = match &e.value {
-            Value::Hash(h) => w.write_hash(&e.key, h.len(), h.iter(), expire),
-            Value::List(l) => w.write_list(&e.key, l.iter(), expire),
-            Value::Set(s) => match s.ints() {
-                Some(values) => w.write_intset(&e.key, &values, expire),
-                None => {
-                    let members: Vec<Vec<u8>> = s.iter().map(|m| m.to_vec()).collect();
-                    w.write_set(
-                        &e.key,
-                        members.len(),
-                        members.iter().map(Vec::as_slice),
-                        expire,
-                    )
-                }
-            },
-            Value::ZSet(z) if z.encoding() == "listpack" => {
-                w.write_zset_listpack(&e.key, z.iter(), expire)
-            }
-            Value::ZSet(z) => {
-                let high_first = z.walk(z.len().saturating_sub(1), true);
-                w.write_zset(&e.key, z.len(), high_first, expire)
-            }
-            v => w.write_string(&e.key, v.as_bytes(&mut buf).unwrap_or_default(), expire),
-        };
+        write_value(&mut w, &e.key, &e.value, expire);
     }
     w.into_inner()
+}
+
+/// A key's value in Redis's encoding for its type (DUMP writes it with a
+/// value-only writer, which leaves the key and expiry out).
+pub fn write_value(w: &mut Writer<Vec<u8>>, key: &[u8], value: &Value, expire: Option<u64>) {
+    let mut buf = itoa::Buffer::new();
+    // Writing to a Vec cannot fail.
+    let _ = match value {
+        Value::Hash(h) => w.write_hash(key, h.len(), h.iter(), expire),
+        Value::List(l) => w.write_list(key, l.iter(), expire),
+        Value::Set(s) => match s.ints() {
+            Some(values) => w.write_intset(key, &values, expire),
+            None => {
+                let members: Vec<Vec<u8>> = s.iter().map(|m| m.to_vec()).collect();
+                w.write_set(
+                    key,
+                    members.len(),
+                    members.iter().map(Vec::as_slice),
+                    expire,
+                )
+            }
+        },
+        Value::ZSet(z) if z.encoding() == "listpack" => {
+            w.write_zset_listpack(key, z.iter(), expire)
+        }
+        Value::ZSet(z) => {
+            let high_first = z.walk(z.len().saturating_sub(1), true);
+            w.write_zset(key, z.len(), high_first, expire)
+        }
+        v => w.write_string(key, v.as_bytes(&mut buf).unwrap_or_default(), expire),
+    };
+}
+
+/// DUMP's payload for a value: Redis's RDB encoding of it, the RDB
+/// version and a CRC64.
+pub fn dump_payload(value: &Value) -> Vec<u8> {
+    let mut w = Writer::dump(Vec::new());
+    write_value(&mut w, b"", value, None);
+    w.finish_dump().unwrap_or_default()
+}
+
+/// A value read from a file or a DUMP payload, in the encodings `limits`
+/// choose.
+pub fn value_from_rdb(value: RdbValue, limits: &Limits) -> Value {
+    match value {
+        RdbValue::Str(v) => Value::from_bytes(&v),
+        RdbValue::Hash(pairs) => {
+            let mut h = HashValue::default();
+            for (f, v) in &pairs {
+                h.set(f, v, &limits.hash);
+            }
+            Value::Hash(h)
+        }
+        RdbValue::List(items) => Value::List(ListValue::from_items(
+            items.iter().map(Vec::as_slice),
+            &limits.list,
+        )),
+        RdbValue::Set(members) => Value::Set(SetValue::from_members(
+            members.iter().map(Vec::as_slice),
+            &limits.set,
+        )),
+        RdbValue::ZSet(entries) => {
+            let longest = entries.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
+            let mut z = ZSetValue::for_new(entries.len(), longest, &limits.zset);
+            for (m, s) in &entries {
+                z.set(m, *s, &limits.zset);
+            }
+            Value::ZSet(z)
+        }
+    }
 }
 
 /// A snapshot that has started: the keyspace is frozen for it.
@@ -263,32 +308,7 @@ pub fn load_image(
         databases: dbs.count(),
     };
     rdb::read(data, &opts, |e| {
-        let value = match e.value {
-            RdbValue::Str(v) => Value::from_bytes(&v),
-            RdbValue::Hash(pairs) => {
-                let mut h = HashValue::default();
-                for (f, v) in &pairs {
-                    h.set(f, v, &limits.hash);
-                }
-                Value::Hash(h)
-            }
-            RdbValue::List(items) => Value::List(ListValue::from_items(
-                items.iter().map(Vec::as_slice),
-                &limits.list,
-            )),
-            RdbValue::Set(members) => Value::Set(SetValue::from_members(
-                members.iter().map(Vec::as_slice),
-                &limits.set,
-            )),
-            RdbValue::ZSet(entries) => {
-                let longest = entries.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
-                let mut z = ZSetValue::for_new(entries.len(), longest, &limits.zset);
-                for (m, s) in &entries {
-                    z.set(m, *s, &limits.zset);
-                }
-                Value::ZSet(z)
-            }
-        };
+        let value = value_from_rdb(e.value, limits);
         if value.element_count() == 0 {
             return Err(format!(
                 "empty collection at key '{}'",

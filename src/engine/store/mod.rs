@@ -25,6 +25,7 @@ pub mod value;
 pub mod watch;
 pub mod zset;
 
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 
@@ -52,6 +53,9 @@ pub struct StoreShared {
     /// Bytes accounted over all databases.
     pub used: AtomicI64,
     pub hasher: KeyHasher,
+    /// Cluster mode: the shard bits of a key's hash are its hash slot
+    /// ([`Databases::hash`]).
+    pub by_slot: bool,
     pub settings: Arc<Settings>,
     /// Time zero of the access clock.
     pub clock_base_ms: u64,
@@ -132,11 +136,8 @@ impl StoreShared {
     pub fn new(settings: Arc<Settings>) -> StoreShared {
         StoreShared {
             used: AtomicI64::new(0),
-            hasher: if settings.flag(crate::config::P::ClusterEnabled) {
-                KeyHasher::by_slot()
-            } else {
-                KeyHasher::default()
-            },
+            hasher: KeyHasher::default(),
+            by_slot: settings.flag(crate::config::P::ClusterEnabled),
             clock_base_ms: now_ms().saturating_sub(1),
             watches: watch::Watches::default(),
             reclaimer: Reclaimer::default(),
@@ -277,6 +278,16 @@ pub struct Databases {
     num_shards: usize,
 }
 
+/// The bits of a hash that choose the shard, which cluster mode sets to
+/// the key's hash slot.
+const SLOT_BITS: u64 = (crate::engine::slot::SLOTS as u64 - 1) << 32;
+
+/// `h` with its shard bits replaced by the key's hash slot.
+#[inline(never)]
+fn with_slot(h: u64, key: &[u8]) -> u64 {
+    (h & !SLOT_BITS) | (crate::engine::slot::key_slot(key) as u64) << 32
+}
+
 impl Databases {
     /// `count` databases of `num_shards` shards (a power of two); db 0 is
     /// created at once, the others on first use.
@@ -313,9 +324,19 @@ impl Databases {
         &self.shared
     }
 
+    /// A key's hash: the low 32 bits place it in its shard's index (the
+    /// shard's own hasher gives the same bits), bits 32 and up choose the
+    /// shard. In cluster mode those are the key's hash slot, so all keys
+    /// of a slot share a shard: CLUSTER GETKEYSINSLOT and COUNTKEYSINSLOT
+    /// read that shard only, and the request path keeps no slot index.
     #[inline]
     pub fn hash(&self, key: &[u8]) -> u64 {
-        self.shared.hasher.hash_one(key)
+        let h = self.shared.hasher.hash_one(key);
+        if self.shared.by_slot {
+            with_slot(h, key)
+        } else {
+            h
+        }
     }
 
     #[inline]
@@ -395,7 +416,14 @@ impl Databases {
         protected: &[u64],
         now_ms: u64,
     ) -> bool {
-        let is_protected = |h: u64| protected.contains(&h);
+        // Shards hash entries without the slot bits [`Databases::hash`]
+        // puts in cluster mode: compare the other bits.
+        let mask = if self.shared.by_slot {
+            !SLOT_BITS
+        } else {
+            u64::MAX
+        };
+        let is_protected = |h: u64| protected.iter().any(|&p| (p ^ h) & mask == 0);
         let dbs: Vec<(usize, &Keyspace)> = self.in_use().collect();
         let n = self.num_shards;
         let mut misses = 0;

@@ -26,36 +26,7 @@ use super::StoreShared;
 use crate::engine::evict::{self, Choice, PolicyKind, PolicyState, ShardView};
 
 /// The keyspace's hash function (one per store, randomly seeded).
-/// Hashes keys for the index and the choice of shard (bits 32 and up).
-/// In cluster mode those shard bits are the key's hash slot, so all keys
-/// of a slot live in one shard: CLUSTER GETKEYSINSLOT and COUNTKEYSINSLOT
-/// read that shard only, and the hot path keeps no per-slot index.
-#[derive(Clone, Default)]
-pub struct KeyHasher {
-    state: foldhash::fast::RandomState,
-    by_slot: bool,
-}
-
-impl KeyHasher {
-    /// A hasher whose shard bits are the hash slot.
-    pub fn by_slot() -> KeyHasher {
-        KeyHasher {
-            by_slot: true,
-            ..KeyHasher::default()
-        }
-    }
-
-    #[inline]
-    pub fn hash_one(&self, key: &[u8]) -> u64 {
-        let h = self.state.hash_one(key);
-        if self.by_slot {
-            const SLOT_BITS: u64 = (crate::engine::slot::SLOTS as u64 - 1) << 32;
-            (h & !SLOT_BITS) | (crate::engine::slot::key_slot(key) as u64) << 32
-        } else {
-            h
-        }
-    }
-}
+pub type KeyHasher = foldhash::fast::RandomState;
 
 /// Fixed bookkeeping cost charged per entry on top of key and value bytes:
 /// the entry itself, its index slot, and allocator rounding.
@@ -200,7 +171,7 @@ struct Table {
 impl Table {
     #[inline]
     fn hash_of(&self, e: &Entry) -> u64 {
-        self.hasher.hash_one(&e.key)
+        self.hasher.hash_one(&*e.key)
     }
 }
 
@@ -229,7 +200,7 @@ impl ShardView for Table {
     fn position_by_hash(&self, hash: u64) -> Option<usize> {
         let (entries, hasher) = (&self.entries, &self.hasher);
         self.index
-            .find(hash, |i| hasher.hash_one(&entries[i].key) == hash)
+            .find(hash, |i| hasher.hash_one(&*entries[i].key) == hash)
     }
 }
 
