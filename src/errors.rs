@@ -107,6 +107,14 @@ fixed! {
     TRYAGAIN = "TRYAGAIN", "TRYAGAIN Multiple keys request during rehashing of slot";
     CLUSTERDOWN = "CLUSTERDOWN", "CLUSTERDOWN The cluster is down";
     CLUSTERDOWN_UNBOUND = "CLUSTERDOWN", "CLUSTERDOWN Hash slot not served";
+    BUSYKEY = "BUSYKEY", "BUSYKEY Target key name already exists.";
+    INVALID_TTL_VALUE = "ERR", "ERR Invalid TTL value, must be >= 0";
+    DUMP_PAYLOAD_WRONG = "ERR", "ERR DUMP payload version or checksum are wrong";
+    BAD_DATA_FORMAT = "ERR", "ERR Bad data format";
+    INVALID_IDLETIME = "ERR", "ERR Invalid IDLETIME value, must be >= 0";
+    INVALID_FREQ = "ERR", "ERR Invalid FREQ value, must be >= 0 and <= 255";
+    MIGRATE_KEYS_NEED_EMPTY_KEY = "ERR", "ERR When using MIGRATE KEYS option, the key argument must be set to the empty string";
+    MIGRATE_CONNECT = "IOERR", "IOERR error or timeout connecting to the client";
     INVALID_SLOT = "ERR", "ERR Invalid or out of range slot";
     INVALID_SLOT_NUMBER = "ERR", "ERR Invalid slot";
     INVALID_SLOT_OR_COUNT = "ERR", "ERR Invalid slot or number of keys";
@@ -380,6 +388,21 @@ pub fn subcommand_syntax(sub: &[u8], parent: &str) -> CmdError {
     out.extend_from_slice(parent.to_ascii_uppercase().as_bytes());
     out.extend_from_slice(b" HELP.");
     CmdError::new(out)
+}
+
+/// `IOERR error or timeout writing|reading to target instance` (MIGRATE).
+pub fn migrate_io(writing: bool) -> CmdError {
+    CmdError::new(format!(
+        "IOERR error or timeout {} to target instance",
+        if writing { "writing" } else { "reading" }
+    ))
+}
+
+/// MIGRATE's report of the target's error reply (without its `-`).
+pub fn migrate_target_error(err: &[u8]) -> CmdError {
+    let mut text = b"Target instance replied with error: ".to_vec();
+    text.extend_from_slice(err);
+    CmdError::err(text)
 }
 
 /// `MOVED <slot> <ip:port>`: the slot is served by that node.

@@ -19,3 +19,11 @@ fn cluster_node_answers_as_redis_server() {
 fn three_nodes_serve_cluster_clients() {
     common::python_with_binary("cluster_static.py");
 }
+
+/// redis-cli --cluster reshard and rebalance move slots (and their keys,
+/// with MIGRATE) between three nodes while redis-py keeps writing; no
+/// acknowledged write is lost.
+#[test]
+fn reshard_and_rebalance_under_writes_lose_nothing() {
+    common::python_with_binary("cluster_reshard.py");
+}

@@ -22,6 +22,19 @@ fn differential_against_redis_server() {
     ours.assert_healthy();
 }
 
+/// DUMP/RESTORE of every type both ways with redis-server, and MIGRATE
+/// both ways (KEYS, COPY, REPLACE, TTL, AUTH/AUTH2, the target's errors).
+#[test]
+fn dump_restore_and_migrate_with_redis_server() {
+    let ours = common::redistill(&[]);
+    let theirs = common::redis_server();
+    common::run_python(
+        "migrate.py",
+        &[ours.port.to_string(), theirs.port.to_string()],
+    );
+    ours.assert_healthy();
+}
+
 #[test]
 fn redis_py_client_works() {
     let ours = common::redistill(&[]);

@@ -58,7 +58,7 @@ fn route(
         return Ok(());
     }
     let is_migrate = spec.name == "migrate";
-    let asking_command = spec.name == "restore-asking";
+    let asking_command = spec.flags & table::ASKING != 0;
     super::cluster::route(eng, sess, &keys, is_migrate, asking_command, now)
 }
 

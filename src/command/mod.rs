@@ -20,6 +20,7 @@ pub mod info;
 pub mod introspect;
 pub mod keys;
 pub mod lists;
+pub mod migrate;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;

@@ -9,8 +9,8 @@ use hashbrown::HashMap;
 
 use super::Ctx;
 use super::{
-    admin, cluster, counters, expiry, hashes, introspect, keys, lists, persistence, pubsub,
-    replication, script, session as conn, sets, strings, tracking, txn, zsets,
+    admin, cluster, counters, expiry, hashes, introspect, keys, lists, migrate, persistence,
+    pubsub, replication, script, session as conn, sets, strings, tracking, txn, zsets,
 };
 use crate::errors::CmdResult;
 
@@ -56,6 +56,10 @@ pub const OTHER_DB: u32 = 1 << 17;
 /// fed as received unless the handler feeds a rewritten form.
 pub const PROPAGATE: u32 = 1 << 18;
 
+/// Allowed on a slot being imported without ASKING first
+/// (RESTORE-ASKING, which MIGRATE sends in cluster mode).
+pub const ASKING: u32 = 1 << 19;
+
 /// Flag names as COMMAND INFO prints them.
 pub const FLAG_NAMES: &[(u32, &str)] = &[
     (WRITE, "write"),
@@ -65,6 +69,7 @@ pub const FLAG_NAMES: &[(u32, &str)] = &[
     (NOSCRIPT, "noscript"),
     (LOADING, "loading"),
     (STALE, "stale"),
+    (ASKING, "asking"),
     (FAST, "fast"),
     (NO_AUTH, "no_auth"),
     (BLOCKING, "blocking"),
@@ -158,6 +163,17 @@ impl CommandSpec {
     /// commands with a `numkeys` argument, the keys it counts (nothing
     /// from a `numkeys` that is not a count the arguments hold).
     pub fn all_keys<'a>(&self, args: &[&'a [u8]]) -> Vec<&'a [u8]> {
+        if self.name == "migrate" {
+            // MIGRATE ... KEYS k...: the keys follow KEYS (the key
+            // argument is then empty).
+            if let Some(at) = args
+                .iter()
+                .skip(6)
+                .position(|a| a.eq_ignore_ascii_case(b"keys"))
+            {
+                return args[6 + at + 1..].to_vec();
+            }
+        }
         let mut keys: Vec<&'a [u8]> = self.keys(args).collect();
         if let Some(at) = numkeys_index(self.name) {
             let n = args
@@ -355,6 +371,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("rename", 3, W, K12, "generic", "1.0.0", "Renames a key and overwrites the destination.", "key newkey", keys::rename),
     cmd!("renamenx", 3, WF, K12, "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", "key newkey", keys::renamenx),
     cmd!("copy", -3, WD | OTHER_DB, K12, "generic", "6.2.0", "Copies the value of a key to a new key.", "source destination [DB destination-db:integer] [REPLACE]", keys::copy),
+    cmd!("dump", 2, R, K1, "generic", "2.6.0", "Return a serialized version of the value stored at the specified key.", "key", migrate::dump),
+    cmd!("restore", -4, WD, K1, "generic", "2.6.0", "Create a key using the provided serialized value, previously obtained using DUMP.", "key ttl:integer serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds:integer] [FREQ frequency:integer]", migrate::restore),
+    cmd!("restore-asking", -4, WD | ASKING, K1, "server", "3.0.0", "An internal command for migrating keys in a cluster", "key ttl:integer serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds:integer] [FREQ frequency:integer]", migrate::restore),
+    cmd!("migrate", -6, W | MOVABLE | UNDECLARED, (3, 3, 1), "generic", "2.6.0", "Atomically transfer a key from a Redis instance to another one.", "host port key|\"\" destination-db:integer timeout:integer [COPY] [REPLACE] [AUTH password | AUTH2 username password] [KEYS key...]", migrate::migrate),
     cmd!("touch", -2, RF, KALL, "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "key...", keys::touch),
     cmd!("object", -2, 0, NK, "generic", "2.2.3", "A container for object introspection commands.", "", keys::object_help, &[
         cmd!("object|encoding", 3, R, (2, 2, 1), "generic", "2.2.3", "Returns the internal encoding of a Redis object.", "key", keys::object_encoding),

@@ -629,14 +629,14 @@ fn read_value(c: &mut Cursor, kind: u8, key: &[u8], op_at: usize) -> R<RdbValue>
             }
             .map_err(|reason| RdbError {
                 offset: value_at,
-                reason: format!("key '{}': {reason}", String::from_utf8_lossy(&key)),
+                reason: format!("key '{}': {reason}", String::from_utf8_lossy(key)),
             })?;
             if items.len() % 2 != 0 {
                 return Err(RdbError {
                     offset: value_at,
                     reason: format!(
                         "key '{}': odd number of hash items",
-                        String::from_utf8_lossy(&key)
+                        String::from_utf8_lossy(key)
                     ),
                 });
             }
@@ -675,22 +675,22 @@ fn read_value(c: &mut Cursor, kind: u8, key: &[u8], op_at: usize) -> R<RdbValue>
                     (_, CONTAINER_PACKED) => listpack_items(&blob),
                     _ => Err(format!("unknown quicklist container {container}")),
                 }
-                .map_err(|reason| bad_value(&key, value_at, reason))?;
+                .map_err(|reason| bad_value(key, value_at, reason))?;
                 items.extend(node);
             }
             RdbValue::List(items)
         }
         TYPE_LIST_ZIPLIST => {
             let blob = c.string()?;
-            RdbValue::List(ziplist_items(&blob).map_err(|r| bad_value(&key, value_at, r))?)
+            RdbValue::List(ziplist_items(&blob).map_err(|r| bad_value(key, value_at, r))?)
         }
         TYPE_SET_INTSET => {
             let blob = c.string()?;
-            RdbValue::Set(intset_items(&blob).map_err(|r| bad_value(&key, value_at, r))?)
+            RdbValue::Set(intset_items(&blob).map_err(|r| bad_value(key, value_at, r))?)
         }
         TYPE_SET_LISTPACK => {
             let blob = c.string()?;
-            RdbValue::Set(listpack_items(&blob).map_err(|r| bad_value(&key, value_at, r))?)
+            RdbValue::Set(listpack_items(&blob).map_err(|r| bad_value(key, value_at, r))?)
         }
         TYPE_ZSET | TYPE_ZSET_2 => {
             let n = c.count(2)?;
@@ -703,7 +703,7 @@ fn read_value(c: &mut Cursor, kind: u8, key: &[u8], op_at: usize) -> R<RdbValue>
                     c.old_double()?
                 };
                 if score.is_nan() {
-                    return Err(bad_value(&key, value_at, "NaN score".into()));
+                    return Err(bad_value(key, value_at, "NaN score".into()));
                 }
                 entries.push((m, score));
             }
@@ -716,10 +716,10 @@ fn read_value(c: &mut Cursor, kind: u8, key: &[u8], op_at: usize) -> R<RdbValue>
             } else {
                 listpack_items(&blob)
             }
-            .map_err(|r| bad_value(&key, value_at, r))?;
+            .map_err(|r| bad_value(key, value_at, r))?;
             if items.len() % 2 != 0 {
                 return Err(bad_value(
-                    &key,
+                    key,
                     value_at,
                     "odd number of sorted set items".into(),
                 ));
@@ -730,7 +730,7 @@ fn read_value(c: &mut Cursor, kind: u8, key: &[u8], op_at: usize) -> R<RdbValue>
                 // strtod as Redis reads these (subnormals accepted).
                 let score = match crate::numeric::strtod_prefix(&s) {
                     Some((v, n)) if n == s.len() && !v.is_nan() => v,
-                    _ => return Err(bad_value(&key, value_at, "bad score".into())),
+                    _ => return Err(bad_value(key, value_at, "bad score".into())),
                 };
                 entries.push((m, score));
             }
@@ -741,7 +741,7 @@ fn read_value(c: &mut Cursor, kind: u8, key: &[u8], op_at: usize) -> R<RdbValue>
                 offset: op_at,
                 reason: format!(
                     "key '{}' has {}, which Redistill does not support",
-                    String::from_utf8_lossy(&key),
+                    String::from_utf8_lossy(key),
                     type_name(other)
                 ),
             })
@@ -1113,6 +1113,79 @@ fn zipmap_items(b: &[u8]) -> Result<Vec<Vec<u8>>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Payloads redis-server 7.0.15 gave for DUMP of a string, a list
+    /// (quicklist of listpacks), an intset, a listpack sorted set and a
+    /// listpack hash.
+    const REDIS_PAYLOADS: &[&[u8]] = &[
+        b"\x00\x05hello\x0a\x00cr\xdfve4 \x0a",
+        b"\x12\x01\x02\x10\x10\x00\x00\x00\x03\x00\x81a\x02\x81b\x02\x81c\x02\xff\x0a\x00\xc8\x18\xb9\x0c\x953R\x9e",
+        b"\x0b\x0e\x02\x00\x00\x00\x03\x00\x00\x00\x01\x00\x02\x00\x03\x00\x0a\x00\xa5\x02\x5c\xe2mnM\x1b",
+        b"\x11\x14\x14\x00\x00\x00\x04\x00\x81a\x02\x01\x01\x81b\x02\x832.5\x04\xff\x0a\x00\xd4Ln\xa4\xf6D\xd9\xd7",
+        b"\x10\x13\x13\x00\x00\x00\x04\x00\x81f\x02\x81v\x02\x81g\x02\x81w\x02\xff\x0a\x00\xd9\xde\xc5\xc9\x16\x0f\xb25",
+    ];
+
+    #[test]
+    fn dump_payloads_from_redis_read_and_ours_round_trip() {
+        let values: Vec<RdbValue> = REDIS_PAYLOADS
+            .iter()
+            .map(|p| read_dump(p).expect("redis-server's payload"))
+            .collect();
+        assert_eq!(values[0], RdbValue::Str(b"hello".to_vec()));
+        assert_eq!(
+            values[1],
+            RdbValue::List(vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()])
+        );
+        assert_eq!(
+            values[3],
+            RdbValue::ZSet(vec![(b"a".to_vec(), 1.0), (b"b".to_vec(), 2.5)])
+        );
+        // Our own string payload is byte for byte redis-server's.
+        let mut w = Writer::dump(Vec::new());
+        w.write_string(b"ignored", b"hello", Some(1)).unwrap();
+        assert_eq!(w.finish_dump().unwrap(), REDIS_PAYLOADS[0]);
+        // The footer is checked: version, checksum, length.
+        let mut newer = REDIS_PAYLOADS[0].to_vec();
+        let at = newer.len() - 10;
+        newer[at] = 11;
+        assert_eq!(read_dump(&newer), Err(DumpError::VersionOrChecksum));
+        assert_eq!(read_dump(b"short"), Err(DumpError::VersionOrChecksum));
+        let mut flipped = REDIS_PAYLOADS[1].to_vec();
+        flipped[3] ^= 1;
+        assert_eq!(read_dump(&flipped), Err(DumpError::VersionOrChecksum));
+    }
+
+    /// Corrupt bodies with a valid checksum (what a hostile client can
+    /// send): every one reads or is refused as bad data, none panics.
+    #[test]
+    fn corrupt_dump_payloads_are_refused_cleanly() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        let mut refused = 0;
+        for i in 0..20_000 {
+            let base = REDIS_PAYLOADS[i % REDIS_PAYLOADS.len()];
+            let mut body = base[..base.len() - 10].to_vec();
+            match rng.u8(..3) {
+                0 => {
+                    let at = rng.usize(..body.len());
+                    body[at] = rng.u8(..);
+                }
+                1 => body.truncate(rng.usize(..body.len())),
+                _ => {
+                    let at = rng.usize(..=body.len());
+                    body.insert(at, rng.u8(..));
+                }
+            }
+            body.extend_from_slice(&10u16.to_le_bytes());
+            let crc = crc64::update(0, &body);
+            body.extend_from_slice(&crc.to_le_bytes());
+            match read_dump(&body) {
+                Ok(_) => {}
+                Err(DumpError::BadData) => refused += 1,
+                Err(e) => panic!("{e:?} for a payload with a good footer"),
+            }
+        }
+        assert!(refused > 1000, "{refused}");
+    }
 
     fn write(entries: &[RdbEntry]) -> Vec<u8> {
         let mut w = Writer::new(Vec::new(), &[("redis-ver", "7.0.15".into())]).unwrap();

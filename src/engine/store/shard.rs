@@ -431,6 +431,16 @@ impl Shard {
         evict::on_access(kind, &mut e.meta);
     }
 
+    /// Sets the entry at `pos` as last accessed `idle_ms` before `now_ms`
+    /// (RESTORE ... IDLETIME).
+    pub fn set_idle(&mut self, pos: usize, now_ms: u64, idle_ms: u64) {
+        // The access clock wraps (idle times are differences modulo 2^32
+        // ms): an idle time up to 2^31 ms is kept exactly.
+        let idle = idle_ms.min(i32::MAX as u64) as u32;
+        let clock = access_clock(self.table.clock_base_ms, now_ms);
+        self.table.entries[pos].access = clock.wrapping_sub(idle);
+    }
+
     /// Inserts a key known to be absent; returns its position. A `new`
     /// keyspace event is published.
     pub fn insert(
