@@ -22,9 +22,9 @@ def free_port():
 
 
 class Server:
-    def __init__(self, kind, extra=(), binary=None):
+    def __init__(self, kind, extra=(), binary=None, port=None):
         self.kind = kind
-        self.port = free_port()
+        self.port = port or free_port()
         self.tmp = tempfile.TemporaryDirectory()
         if kind == "redis":
             cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
