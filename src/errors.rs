@@ -128,7 +128,6 @@ fixed! {
     FORGET_MY_MASTER = "ERR", "ERR Can't forget my master!";
     FAILOVER_ON_MASTER = "ERR", "ERR You should send CLUSTER FAILOVER to a replica";
     RESET_WITH_KEYS = "ERR", "ERR CLUSTER RESET can't be called with master nodes containing keys";
-    MEET_WITHOUT_BUS = "ERR", "ERR CLUSTER MEET needs the cluster bus, which Redistill does not have yet: give every node the same nodes.conf (docs/scaling.md)";
     REPLICATE_UNSUPPORTED = "ERR", "ERR CLUSTER REPLICATE is not available yet in Redistill (cluster nodes are masters only)";
     SELECT_IN_CLUSTER = "ERR", "ERR SELECT is not allowed in cluster mode";
     MOVE_IN_CLUSTER = "ERR", "ERR MOVE is not allowed in cluster mode";
@@ -403,6 +402,28 @@ pub fn migrate_target_error(err: &[u8]) -> CmdError {
     let mut text = b"Target instance replied with error: ".to_vec();
     text.extend_from_slice(err);
     CmdError::err(text)
+}
+
+pub fn invalid_base_port(arg: &[u8]) -> CmdError {
+    CmdError::err(format!(
+        "Invalid TCP base port specified: {}",
+        String::from_utf8_lossy(arg)
+    ))
+}
+
+pub fn invalid_bus_port(arg: &[u8]) -> CmdError {
+    CmdError::err(format!(
+        "Invalid TCP bus port specified: {}",
+        String::from_utf8_lossy(arg)
+    ))
+}
+
+pub fn invalid_node_address(ip: &[u8], port: &[u8]) -> CmdError {
+    CmdError::err(format!(
+        "Invalid node address specified: {}:{}",
+        String::from_utf8_lossy(ip),
+        String::from_utf8_lossy(port)
+    ))
 }
 
 /// `MOVED <slot> <ip:port>`: the slot is served by that node.

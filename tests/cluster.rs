@@ -27,3 +27,11 @@ fn three_nodes_serve_cluster_clients() {
 fn reshard_and_rebalance_under_writes_lose_nothing() {
     common::python_with_binary("cluster_reshard.py");
 }
+
+/// redis-cli --cluster create over the cluster bus: three Redistill nodes,
+/// then two redis-server nodes and one Redistill node in one cluster,
+/// resharded both ways with keys; CLUSTER FORGET holds.
+#[test]
+fn redis_cli_creates_redistill_and_mixed_clusters() {
+    common::python_with_binary("cluster_create.py");
+}

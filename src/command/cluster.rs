@@ -431,6 +431,7 @@ pub fn saveconfig(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 
 pub fn forget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let c = cluster(ctx)?;
+    let now = ctx.now;
     c.change(|topo| {
         let n = node_arg(topo, args[2], errors::unknown_node)?;
         if n == 0 {
@@ -439,6 +440,7 @@ pub fn forget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         if topo.myself().master.as_ref() == Some(&topo.nodes[n].id) {
             return Err(errors::FORGET_MY_MASTER);
         }
+        c.blacklist(&topo.nodes[n].id, now);
         topo.remove_node(n);
         Ok(())
     })?;
@@ -486,11 +488,48 @@ pub fn failover(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 pub fn meet(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    cluster(ctx)?;
+    let c = cluster(ctx)?;
     if args.len() > 5 {
         return Err(errors::subcommand_syntax(args[1], "cluster"));
     }
-    Err(errors::MEET_WITHOUT_BUS)
+    let port =
+        crate::numeric::parse_i64(args[3]).ok_or_else(|| errors::invalid_base_port(args[3]))?;
+    let cport = match args.get(4) {
+        Some(a) => crate::numeric::parse_i64(a).ok_or_else(|| errors::invalid_bus_port(a))?,
+        None => port + 10000,
+    };
+    let ip = std::str::from_utf8(args[2])
+        .ok()
+        .and_then(|s| s.parse::<std::net::IpAddr>().ok());
+    let valid = |p: i64| (1..=65535).contains(&p);
+    let (Some(ip), true, true) = (ip, valid(port), valid(cport)) else {
+        return Err(errors::invalid_node_address(args[2], args[3]));
+    };
+    let ip = ip.to_string();
+    let now = ctx.now;
+    c.update(|topo| {
+        // A handshake with this address already under way: nothing more.
+        let pending = topo.nodes.iter().any(|n| {
+            n.flags & flag::HANDSHAKE != 0
+                && n.ip == ip
+                && n.port == port as u16
+                && n.cport == cport as u16
+        });
+        if !pending {
+            let mut n = Node::new(
+                crate::engine::repl::random_id(),
+                &ip,
+                port as u16,
+                cport as u16,
+                flag::HANDSHAKE | flag::MEET,
+            );
+            n.ctime = now;
+            topo.add_node(n);
+        }
+        ((), false)
+    });
+    ctx.out.ok();
+    Ok(())
 }
 
 pub fn replicate(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {

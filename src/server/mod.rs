@@ -3,6 +3,7 @@
 //! and shutdown. It builds the engine and the command runtime, and is the
 //! [`Host`] commands reach for SHUTDOWN.
 
+pub mod cluster_bus;
 pub mod connection;
 pub mod from_master;
 pub mod http;
@@ -264,6 +265,15 @@ pub async fn start_on(
                 }
             }
         });
+    }
+    if let Some(cluster) = engine.cluster.as_ref() {
+        let cport = cluster.read().myself().cport;
+        cluster_bus::start(
+            engine.clone(),
+            &ips,
+            cport,
+            server.lifecycle.shutdown.subscribe(),
+        )?;
     }
     let health = settings.int(P::HealthCheckPort);
     if health != 0 {

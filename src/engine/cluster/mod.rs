@@ -4,11 +4,12 @@
 //! redirected ([`Cluster::route`], Redis's getNodeByQuery).
 //!
 //! The topology changes through CLUSTER commands on this node (ADDSLOTS,
-//! SETSLOT, ...) and through the nodes.conf it starts from; nodes do not
-//! talk to each other yet (no cluster bus), so every node of a cluster is
-//! given the same picture, by its nodes.conf or by the commands
-//! `redis-cli --cluster` sends to every master.
+//! SETSLOT, MEET...), through the nodes.conf it starts from, and through
+//! what other nodes say on the cluster bus ([`bus`] is the wire format,
+//! [`gossip`] the rules; the server runs the links).
 
+pub mod bus;
+pub mod gossip;
 pub mod nodes_conf;
 pub mod topology;
 
@@ -52,6 +53,9 @@ pub struct Cluster {
     /// `cluster_state:ok`: every slot served by a node not failing
     /// (recomputed on every change, read per command).
     ok: AtomicBool,
+    /// Nodes recently forgotten (CLUSTER FORGET), with the time (ms) until
+    /// which gossip must not bring them back.
+    blacklist: parking_lot::Mutex<Vec<(String, u64)>>,
 }
 
 impl Cluster {
@@ -72,6 +76,7 @@ impl Cluster {
             Err(e) => return Err(format!("{}: {e}", path.display())),
         };
         let cluster = Cluster {
+            blacklist: parking_lot::Mutex::new(Vec::new()),
             ok: AtomicBool::new(topo.state_ok()),
             topo: RwLock::new(topo),
             path,
@@ -109,6 +114,37 @@ impl Cluster {
             tracing::warn!("saving {}: {e}", self.path.display());
         }
         r
+    }
+
+    /// Changes the topology; nodes.conf is saved only when `f` says the
+    /// change is one it keeps (the bus's frequent pong times are not).
+    pub fn update<R>(&self, f: impl FnOnce(&mut Topology) -> (R, bool)) -> R {
+        let (r, save) = {
+            let mut topo = self.topo.write();
+            let r = f(&mut topo);
+            self.ok.store(topo.state_ok(), Relaxed);
+            r
+        };
+        if save {
+            if let Err(e) = self.save() {
+                tracing::warn!("saving {}: {e}", self.path.display());
+            }
+        }
+        r
+    }
+
+    /// Keeps gossip from re-adding a forgotten node for a minute.
+    pub fn blacklist(&self, id: &str, now: u64) {
+        let mut list = self.blacklist.lock();
+        list.retain(|(_, until)| *until > now);
+        list.push((id.to_string(), now + 60_000));
+    }
+
+    pub fn is_blacklisted(&self, id: &str, now: u64) -> bool {
+        self.blacklist
+            .lock()
+            .iter()
+            .any(|(b, until)| b == id && *until > now)
     }
 
     /// CLUSTER INFO `cluster_state:ok`.

@@ -56,6 +56,8 @@ pub struct Node {
     pub config_epoch: u64,
     /// An outgoing bus link to the node is up.
     pub connected: bool,
+    /// When a node in handshake was created (ms), to give up on it.
+    pub ctime: u64,
 }
 
 impl Node {
@@ -71,6 +73,7 @@ impl Node {
             pong_recv: 0,
             config_epoch: 0,
             connected: false,
+            ctime: 0,
         }
     }
 

@@ -1,0 +1,154 @@
+"""Clusters built by `redis-cli --cluster create` over the cluster bus:
+three Redistill nodes, and a mixed cluster of two redis-server nodes and
+one Redistill node.
+
+- create finishes (the nodes MEET, learn each other by gossip and agree on
+  every slot's owner), `--cluster check` is clean from every node, and
+  every node lists the others as connected masters with their slots;
+- redis-py RedisCluster writes and reads keys over all nodes;
+- in the mixed cluster `redis-cli --cluster reshard` moves slots with keys
+  from a redis-server node to the Redistill node and on to the other
+  redis-server node; every node (both kinds) agrees on the result and no
+  key is lost;
+- CLUSTER FORGET on every other node removes a node for good (gossip does
+  not bring it back).
+
+    cluster_create.py REDISTILL_BINARY
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import redis
+from redis.cluster import ClusterNode, RedisCluster
+
+from procs import free_port, owned_listener, start_redistill, wait_for, wait_ping
+
+
+def cli(*args, timeout=120):
+    r = subprocess.run(["redis-cli", *args], capture_output=True, text=True, timeout=timeout)
+    return r.returncode, r.stdout + r.stderr
+
+
+def start_node(kind, binary, tmp, name, procs):
+    """A cluster node of `kind`; returns its client port. The bus port is
+    given explicitly (a free one), as port + 10000 may not be free."""
+    d = os.path.join(tmp, name)
+    os.makedirs(d)
+    cport = free_port()
+    if kind == "redis":
+        port = free_port()
+        p = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", d, "--cluster-enabled", "yes",
+             "--cluster-port", str(cport), "--cluster-node-timeout", "5000"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(p)
+        wait_ping(port)
+        return port
+    _, port = start_redistill(binary, d, name,
+                             ["--cluster-enabled", "yes", "--cluster-port", str(cport),
+                              "--cluster-node-timeout", "5000"],
+                             procs, listener=owned_listener())
+    return port
+
+
+def create(ports):
+    code, out = cli("--cluster", "create", *[f"127.0.0.1:{p}" for p in ports], "--cluster-yes")
+    assert code == 0 and "[OK] All 16384 slots covered." in out \
+        and "[OK] All nodes agree about slots configuration." in out, out[-3000:]
+
+
+def agree(ports):
+    """Every node sees every node, connected, with the same slot owners."""
+    views = []
+    for port in ports:
+        raw = subprocess.run(["redis-cli", "-p", str(port), "cluster", "nodes"],
+                             capture_output=True, text=True).stdout
+        lines = sorted(l for l in raw.splitlines() if l)
+        if len(lines) != len(ports) or any(" connected" not in l for l in lines):
+            return False
+        views.append([(l.split()[0], tuple(l.split()[8:])) for l in lines])
+    return all(v == views[0] for v in views)
+
+
+def check_everywhere(ports):
+    for port in ports:
+        code, out = cli("--cluster", "check", f"127.0.0.1:{port}")
+        assert code == 0 and "[OK] All 16384 slots covered." in out \
+            and "[OK] All nodes agree about slots configuration." in out, out[-3000:]
+
+
+def main():
+    binary = sys.argv[1]
+    tmp = tempfile.mkdtemp(prefix="redistill-cluster-create-")
+    procs = []
+    try:
+        # Three Redistill nodes.
+        ports = [start_node("redistill", binary, tmp, f"r{i}", procs) for i in range(3)]
+        started = time.time()
+        create(ports)
+        wait_for("the nodes to agree", lambda: agree(ports), 30)
+        check_everywhere(ports)
+        rc = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", ports[1])],
+                          decode_responses=True)
+        for i in range(500):
+            rc.set(f"user:{i}", i)
+        assert all(rc.get(f"user:{i}") == str(i) for i in range(500))
+        sizes = [redis.Redis(port=p).dbsize() for p in ports]
+        assert sum(sizes) == 500 and min(sizes) > 100, sizes
+        print(f"cluster_create: three Redistill nodes created by redis-cli in "
+              f"{time.time() - started:.1f}s; keys per node {sizes}")
+
+        # FORGET: the third node leaves every other node's table and gossip
+        # does not bring it back.
+        ids = [redis.Redis(port=p, decode_responses=True).cluster("myid") for p in ports]
+        for port in ports[:2]:
+            redis.Redis(port=port).cluster("forget", ids[2])
+        time.sleep(2.5)
+        for port in ports[:2]:
+            nodes = subprocess.run(["redis-cli", "-p", str(port), "cluster", "nodes"],
+                                   capture_output=True, text=True).stdout
+            assert ids[2] not in nodes, nodes
+        print("cluster_create: a forgotten node stays forgotten")
+
+        # Mixed: two redis-server nodes and one Redistill node.
+        mixed = [start_node("redis", binary, tmp, "m0", procs),
+                 start_node("redis", binary, tmp, "m1", procs),
+                 start_node("redistill", binary, tmp, "m2", procs)]
+        create(mixed)
+        wait_for("the mixed nodes to agree", lambda: agree(mixed), 30)
+        check_everywhere(mixed)
+        rc = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", mixed[0])],
+                          decode_responses=True)
+        for i in range(2000):
+            rc.set(f"k{i}", i)
+        mids = [redis.Redis(port=p, decode_responses=True).cluster("myid") for p in mixed]
+        for src, dst, n in ((0, 2, 500), (2, 1, 700)):
+            code, out = cli("--cluster", "reshard", f"127.0.0.1:{mixed[0]}",
+                            "--cluster-from", mids[src], "--cluster-to", mids[dst],
+                            "--cluster-slots", str(n), "--cluster-yes", timeout=300)
+            assert code == 0 and "Moving slot" in out, out[-3000:]
+        wait_for("the mixed nodes to agree after resharding", lambda: agree(mixed), 30)
+        check_everywhere(mixed)
+        rc = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", mixed[2])],
+                          decode_responses=True)
+        missing = [i for i in range(2000) if rc.get(f"k{i}") != str(i)]
+        assert not missing, missing[:10]
+        sizes = [redis.Redis(port=p).dbsize() for p in mixed]
+        print(f"cluster_create: mixed cluster (2 redis-server + 1 Redistill) created and "
+              f"resharded both ways; 2000 keys intact, keys per node {sizes}")
+        for p in procs:
+            assert p.poll() is None, "a node died"
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
