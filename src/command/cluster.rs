@@ -416,7 +416,7 @@ pub fn shards(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 
 pub fn links(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     cluster(ctx)?;
-    // No cluster bus yet: no links to list.
+    // The bus links are not reported yet (docs/scaling.md).
     ctx.out.array(0);
     Ok(())
 }
@@ -470,7 +470,7 @@ pub fn count_failure_reports(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let topo = cluster(ctx)?.read();
     node_arg(&topo, args[2], errors::unknown_node)?;
     drop(topo);
-    // Failure reports travel on the cluster bus, which Redistill lacks.
+    // Failure reports are not exchanged on the bus yet.
     ctx.out.int(0);
     Ok(())
 }

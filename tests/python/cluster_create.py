@@ -11,12 +11,17 @@ one Redistill node.
   redis-server node; every node (both kinds) agrees on the result and no
   key is lost;
 - CLUSTER FORGET on every other node removes a node for good (gossip does
-  not bring it back).
+  not bring it back);
+- malformed frames on the bus port (bad signature, absurd lengths, gossip
+  counts beyond the frame, a truncated header) are dropped and the node
+  keeps serving and agreeing.
 
     cluster_create.py REDISTILL_BINARY
 """
 import os
 import shutil
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -26,6 +31,9 @@ import redis
 from redis.cluster import ClusterNode, RedisCluster
 
 from procs import free_port, owned_listener, start_redistill, wait_for, wait_ping
+
+
+BUS_PORTS = {}
 
 
 def cli(*args, timeout=120):
@@ -48,12 +56,38 @@ def start_node(kind, binary, tmp, name, procs):
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(p)
         wait_ping(port)
+        BUS_PORTS[port] = cport
         return port
     _, port = start_redistill(binary, d, name,
                              ["--cluster-enabled", "yes", "--cluster-port", str(cport),
                               "--cluster-node-timeout", "5000"],
                              procs, listener=owned_listener())
+    BUS_PORTS[port] = cport
     return port
+
+
+def bus_garbage(port):
+    """Malformed frames on the bus port: the link is dropped or the frame
+    ignored, and the node goes on serving."""
+    cport = BUS_PORTS[port]
+    header = bytearray(2256)
+    header[0:4] = b"RCmb"
+    struct.pack_into(">IH", header, 4, 2256, 1)
+    short_gossip = bytes(header)
+    short_gossip = short_gossip[:14] + struct.pack(">H", 500) + short_gossip[16:]
+    for frame in (b"GARBAGE!" * 10, b"RCmb\x7f\xff\xff\xff", b"RCmb\x00\x00\x00\x10",
+                  short_gossip, bytes(header[:2000])):
+        s = socket.create_connection(("127.0.0.1", cport), timeout=5)
+        try:
+            # The node may drop the link as soon as it reads the bad bytes.
+            s.sendall(frame)
+            s.shutdown(socket.SHUT_WR)
+            while s.recv(65536):
+                pass
+        except OSError:
+            pass
+        s.close()
+    assert redis.Redis(port=port).ping()
 
 
 def create(ports):
@@ -100,6 +134,8 @@ def main():
         assert all(rc.get(f"user:{i}") == str(i) for i in range(500))
         sizes = [redis.Redis(port=p).dbsize() for p in ports]
         assert sum(sizes) == 500 and min(sizes) > 100, sizes
+        bus_garbage(ports[0])
+        wait_for("the nodes to agree after bad frames", lambda: agree(ports), 30)
         print(f"cluster_create: three Redistill nodes created by redis-cli in "
               f"{time.time() - started:.1f}s; keys per node {sizes}")
 
