@@ -128,7 +128,11 @@ fixed! {
     FORGET_MY_MASTER = "ERR", "ERR Can't forget my master!";
     FAILOVER_ON_MASTER = "ERR", "ERR You should send CLUSTER FAILOVER to a replica";
     RESET_WITH_KEYS = "ERR", "ERR CLUSTER RESET can't be called with master nodes containing keys";
-    REPLICATE_UNSUPPORTED = "ERR", "ERR CLUSTER REPLICATE is not available yet in Redistill (cluster nodes are masters only)";
+    REPLICATE_MYSELF = "ERR", "ERR Can't replicate myself";
+    REPLICATE_A_REPLICA = "ERR", "ERR I can only replicate a master, not a replica.";
+    REPLICATE_NOT_EMPTY = "ERR", "ERR To set a master the node must be empty and without assigned slots.";
+    REPLICAOF_IN_CLUSTER = "ERR", "ERR REPLICAOF not allowed in cluster mode.";
+    SETSLOT_ON_REPLICA = "ERR", "ERR Please use SETSLOT only with masters.";
     SELECT_IN_CLUSTER = "ERR", "ERR SELECT is not allowed in cluster mode";
     MOVE_IN_CLUSTER = "ERR", "ERR MOVE is not allowed in cluster mode";
     SWAPDB_IN_CLUSTER = "ERR", "ERR SWAPDB is not allowed in cluster mode";

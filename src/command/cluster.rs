@@ -203,6 +203,9 @@ pub fn set_config_epoch(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 pub fn setslot(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let c = cluster(ctx)?;
+    if !c.read().myself().is_master() {
+        return Err(errors::SETSLOT_ON_REPLICA);
+    }
     let slot = slot_arg(args[2])?;
     let action = args[3];
 
@@ -344,13 +347,22 @@ fn slots_node(ctx: &mut Ctx, n: &Node) {
 
 pub fn slots(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     let topo = cluster(ctx)?.read().clone();
+    let offset = ctx.eng.dbs.shared().feed.offset();
     let runs = topo.runs();
     ctx.out.array(runs.len());
     for (a, b, owner) in runs {
+        // Replicas that failed or have not synced (offset 0) are left out.
         let replicas: Vec<usize> = topo
             .replicas_of(owner)
             .into_iter()
             .filter(|&r| !topo.nodes[r].failed())
+            .filter(|&r| {
+                if r == 0 {
+                    offset != 0
+                } else {
+                    topo.nodes[r].repl_offset != 0
+                }
+            })
             .collect();
         ctx.out.array(3 + replicas.len());
         ctx.out.int(a as i64);
@@ -400,11 +412,12 @@ pub fn shards(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
                 b"replica"
             });
             ctx.out.bulk(b"replication-offset");
-            ctx.out.int(if i == 0 { offset as i64 } else { 0 });
+            let node_offset = if i == 0 { offset } else { n.repl_offset };
+            ctx.out.int(node_offset as i64);
             ctx.out.bulk(b"health");
             ctx.out.bulk(if n.failed() {
                 b"fail".as_slice()
-            } else if !n.is_master() && i != 0 {
+            } else if !n.is_master() && node_offset == 0 {
                 b"loading"
             } else {
                 b"online"
@@ -532,11 +545,47 @@ pub fn meet(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// CLUSTER REPLICATE id: this node becomes a replica of that master (its
+/// slots and keys must be gone) and follows it with the replication
+/// protocol.
 pub fn replicate(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let topo = cluster(ctx)?.read();
-    node_arg(&topo, args[2], errors::unknown_node)?;
-    drop(topo);
-    Err(errors::REPLICATE_UNSUPPORTED)
+    let c = cluster(ctx)?;
+    let keys = ctx.unit.dbsize(0);
+    let master = c.update(|topo| {
+        let r = (|| {
+            let n = node_arg(topo, args[2], errors::unknown_node)?;
+            if n == 0 {
+                return Err(errors::REPLICATE_MYSELF);
+            }
+            if !topo.nodes[n].is_master() {
+                return Err(errors::REPLICATE_A_REPLICA);
+            }
+            if topo.myself().is_master() && (topo.slot_count(0) != 0 || keys != 0) {
+                return Err(errors::REPLICATE_NOT_EMPTY);
+            }
+            for s in 0..SLOTS {
+                topo.set_migrating(s, None);
+                topo.set_importing(s, None);
+            }
+            let id = topo.nodes[n].id.clone();
+            let me = topo.myself_mut();
+            me.flags = (me.flags & !flag::MASTER) | flag::SLAVE;
+            me.master = Some(id);
+            Ok((topo.nodes[n].ip.clone(), topo.nodes[n].port))
+        })();
+        let changed = r.is_ok();
+        (r, changed)
+    })?;
+    {
+        let mut role = ctx.eng.role.lock();
+        if role.master.as_ref() != Some(&master) {
+            super::replication::follow(ctx.eng, &mut role, master.0, master.1);
+            drop(role);
+            ctx.rt.host.follow_master();
+        }
+    }
+    ctx.out.ok();
+    Ok(())
 }
 
 pub fn reset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
@@ -613,6 +662,7 @@ pub fn check_keys(
     keys: &[&[u8]],
     asking: bool,
     is_migrate: bool,
+    replica_read: bool,
     exists: impl FnMut(&[u8]) -> bool,
 ) -> Result<(), Redirect> {
     let Some(c) = eng.cluster.as_ref() else {
@@ -623,6 +673,7 @@ pub fn check_keys(
         keys: &slots,
         asking,
         is_migrate,
+        replica_read,
     };
     c.route(&q, exists)
 }
@@ -636,6 +687,7 @@ pub fn route(
     keys: &[&[u8]],
     is_migrate: bool,
     asking_command: bool,
+    is_write: bool,
     now: u64,
 ) -> CmdResult {
     // No shard is held here (dispatch has not planned the unit yet).
@@ -645,5 +697,7 @@ pub fn route(
         let mut shard = ks.lock_shard(ks.shard_index(hash));
         shard.find(hash, key, now, Access::PEEK).is_some()
     };
-    check_keys(eng, keys, sess.asking || asking_command, is_migrate, exists).map_err(redirect_error)
+    let replica_read = sess.cluster_readonly && !is_write;
+    let asking = sess.asking || asking_command;
+    check_keys(eng, keys, asking, is_migrate, replica_read, exists).map_err(redirect_error)
 }

@@ -59,7 +59,14 @@ fn route(
     }
     let is_migrate = spec.name == "migrate";
     let asking_command = spec.flags & table::ASKING != 0;
-    super::cluster::route(eng, sess, &keys, is_migrate, asking_command, now)
+    let is_write = if spec.flags & table::EXEC != 0 {
+        sess.multi
+            .as_ref()
+            .is_some_and(|m| m.flags & table::WRITE != 0)
+    } else {
+        spec.flags & table::WRITE != 0
+    };
+    super::cluster::route(eng, sess, &keys, is_migrate, asking_command, is_write, now)
 }
 
 /// Runs one command and appends its reply. Returns what the connection

@@ -158,6 +158,10 @@ pub fn role(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 
 /// REPLICAOF host port | NO ONE (and SLAVEOF).
 pub fn replicaof(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if ctx.eng.cluster.is_some() {
+        // A cluster node follows its master through CLUSTER REPLICATE.
+        return Err(errors::REPLICAOF_IN_CLUSTER);
+    }
     if eq_ic(args[1], "no") && eq_ic(args[2], "one") {
         if promote(ctx.eng) {
             tracing::info!(

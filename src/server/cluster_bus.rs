@@ -112,7 +112,9 @@ fn handle(bus: &Bus, frame: &[u8], side: &Side, peer: &str, local: &str) -> Opti
     let (h, gossip) = bus::decode(frame).ok()?;
     let now = now_ms();
     let cluster = bus.cluster();
+    let offset = bus.engine.dbs.shared().feed.offset();
     let out = cluster.update(|topo| {
+        topo.repl_offset = offset;
         let out = topo.receive(
             &h,
             &gossip,
@@ -224,7 +226,9 @@ async fn cron(bus: Arc<Bus>, mut shutdown: watch::Receiver<bool>) {
         let handshake = bus.node_timeout().max(1000);
         let timeout = bus.node_timeout();
         let cluster = bus.cluster();
+        let offset = bus.engine.dbs.shared().feed.offset();
         let plan = cluster.update(|topo| {
+            topo.repl_offset = offset;
             let plan = topo.plan(now, handshake, timeout);
             let save = plan.save;
             (plan, save)

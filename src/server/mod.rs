@@ -301,7 +301,13 @@ pub async fn start_on(
     }
     tokio::spawn(housekeeping(server.clone()));
     tokio::spawn(replication_links(server.clone()));
-    let master = settings.text(P::Replicaof).to_string();
+    // A cluster replica (nodes.conf) follows its master's address.
+    let cluster_master = engine.cluster.as_ref().and_then(|c| {
+        let topo = c.read();
+        topo.my_master()
+            .map(|m| format!("{} {}", topo.nodes[m].ip, topo.nodes[m].port))
+    });
+    let master = cluster_master.unwrap_or_else(|| settings.text(P::Replicaof).to_string());
     if !master.trim().is_empty() {
         let mut words = master.split_whitespace();
         let (Some(host), Some(port), None) = (words.next(), words.next(), words.next()) else {

@@ -12,6 +12,11 @@ one Redistill node.
   key is lost;
 - CLUSTER FORGET on every other node removes a node for good (gossip does
   not bring it back);
+- six Redistill nodes with `--cluster-replicas 1`: each replica
+  replicates its master (CLUSTER REPLICATE, then the replication
+  protocol), CLUSTER SLOTS lists it once synced, redis-py with
+  replicas in its load balancing reads every key back, and a
+  write sent to a replica is redirected to its master;
 - malformed frames on the bus port (bad signature, absurd lengths, gossip
   counts beyond the frame, a truncated header) are dropped and the node
   keeps serving and agreeing.
@@ -28,7 +33,7 @@ import tempfile
 import time
 
 import redis
-from redis.cluster import ClusterNode, RedisCluster
+from redis.cluster import ClusterNode, LoadBalancingStrategy, RedisCluster
 
 from procs import free_port, owned_listener, start_redistill, wait_for, wait_ping
 
@@ -150,6 +155,52 @@ def main():
                                    capture_output=True, text=True).stdout
             assert ids[2] not in nodes, nodes
         print("cluster_create: a forgotten node stays forgotten")
+
+        # Six nodes, one replica per master.
+        six = [start_node("redistill", binary, tmp, f"s{i}", procs) for i in range(6)]
+        code, out = cli("--cluster", "create", *[f"127.0.0.1:{p}" for p in six],
+                        "--cluster-replicas", "1", "--cluster-yes")
+        assert code == 0 and "[OK] All 16384 slots covered." in out, out[-3000:]
+        wait_for("the six nodes to agree", lambda: agree(six), 30)
+        roles = {p: redis.Redis(port=p).execute_command("ROLE")[0] for p in six}
+        assert sorted(roles.values()) == [b"master"] * 3 + [b"slave"] * 3, roles
+        rc = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", six[0])],
+                          decode_responses=True,
+                          load_balancing_strategy=LoadBalancingStrategy.ROUND_ROBIN_REPLICAS)
+        for i in range(600):
+            rc.set(f"r:{i}", i)
+
+        def replicas_listed():
+            slots = redis.Redis(port=six[0]).cluster("slots")
+            return len(slots) == 3 and all(len(s[3:]) == 1 for s in slots)
+        wait_for("CLUSTER SLOTS to list the synced replicas", replicas_listed, 30)
+
+        def replicas_caught_up():
+            offs = [redis.Redis(port=p).info("replication") for p in six]
+            masters = {o["master_repl_offset"] for o in offs if o["role"] == "master"}
+            return all(o.get("slave_repl_offset", 0) in masters for o in offs
+                       if o["role"] == "slave")
+        wait_for("the replicas to catch up", replicas_caught_up, 30)
+        rc = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", six[0])],
+                          decode_responses=True,
+                          load_balancing_strategy=LoadBalancingStrategy.ROUND_ROBIN_REPLICAS)
+        assert all(rc.get(f"r:{i}") == str(i) for i in range(600))
+        replica_reads = sum(
+            redis.Redis(port=p).info("commandstats").get("cmdstat_get", {}).get("calls", 0)
+            for p in six if roles[p] == b"slave")
+        assert replica_reads > 0, replica_reads
+        replica = next(p for p in six if roles[p] == b"slave")
+        role = redis.Redis(port=replica).execute_command("ROLE")
+        try:
+            redis.Redis(port=replica).set("r:1", "x")
+            raise AssertionError("a replica accepted a write")
+        except redis.exceptions.MovedError as e:
+            slot = redis.Redis(port=replica).cluster("keyslot", "r:1")
+            owner = next(s for s in redis.Redis(port=replica).cluster("slots")
+                         if s[0] <= slot <= s[1])
+            assert (e.slot_id, e.port) == (slot, owner[2][1]), (e, owner, role)
+        print(f"cluster_create: six nodes with --cluster-replicas 1: {replica_reads} of 600 "
+              f"reads served by replicas")
 
         # Mixed: two redis-server nodes and one Redistill node.
         mixed = [start_node("redis", binary, tmp, "m0", procs),

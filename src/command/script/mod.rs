@@ -780,10 +780,14 @@ fn check_cluster(
     argv: &[&[u8]],
 ) -> CmdResult {
     let keys = spec.all_keys(argv);
-    let routed =
-        super::cluster::check_keys(eng, &keys, script.asking, spec.name == "migrate", |k| {
-            unit.key(0, k).find(Access::PEEK).is_some()
-        });
+    let routed = super::cluster::check_keys(
+        eng,
+        &keys,
+        script.asking,
+        spec.name == "migrate",
+        false,
+        |k| unit.key(0, k).find(Access::PEEK).is_some(),
+    );
     match routed {
         Err(Redirect::Down) => return Err(errors::SCRIPT_CLUSTER_DOWN),
         Err(_) => return Err(errors::SCRIPT_NON_LOCAL_KEY),

@@ -46,18 +46,31 @@ const PING_INTERVAL_MS: u64 = 1000;
 
 impl Topology {
     /// This node's header for a frame of `kind`.
+    /// A replica announces its master's id, slots and config epoch.
     pub fn header(&self, kind: u16, announce_ip: &str) -> Header {
         let me = self.myself();
         let mut h = Header::new(kind, &me.id);
         h.port = me.port;
         h.cport = me.cport;
         h.current_epoch = self.current_epoch;
-        h.config_epoch = me.config_epoch;
+        h.offset = self.repl_offset;
         h.ip = announce_ip.to_string();
         h.flags = me.flags & !(flag::MYSELF | flag::MEET);
         h.state = u8::from(!self.state_ok());
+        let serving = match self.my_master() {
+            Some(m) => {
+                h.master = Some(self.nodes[m].id.clone());
+                h.config_epoch = self.nodes[m].config_epoch;
+                m
+            }
+            None => {
+                h.master = me.master.clone().filter(|_| !me.is_master());
+                h.config_epoch = me.config_epoch;
+                0
+            }
+        };
         for s in 0..SLOTS {
-            if self.owner(s) == Some(0) {
+            if self.owner(s) == Some(serving) {
                 h.set_slot(s);
             }
         }
@@ -115,6 +128,7 @@ impl Topology {
         let known =
             |t: &Topology, s: Option<usize>| s.filter(|&i| t.nodes[i].flags & flag::HANDSHAKE == 0);
         if let Some(s) = known(self, sender) {
+            self.nodes[s].repl_offset = h.offset;
             if h.current_epoch > self.current_epoch {
                 self.current_epoch = h.current_epoch;
                 out.save = true;

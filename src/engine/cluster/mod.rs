@@ -45,6 +45,9 @@ pub struct Query<'a> {
     pub asking: bool,
     /// The command is MIGRATE (served here while its slot is open).
     pub is_migrate: bool,
+    /// A read from a READONLY client, which a replica of the slot's master
+    /// serves itself.
+    pub replica_read: bool,
 }
 
 pub struct Cluster {
@@ -207,6 +210,9 @@ impl Cluster {
             if several && missing > 0 {
                 return Err(Redirect::TryAgain);
             }
+            return Ok(());
+        }
+        if q.replica_read && topo.my_master() == Some(owner) {
             return Ok(());
         }
         if owner != 0 {

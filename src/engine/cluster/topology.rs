@@ -58,6 +58,8 @@ pub struct Node {
     pub connected: bool,
     /// When a node in handshake was created (ms), to give up on it.
     pub ctime: u64,
+    /// The replication offset the node last announced on the bus.
+    pub repl_offset: u64,
 }
 
 impl Node {
@@ -74,6 +76,7 @@ impl Node {
             config_epoch: 0,
             connected: false,
             ctime: 0,
+            repl_offset: 0,
         }
     }
 
@@ -103,6 +106,9 @@ pub struct Topology {
     importing: Vec<u16>,
     pub current_epoch: u64,
     pub last_vote_epoch: u64,
+    /// This node's replication offset, announced in its headers (set by
+    /// the bus before it sends).
+    pub repl_offset: u64,
 }
 
 impl Topology {
@@ -115,6 +121,7 @@ impl Topology {
             importing: vec![NONE; SLOTS as usize],
             current_epoch: 0,
             last_vote_epoch: 0,
+            repl_offset: 0,
         }
     }
 
@@ -124,6 +131,15 @@ impl Topology {
 
     pub fn myself_mut(&mut self) -> &mut Node {
         &mut self.nodes[0]
+    }
+
+    /// This node's master (index), when it is a replica.
+    pub fn my_master(&self) -> Option<usize> {
+        let me = self.myself();
+        if me.is_master() {
+            return None;
+        }
+        me.master.as_ref().and_then(|m| self.find(m.as_bytes()))
     }
 
     /// The index of the node with this id.
