@@ -129,6 +129,9 @@ fixed! {
     FAILOVER_ON_MASTER = "ERR", "ERR You should send CLUSTER FAILOVER to a replica";
     RESET_WITH_KEYS = "ERR", "ERR CLUSTER RESET can't be called with master nodes containing keys";
     REPLICATE_MYSELF = "ERR", "ERR Can't replicate myself";
+    FAILOVER_MASTER_UNKNOWN = "ERR", "ERR I'm a replica but my master is unknown to me";
+    FAILOVER_MASTER_DOWN = "ERR", "ERR Master is down or failed, please use CLUSTER FAILOVER FORCE";
+    FAILOVER_NEEDS_TAKEOVER = "ERR", "ERR CLUSTER FAILOVER without TAKEOVER needs a failover election, which Redistill does not have yet: use CLUSTER FAILOVER TAKEOVER";
     REPLICATE_A_REPLICA = "ERR", "ERR I can only replicate a master, not a replica.";
     REPLICATE_NOT_EMPTY = "ERR", "ERR To set a master the node must be empty and without assigned slots.";
     REPLICAOF_IN_CLUSTER = "ERR", "ERR REPLICAOF not allowed in cluster mode.";

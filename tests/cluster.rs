@@ -35,3 +35,11 @@ fn reshard_and_rebalance_under_writes_lose_nothing() {
 fn redis_cli_creates_redistill_and_mixed_clusters() {
     common::python_with_binary("cluster_create.py");
 }
+
+/// A master killed with SIGKILL: the others agree it failed
+/// (cluster_state:fail), CLUSTER FAILOVER TAKEOVER on its replica restores
+/// the cluster with every key, and the old master returns as a replica.
+#[test]
+fn failed_master_is_detected_and_taken_over() {
+    common::python_with_binary("cluster_failover.py");
+}

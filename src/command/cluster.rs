@@ -488,16 +488,59 @@ pub fn count_failure_reports(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// CLUSTER FAILOVER [FORCE|TAKEOVER] on a replica. TAKEOVER promotes it
+/// at once; the other forms need the failover election, which is not
+/// implemented.
 pub fn failover(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     cluster(ctx)?;
     if args.len() > 3 {
         return Err(errors::subcommand_syntax(args[1], "cluster"));
     }
-    if args.len() == 3 && !eq_ic(args[2], "force") && !eq_ic(args[2], "takeover") {
-        return Err(errors::SYNTAX);
+    let (force, takeover) = match args.get(2) {
+        None => (false, false),
+        Some(a) if eq_ic(a, "force") => (true, false),
+        Some(a) if eq_ic(a, "takeover") => (true, true),
+        Some(_) => return Err(errors::SYNTAX),
+    };
+    let c = cluster(ctx)?;
+    let master = {
+        let topo = c.read();
+        if topo.myself().is_master() {
+            return Err(errors::FAILOVER_ON_MASTER);
+        }
+        let Some(m) = topo.my_master() else {
+            return Err(errors::FAILOVER_MASTER_UNKNOWN);
+        };
+        if !force && (topo.nodes[m].failed() || !topo.nodes[m].connected) {
+            return Err(errors::FAILOVER_MASTER_DOWN);
+        }
+        m
+    };
+    if !takeover {
+        // The failover election (and the manual handshake with a live
+        // master) is not implemented.
+        return Err(errors::FAILOVER_NEEDS_TAKEOVER);
     }
-    // Redistill cluster nodes are masters (no cluster replicas yet).
-    Err(errors::FAILOVER_ON_MASTER)
+    // TAKEOVER: a new epoch without agreement, the master's slots claimed;
+    // the bus tells the others (the greater epoch wins), and the old
+    // master, losing its last slot, turns into a replica of this node.
+    c.update(|topo| {
+        topo.bump_epoch();
+        for s in 0..SLOTS {
+            if topo.owner(s) == Some(master) {
+                topo.set_owner(s, Some(0));
+            }
+        }
+        let me = topo.myself_mut();
+        me.flags = (me.flags & !flag::SLAVE) | flag::MASTER;
+        me.master = None;
+        ((), true)
+    });
+    if super::replication::promote(ctx.eng) {
+        tracing::info!("cluster: took over the master's slots (CLUSTER FAILOVER TAKEOVER)");
+    }
+    ctx.out.ok();
+    Ok(())
 }
 
 pub fn meet(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {

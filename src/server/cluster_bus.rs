@@ -28,10 +28,14 @@ struct Links {
     connecting: HashSet<String>,
 }
 
+/// Makes this node replicate ip:port (it lost its slots to that master).
+pub type Follow = Box<dyn Fn(String, u16) + Send + Sync>;
+
 struct Bus {
     engine: Arc<Engine>,
     links: Mutex<Links>,
     announce_ip: String,
+    follow: Follow,
 }
 
 impl Bus {
@@ -45,6 +49,19 @@ impl Bus {
     fn node_timeout(&self) -> u64 {
         self.engine.settings.uint(P::ClusterNodeTimeout).max(100)
     }
+
+    /// Queues `frames` on every link.
+    fn broadcast(&self, frames: Vec<Vec<u8>>) {
+        if frames.is_empty() {
+            return;
+        }
+        let links = self.links.lock();
+        for frame in frames {
+            for tx in links.senders.values() {
+                let _ = tx.send(frame.clone());
+            }
+        }
+    }
 }
 
 /// Binds the bus port on `ips` and starts the bus tasks.
@@ -53,11 +70,13 @@ pub fn start(
     ips: &[IpAddr],
     cport: u16,
     shutdown: watch::Receiver<bool>,
+    follow: Follow,
 ) -> Result<(), String> {
     let bus = Arc::new(Bus {
         announce_ip: engine.settings.text(P::ClusterAnnounceIp).to_string(),
         engine,
         links: Mutex::new(Links::default()),
+        follow,
     });
     for ip in ips {
         let addr = SocketAddr::new(*ip, cport);
@@ -112,7 +131,15 @@ fn handle(bus: &Bus, frame: &[u8], side: &Side, peer: &str, local: &str) -> Opti
     let (h, gossip) = bus::decode(frame).ok()?;
     let now = now_ms();
     let cluster = bus.cluster();
+    if let Some(failing) = bus::fail_target(frame) {
+        cluster.update(|topo| {
+            let changed = topo.receive_fail(&h.sender, &failing, now);
+            ((), changed)
+        });
+        return None;
+    }
     let offset = bus.engine.dbs.shared().feed.offset();
+    let timeout = bus.node_timeout();
     let out = cluster.update(|topo| {
         topo.repl_offset = offset;
         let out = topo.receive(
@@ -123,11 +150,17 @@ fn handle(bus: &Bus, frame: &[u8], side: &Side, peer: &str, local: &str) -> Opti
             local,
             &bus.announce_ip,
             now,
+            timeout,
             |id| cluster.is_blacklisted(id, now),
         );
         let save = out.save;
         (out, save)
     });
+    bus.broadcast(out.broadcast);
+    if let Some((ip, port)) = out.follow {
+        tracing::info!("cluster: this node's slots moved to {ip}:{port}; replicating it");
+        (bus.follow)(ip, port);
+    }
     Some(HandleResult {
         reply: out.reply,
         renamed: out.renamed,
@@ -227,12 +260,13 @@ async fn cron(bus: Arc<Bus>, mut shutdown: watch::Receiver<bool>) {
         let timeout = bus.node_timeout();
         let cluster = bus.cluster();
         let offset = bus.engine.dbs.shared().feed.offset();
-        let plan = cluster.update(|topo| {
+        let mut plan = cluster.update(|topo| {
             topo.repl_offset = offset;
             let plan = topo.plan(now, handshake, timeout);
             let save = plan.save;
             (plan, save)
         });
+        bus.broadcast(std::mem::take(&mut plan.broadcast));
         // Links to nodes no longer known (forgotten, or a handshake given
         // up) are closed: their tasks end when the queue does.
         {

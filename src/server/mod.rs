@@ -268,11 +268,20 @@ pub async fn start_on(
     }
     if let Some(cluster) = engine.cluster.as_ref() {
         let cport = cluster.read().myself().cport;
+        let (eng, lifecycle) = (engine.clone(), server.lifecycle.clone());
+        let follow: cluster_bus::Follow = Box::new(move |host, port| {
+            let mut role = eng.role.lock();
+            if role.master.as_ref() != Some(&(host.clone(), port)) {
+                crate::command::replication::follow(&eng, &mut role, host, port);
+                lifecycle.follow.notify_one();
+            }
+        });
         cluster_bus::start(
             engine.clone(),
             &ips,
             cport,
             server.lifecycle.shutdown.subscribe(),
+            follow,
         )?;
     }
     let health = settings.int(P::HealthCheckPort);

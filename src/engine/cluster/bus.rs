@@ -17,6 +17,9 @@ const IP_LEN: usize = 46;
 pub const PING: u16 = 0;
 pub const PONG: u16 = 1;
 pub const MEET: u16 = 2;
+pub const FAIL: u16 = 3;
+/// A FAIL frame: the header and the failing node's id.
+pub const FAIL_LEN: usize = HEADER_LEN + 40;
 
 /// The header fields Redistill reads and writes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,6 +136,20 @@ pub fn encode(h: &Header, gossip: &[Gossip]) -> Vec<u8> {
         e[98..100].copy_from_slice(&g.flags.to_be_bytes());
     }
     b
+}
+
+/// A FAIL frame about `failing` from `h`'s sender.
+pub fn encode_fail(h: &Header, failing: &str) -> Vec<u8> {
+    let mut b = encode(h, &[]);
+    b.resize(FAIL_LEN, 0);
+    b[4..8].copy_from_slice(&(FAIL_LEN as u32).to_be_bytes());
+    put_str(&mut b[HEADER_LEN..], failing);
+    b
+}
+
+/// The failing node's id in a FAIL frame.
+pub fn fail_target(b: &[u8]) -> Option<String> {
+    (b.len() >= FAIL_LEN && be16(b, 12) == FAIL).then(|| get_str(&b[HEADER_LEN..FAIL_LEN]))
 }
 
 /// The total length a frame announces in its first 8 bytes, or why the

@@ -6,7 +6,7 @@
 //! open, PINGs to send, handshakes to give up). The server's bus tasks do
 //! the I/O.
 
-use super::bus::{self, Gossip, Header, MEET, PING, PONG};
+use super::bus::{self, Gossip, Header, FAIL, MEET, PING, PONG};
 use super::topology::{flag, Node, Topology};
 use crate::engine::slot::SLOTS;
 
@@ -30,6 +30,11 @@ pub struct Outcome {
     pub drop_link: bool,
     /// The topology changed in a way nodes.conf keeps.
     pub save: bool,
+    /// Frames for every linked node (FAIL when a node was found failing).
+    pub broadcast: Vec<Vec<u8>>,
+    /// This node lost its master's (or its own) slots to another master
+    /// and now replicates it: (ip, port) to follow.
+    pub follow: Option<(String, u16)>,
 }
 
 /// The periodic plan: links to open and nodes to PING.
@@ -39,10 +44,20 @@ pub struct Plan {
     pub connect: Vec<(String, String, u16)>,
     pub ping: Vec<String>,
     pub save: bool,
+    /// Frames for every linked node (FAIL).
+    pub broadcast: Vec<Vec<u8>>,
 }
 
 /// A node is pinged when its last pong is older than this (ms).
 const PING_INTERVAL_MS: u64 = 1000;
+
+/// A master marked FAIL that answers again is cleared after this long
+/// (ms), giving a replica time to take its slots over.
+const FAIL_UNDO_MS: u64 = 10_000;
+
+fn out_save(out: &mut Outcome) -> &mut bool {
+    &mut out.save
+}
 
 impl Topology {
     /// This node's header for a frame of `kind`.
@@ -86,9 +101,21 @@ impl Topology {
             .filter(|&i| self.nodes[i].flags & (flag::HANDSHAKE | flag::NOADDR) == 0)
             .collect();
         fastrand::shuffle(&mut candidates);
-        let gossip: Vec<Gossip> = candidates
+        // Nodes we suspect go out every time: other masters' reports are
+        // what turns a suspicion into FAIL.
+        let suspected: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&i| self.nodes[i].flags & flag::PFAIL != 0)
+            .collect();
+        let mut picked: Vec<usize> = candidates
             .into_iter()
+            .filter(|i| !suspected.contains(i))
             .take(wanted)
+            .collect();
+        picked.extend(suspected);
+        let gossip: Vec<Gossip> = picked
+            .into_iter()
             .map(|i| {
                 let n = &self.nodes[i];
                 Gossip {
@@ -118,12 +145,14 @@ impl Topology {
         local_ip: &str,
         announce_ip: &str,
         now: u64,
+        node_timeout_ms: u64,
         blacklisted: impl Fn(&str) -> bool,
     ) -> Outcome {
         let mut out = Outcome::default();
         if !matches!(h.kind, PING | PONG | MEET) {
             return out;
         }
+        let now_ms = now;
         let mut sender = self.find(h.sender.as_bytes()).filter(|&i| i != 0);
         let known =
             |t: &Topology, s: Option<usize>| s.filter(|&i| t.nodes[i].flags & flag::HANDSHAKE == 0);
@@ -198,6 +227,7 @@ impl Topology {
                     n.pong_recv = now;
                     n.ping_sent = 0;
                     n.flags &= !flag::PFAIL;
+                    self.clear_failure_if_needed(link, now, out_save(&mut out));
                 }
             }
         }
@@ -223,6 +253,11 @@ impl Topology {
         // smaller config epoch; slots we import are left alone.
         if h.master.is_none() {
             let epoch = h.config_epoch;
+            // The master whose slots this node serves: itself, or the one
+            // it replicates.
+            let serving = self.my_master().unwrap_or(0);
+            let had = self.slot_count(serving) > 0;
+            let mut took_ours = false;
             for slot in 0..SLOTS {
                 if !h.has_slot(slot) || self.owner(slot) == Some(s) {
                     continue;
@@ -235,12 +270,23 @@ impl Topology {
                     Some(o) => self.nodes[o].config_epoch < epoch,
                 };
                 if beaten {
+                    took_ours |= self.owner(slot) == Some(serving);
                     self.set_owner(slot, Some(s));
                     if self.migrating_to(slot).is_some() {
                         self.set_migrating(slot, None);
                     }
                     out.save = true;
                 }
+            }
+            // The slots this node served all went to the sender (a
+            // failover elsewhere): it becomes the sender's replica.
+            if had && took_ours && self.slot_count(serving) == 0 {
+                let id = self.nodes[s].id.clone();
+                let me = self.myself_mut();
+                me.flags = (me.flags & !flag::MASTER) | flag::SLAVE;
+                me.master = Some(id);
+                out.follow = Some((self.nodes[s].ip.clone(), self.nodes[s].port));
+                out.save = true;
             }
             // Two masters with one config epoch: the smaller id takes a
             // new one (Redis's clusterHandleConfigEpochCollision).
@@ -252,9 +298,27 @@ impl Topology {
                 out.save = true;
             }
         }
-        // Gossip: nodes we do not know yet are added with their real ids.
+        // Gossip: a master's view of each node counts as a failure
+        // report (or withdraws one); nodes we do not know yet are added
+        // with their real ids.
+        let reporter_is_master = self.nodes[s].is_master();
         for g in gossip {
-            if g.id.len() != super::topology::ID_LEN || self.find(g.id.as_bytes()).is_some() {
+            if let Some(i) = self.find(g.id.as_bytes()) {
+                if i != 0 && reporter_is_master {
+                    let reporter = h.sender.clone();
+                    let reports = &mut self.nodes[i].fail_reports;
+                    reports.retain(|(r, _)| *r != reporter);
+                    if g.flags & (flag::PFAIL | flag::FAIL) != 0 {
+                        reports.push((reporter, now_ms));
+                        if let Some(frame) = self.fail_if_agreed(i, now_ms, node_timeout_ms) {
+                            out.broadcast.push(frame);
+                            out.save = true;
+                        }
+                    }
+                }
+                continue;
+            }
+            if g.id.len() != super::topology::ID_LEN {
                 continue;
             }
             if g.flags & flag::NOADDR != 0 || blacklisted(&g.id) || g.ip.is_empty() {
@@ -289,16 +353,92 @@ impl Topology {
             }
             if !n.connected {
                 plan.connect.push((n.id.clone(), n.ip.clone(), n.cport));
+                // Trying to reach a node counts as a ping it has not
+                // answered: it is suspected after the timeout.
+                if n.ping_sent == 0 {
+                    n.ping_sent = now;
+                }
+                if now.saturating_sub(n.ping_sent) > node_timeout_ms && n.flags & flag::FAIL == 0 {
+                    n.flags |= flag::PFAIL;
+                }
                 continue;
             }
             if n.ping_sent == 0 && now.saturating_sub(n.pong_recv) >= PING_INTERVAL_MS {
                 n.ping_sent = now;
                 plan.ping.push(n.id.clone());
-            } else if n.ping_sent != 0 && now.saturating_sub(n.ping_sent) > node_timeout_ms {
+            } else if n.ping_sent != 0
+                && now.saturating_sub(n.ping_sent) > node_timeout_ms
+                && n.flags & flag::FAIL == 0
+            {
                 n.flags |= flag::PFAIL;
             }
         }
+        for i in 1..self.nodes.len() {
+            if let Some(frame) = self.fail_if_agreed(i, now, node_timeout_ms) {
+                plan.broadcast.push(frame);
+                plan.save = true;
+            }
+        }
         plan
+    }
+
+    /// Masters serving slots, and how many must agree that a node fails.
+    fn quorum(&self) -> usize {
+        self.size() / 2 + 1
+    }
+
+    /// Marks node `i` FAIL when this node suspects it (PFAIL) and, with
+    /// this node's own vote if it is a master, a majority of the masters
+    /// serving slots reported it within twice the node timeout (Redis's
+    /// markNodeAsFailingIfNeeded). Returns the FAIL frame to broadcast.
+    fn fail_if_agreed(&mut self, i: usize, now: u64, node_timeout_ms: u64) -> Option<Vec<u8>> {
+        let n = &mut self.nodes[i];
+        if n.flags & flag::PFAIL == 0 || n.flags & flag::FAIL != 0 {
+            return None;
+        }
+        let validity = node_timeout_ms.saturating_mul(2);
+        n.fail_reports
+            .retain(|(_, at)| now.saturating_sub(*at) <= validity);
+        let votes = n.fail_reports.len() + usize::from(self.myself().is_master());
+        if votes < self.quorum() {
+            return None;
+        }
+        let n = &mut self.nodes[i];
+        n.flags = (n.flags & !flag::PFAIL) | flag::FAIL;
+        n.fail_time = now;
+        let id = n.id.clone();
+        Some(bus::encode_fail(&self.header(FAIL, ""), &id))
+    }
+
+    /// A FAIL frame from a known node: the named node is marked FAIL.
+    pub fn receive_fail(&mut self, sender: &str, failing: &str, now: u64) -> bool {
+        let known = self
+            .find(sender.as_bytes())
+            .is_some_and(|s| s != 0 && self.nodes[s].flags & flag::HANDSHAKE == 0);
+        match self.find(failing.as_bytes()) {
+            Some(i) if known && i != 0 && self.nodes[i].flags & flag::FAIL == 0 => {
+                let n = &mut self.nodes[i];
+                n.flags = (n.flags & !flag::PFAIL) | flag::FAIL;
+                n.fail_time = now;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A FAIL node answering again is cleared at once when it serves no
+    /// slot (a replica, an empty master), or after twice the node timeout
+    /// otherwise (Redis's clearNodeFailureIfNeeded, with the node timeout
+    /// taken as the time since FAIL here).
+    fn clear_failure_if_needed(&mut self, i: usize, now: u64, save: &mut bool) {
+        if self.nodes[i].flags & flag::FAIL == 0 {
+            return;
+        }
+        let serves = self.slot_count(i) > 0 && self.nodes[i].is_master();
+        if !serves || now.saturating_sub(self.nodes[i].fail_time) > FAIL_UNDO_MS {
+            self.nodes[i].flags &= !flag::FAIL;
+            *save = true;
+        }
     }
 
     /// A node the bus task linked to (or lost): CLUSTER NODES'
@@ -307,11 +447,10 @@ impl Topology {
         if let Some(i) = self.find(id.as_bytes()) {
             let n = &mut self.nodes[i];
             n.connected = up;
-            if up {
-                // The first PING goes out on connect.
+            // The first PING goes out on connect; an unanswered one stays
+            // pending across reconnections.
+            if up && n.ping_sent == 0 {
                 n.ping_sent = now;
-            } else {
-                n.ping_sent = 0;
             }
         }
     }
@@ -389,6 +528,7 @@ mod tests {
                         "127.0.0.1",
                         "",
                         0,
+                        15_000,
                         none,
                     );
                     let (rh, rg) = bus::decode(&got.reply.unwrap()).unwrap();
@@ -400,6 +540,7 @@ mod tests {
                         "127.0.0.1",
                         "",
                         0,
+                        15_000,
                         none,
                     );
                     assert!(!back.drop_link || round > 0, "{back:?}");
@@ -447,6 +588,7 @@ mod tests {
             "127.0.0.1",
             "",
             0,
+            15_000,
             |_| false,
         );
         assert_eq!(t.owner(10), Some(b));
@@ -465,6 +607,7 @@ mod tests {
             "127.0.0.1",
             "",
             0,
+            15_000,
             |_| false,
         );
         assert!(out.save && out.reply.is_some());
@@ -481,6 +624,7 @@ mod tests {
             "127.0.0.1",
             "",
             0,
+            15_000,
             |_| false,
         );
         assert_eq!(t.owner(10), Some(c));

@@ -60,6 +60,11 @@ pub struct Node {
     pub ctime: u64,
     /// The replication offset the node last announced on the bus.
     pub repl_offset: u64,
+    /// Masters that reported the node failing (PFAIL or FAIL in their
+    /// gossip), with when they last did (ms).
+    pub fail_reports: Vec<(String, u64)>,
+    /// When the node was marked FAIL (ms).
+    pub fail_time: u64,
 }
 
 impl Node {
@@ -77,6 +82,8 @@ impl Node {
             connected: false,
             ctime: 0,
             repl_offset: 0,
+            fail_reports: Vec::new(),
+            fail_time: 0,
         }
     }
 
