@@ -36,10 +36,10 @@ fn redis_cli_creates_redistill_and_mixed_clusters() {
     common::python_with_binary("cluster_create.py");
 }
 
-/// A master killed with SIGKILL: the others agree it failed
-/// (cluster_state:fail), CLUSTER FAILOVER TAKEOVER on its replica restores
-/// the cluster with every key, and the old master returns as a replica.
+/// A master killed with SIGKILL: the others agree it failed, its replica
+/// wins the failover election and serves every key, the old master
+/// returns as a replica, and CLUSTER FAILOVER TAKEOVER switches them back.
 #[test]
-fn failed_master_is_detected_and_taken_over() {
+fn failed_master_is_replaced_by_its_replica() {
     common::python_with_binary("cluster_failover.py");
 }

@@ -30,12 +30,15 @@ struct Links {
 
 /// Makes this node replicate ip:port (it lost its slots to that master).
 pub type Follow = Box<dyn Fn(String, u16) + Send + Sync>;
+/// Stops replicating (this replica won a failover election).
+pub type Promote = Box<dyn Fn() + Send + Sync>;
 
 struct Bus {
     engine: Arc<Engine>,
     links: Mutex<Links>,
     announce_ip: String,
     follow: Follow,
+    promote: Promote,
 }
 
 impl Bus {
@@ -71,12 +74,14 @@ pub fn start(
     cport: u16,
     shutdown: watch::Receiver<bool>,
     follow: Follow,
+    promote: Promote,
 ) -> Result<(), String> {
     let bus = Arc::new(Bus {
         announce_ip: engine.settings.text(P::ClusterAnnounceIp).to_string(),
         engine,
         links: Mutex::new(Links::default()),
         follow,
+        promote,
     });
     for ip in ips {
         let addr = SocketAddr::new(*ip, cport);
@@ -137,6 +142,19 @@ fn handle(bus: &Bus, frame: &[u8], side: &Side, peer: &str, local: &str) -> Opti
             ((), changed)
         });
         return None;
+    }
+    if matches!(h.kind, bus::AUTH_REQUEST | bus::AUTH_ACK) {
+        let timeout = bus.node_timeout();
+        let vote = cluster.update(|topo| {
+            let vote = topo.receive_vote(&h, now, timeout);
+            let save = vote.save;
+            (vote, save)
+        });
+        return Some(HandleResult {
+            reply: vote.ack,
+            renamed: None,
+            drop_link: false,
+        });
     }
     let offset = bus.engine.dbs.shared().feed.offset();
     let timeout = bus.node_timeout();
@@ -267,6 +285,10 @@ async fn cron(bus: Arc<Bus>, mut shutdown: watch::Receiver<bool>) {
             (plan, save)
         });
         bus.broadcast(std::mem::take(&mut plan.broadcast));
+        if plan.promoted {
+            tracing::info!("cluster: won the failover election; now serving the master's slots");
+            (bus.promote)();
+        }
         // Links to nodes no longer known (forgotten, or a handshake given
         // up) are closed: their tasks end when the queue does.
         {

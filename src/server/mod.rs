@@ -276,12 +276,17 @@ pub async fn start_on(
                 lifecycle.follow.notify_one();
             }
         });
+        let eng = engine.clone();
+        let promote: cluster_bus::Promote = Box::new(move || {
+            crate::command::replication::promote(&eng);
+        });
         cluster_bus::start(
             engine.clone(),
             &ips,
             cport,
             server.lifecycle.shutdown.subscribe(),
             follow,
+            promote,
         )?;
     }
     let health = settings.int(P::HealthCheckPort);

@@ -18,6 +18,8 @@ pub const PING: u16 = 0;
 pub const PONG: u16 = 1;
 pub const MEET: u16 = 2;
 pub const FAIL: u16 = 3;
+pub const AUTH_REQUEST: u16 = 5;
+pub const AUTH_ACK: u16 = 6;
 /// A FAIL frame: the header and the failing node's id.
 pub const FAIL_LEN: usize = HEADER_LEN + 40;
 

@@ -6,7 +6,7 @@
 //! open, PINGs to send, handshakes to give up). The server's bus tasks do
 //! the I/O.
 
-use super::bus::{self, Gossip, Header, FAIL, MEET, PING, PONG};
+use super::bus::{self, Gossip, Header, AUTH_ACK, AUTH_REQUEST, FAIL, MEET, PING, PONG};
 use super::topology::{flag, Node, Topology};
 use crate::engine::slot::SLOTS;
 
@@ -37,6 +37,14 @@ pub struct Outcome {
     pub follow: Option<(String, u16)>,
 }
 
+/// What a vote frame changes.
+#[derive(Debug, Default)]
+pub struct Vote {
+    /// An AUTH_ACK to send back (this master votes for the requester).
+    pub ack: Option<Vec<u8>>,
+    pub save: bool,
+}
+
 /// The periodic plan: links to open and nodes to PING.
 #[derive(Debug, Default)]
 pub struct Plan {
@@ -44,8 +52,10 @@ pub struct Plan {
     pub connect: Vec<(String, String, u16)>,
     pub ping: Vec<String>,
     pub save: bool,
-    /// Frames for every linked node (FAIL).
+    /// Frames for every linked node (FAIL, AUTH_REQUEST).
     pub broadcast: Vec<Vec<u8>>,
+    /// This replica won its election: it is now the master.
+    pub promoted: bool,
 }
 
 /// A node is pinged when its last pong is older than this (ms).
@@ -379,7 +389,124 @@ impl Topology {
                 plan.save = true;
             }
         }
+        self.run_election(now, node_timeout_ms, &mut plan);
         plan
+    }
+
+    /// A replica whose master failed runs Redis's election: after a delay
+    /// (500 ms plus up to 500 ms at random) it takes a new epoch and asks
+    /// every node for a vote; with a majority of the slot-serving masters
+    /// it takes its master's slots under that epoch. An election that
+    /// does not conclude within max(2 × node timeout, 2 s) is retried
+    /// after twice that.
+    fn run_election(&mut self, now: u64, node_timeout_ms: u64, plan: &mut Plan) {
+        let Some(m) = self.my_master() else {
+            self.election = Default::default();
+            return;
+        };
+        if !self.nodes[m].failed() || self.slot_count(m) == 0 {
+            self.election = Default::default();
+            return;
+        }
+        let timeout = node_timeout_ms.saturating_mul(2).max(2000);
+        let age = now as i64 - self.election.at as i64;
+        if self.election.at == 0 || age > (timeout * 2) as i64 {
+            self.election = super::topology::Election {
+                at: now + 500 + fastrand::u64(..500),
+                ..Default::default()
+            };
+            return;
+        }
+        if age < 0 || age > timeout as i64 {
+            return;
+        }
+        if !self.election.sent {
+            self.current_epoch += 1;
+            self.election.epoch = self.current_epoch;
+            self.election.sent = true;
+            plan.broadcast
+                .push(bus::encode(&self.header(AUTH_REQUEST, ""), &[]));
+            plan.save = true;
+            return;
+        }
+        if self.election.votes >= self.quorum() {
+            let epoch = self.election.epoch;
+            if self.myself().config_epoch < epoch {
+                self.myself_mut().config_epoch = epoch;
+            }
+            for s in 0..SLOTS {
+                if self.owner(s) == Some(m) {
+                    self.set_owner(s, Some(0));
+                }
+            }
+            let me = self.myself_mut();
+            me.flags = (me.flags & !flag::SLAVE) | flag::MASTER;
+            me.master = None;
+            self.election = Default::default();
+            plan.promoted = true;
+            plan.save = true;
+            // The others learn it from the next PINGs (greater epoch).
+            plan.broadcast.push(self.frame(PONG, None, ""));
+        }
+    }
+
+    /// A vote request or a vote (Redis's clusterSendFailoverAuthIfNeeded
+    /// and the requester's count).
+    pub fn receive_vote(&mut self, h: &Header, now: u64, node_timeout_ms: u64) -> Vote {
+        let mut vote = Vote::default();
+        let Some(s) = self
+            .find(h.sender.as_bytes())
+            .filter(|&s| s != 0 && self.nodes[s].flags & flag::HANDSHAKE == 0)
+        else {
+            return vote;
+        };
+        if h.current_epoch > self.current_epoch {
+            self.current_epoch = h.current_epoch;
+            vote.save = true;
+        }
+        if h.kind == AUTH_ACK {
+            if self.nodes[s].is_master()
+                && self.slot_count(s) > 0
+                && h.current_epoch >= self.election.epoch
+                && self.election.sent
+            {
+                self.election.votes += 1;
+            }
+            return vote;
+        }
+        // A request: only masters serving slots vote, once per epoch, for
+        // a replica of a failed master, not twice for that master within
+        // two node timeouts, and not for slots a newer config serves.
+        let me = self.myself();
+        if !me.is_master() || self.slot_count(0) == 0 {
+            return vote;
+        }
+        if h.current_epoch < self.current_epoch || self.last_vote_epoch == self.current_epoch {
+            return vote;
+        }
+        let Some(m) = h.master.as_ref().and_then(|m| self.find(m.as_bytes())) else {
+            return vote;
+        };
+        if !self.nodes[m].failed() || self.nodes[s].is_master() {
+            return vote;
+        }
+        if now.saturating_sub(self.nodes[m].voted_time) < node_timeout_ms.saturating_mul(2) {
+            return vote;
+        }
+        for slot in 0..SLOTS {
+            if h.has_slot(slot) {
+                if let Some(o) = self.owner(slot) {
+                    if self.nodes[o].config_epoch > h.config_epoch {
+                        return vote;
+                    }
+                }
+            }
+        }
+        self.last_vote_epoch = self.current_epoch;
+        self.nodes[m].voted_time = now;
+        vote.save = true;
+        vote.ack = Some(bus::encode(&self.header(AUTH_ACK, ""), &[]));
+        vote
     }
 
     /// Masters serving slots, and how many must agree that a node fails.

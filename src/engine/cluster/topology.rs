@@ -65,6 +65,8 @@ pub struct Node {
     pub fail_reports: Vec<(String, u64)>,
     /// When the node was marked FAIL (ms).
     pub fail_time: u64,
+    /// When this node last voted for a replica of this master (ms).
+    pub voted_time: u64,
 }
 
 impl Node {
@@ -84,6 +86,7 @@ impl Node {
             repl_offset: 0,
             fail_reports: Vec::new(),
             fail_time: 0,
+            voted_time: 0,
         }
     }
 
@@ -116,6 +119,18 @@ pub struct Topology {
     /// This node's replication offset, announced in its headers (set by
     /// the bus before it sends).
     pub repl_offset: u64,
+    /// A replica's election for its failed master (not kept in nodes.conf).
+    pub election: Election,
+}
+
+/// A replica's failover election: when it may ask (ms), the epoch it asks
+/// for, whether it asked, and the votes it got.
+#[derive(Clone, Debug, Default)]
+pub struct Election {
+    pub at: u64,
+    pub epoch: u64,
+    pub sent: bool,
+    pub votes: usize,
 }
 
 impl Topology {
@@ -129,6 +144,7 @@ impl Topology {
             current_epoch: 0,
             last_vote_epoch: 0,
             repl_offset: 0,
+            election: Election::default(),
         }
     }
 
