@@ -91,6 +91,10 @@ const CHECKED: &[(&str, &str)] = &[
         "replica-priority",
         "replication::replication_parameters_take_effect",
     ),
+    (
+        "cluster-node-timeout",
+        "cluster::failed_master_is_replaced_by_its_replica",
+    ),
 ];
 
 #[test]

@@ -279,17 +279,17 @@ params! {
         NO_EFFECT;
     ClusterAnnounceTlsPort, "cluster-announce-tls-port", &[], "", Int { min: 0, max: 65535 }, "0", true,
         NO_EFFECT;
-    ClusterConfigFile, "cluster-config-file", &[], "", Text, "nodes.conf", false,
+    ClusterConfigFile, "cluster-config-file", &[], "cluster.config_file", Text, "nodes.conf", false,
         "Cluster mode: the file keeping this node's id and its view of the cluster (Redis's nodes.conf format), written on every change.";
-    ClusterEnabled, "cluster-enabled", &[], "", Bool, "no", false,
+    ClusterEnabled, "cluster-enabled", &[], "cluster.enabled", Bool, "no", false,
         "Redis Cluster mode: the node serves the hash slots assigned to it and redirects the others (MOVED/ASK); see docs/scaling.md.";
     ClusterLinkSendbufLimit, "cluster-link-sendbuf-limit", &[], "", Memory { min: 0, max: u64::MAX }, "0", true,
         NO_EFFECT;
     ClusterMigrationBarrier, "cluster-migration-barrier", &[], "", Int { min: 0, max: I32 }, "1", true,
         NO_EFFECT;
-    ClusterNodeTimeout, "cluster-node-timeout", &[], "", Int { min: 0, max: i64::MAX }, "15000", true,
-        NO_EFFECT;
-    ClusterPort, "cluster-port", &[], "", Int { min: 0, max: 65535 }, "0", false,
+    ClusterNodeTimeout, "cluster-node-timeout", &[], "cluster.node_timeout", Int { min: 0, max: i64::MAX }, "15000", true,
+        "Cluster mode: milliseconds without an answer before a node is suspected failing (and the base of the failover timers).";
+    ClusterPort, "cluster-port", &[], "cluster.port", Int { min: 0, max: 65535 }, "0", false,
         "Cluster mode: the bus port this node announces (0 = port + 10000).";
     ClusterPreferredEndpointType, "cluster-preferred-endpoint-type", &[], "", Enum(&["ip", "hostname", "unknown-endpoint"]), "ip", true,
         NO_EFFECT;

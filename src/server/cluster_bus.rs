@@ -77,7 +77,9 @@ pub fn start(
     promote: Promote,
 ) -> Result<(), String> {
     let bus = Arc::new(Bus {
-        announce_ip: engine.settings.text(P::ClusterAnnounceIp).to_string(),
+        // cluster-announce-ip is not used yet: peers see the address they
+        // reach this node at.
+        announce_ip: String::new(),
         engine,
         links: Mutex::new(Links::default()),
         follow,
