@@ -5,7 +5,8 @@ one Redistill node.
 - create finishes (the nodes MEET, learn each other by gossip and agree on
   every slot's owner), `--cluster check` is clean from every node, and
   every node lists the others as connected masters with their slots;
-- redis-py RedisCluster writes and reads keys over all nodes;
+- redis-py RedisCluster writes and reads keys over all nodes, and so does
+  ioredis's Cluster client (pipeline, hash-tagged transaction, CROSSSLOT);
 - in the mixed cluster `redis-cli --cluster reshard` moves slots with keys
   from a redis-server node to the Redistill node and on to the other
   redis-server node; every node (both kinds) agrees on the result and no
@@ -141,6 +142,12 @@ def main():
         assert sum(sizes) == 500 and min(sizes) > 100, sizes
         bus_garbage(ports[0])
         wait_for("the nodes to agree after bad frames", lambda: agree(ports), 30)
+        # ioredis's Cluster client (tests/node, installed by scripts/test).
+        node_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "node")
+        out = subprocess.run(["node", os.path.join(node_dir, "cluster_ioredis.mjs"), str(ports[2])],
+                             capture_output=True, text=True, timeout=90)
+        assert out.returncode == 0, out.stdout + out.stderr
+        print("cluster_create: " + out.stdout.strip())
         print(f"cluster_create: three Redistill nodes created by redis-cli in "
               f"{time.time() - started:.1f}s; keys per node {sizes}")
 
