@@ -19,16 +19,14 @@ more nodes do not add cores, so the figures show what each server costs
 in cluster mode (slot routing, the cluster client's fan-out), not how far
 a deployment with a machine per node scales.
 """
-import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Server, free_port  # noqa: E402
+from common import Server, free_port, node_count_table  # noqa: E402
 
 MAKE_CONF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "deploy", "cluster",
                          "make-nodes-conf.py")
@@ -79,26 +77,5 @@ def one_round(kind, nodes, requests):
                 s.stop()
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--nodes", default="1,2,3")
-    ap.add_argument("--requests", type=int, default=400000)
-    args = ap.parse_args()
-    print("| nodes | test | redis ops/s | redistill ops/s | ratio |")
-    print("|---|---|---|---|---|")
-    for nodes in [int(n) for n in args.nodes.split(",")]:
-        results = {"redis": [], "redistill": []}
-        for r in range(args.rounds):
-            order = ["redis", "redistill"] if r % 2 == 0 else ["redistill", "redis"]
-            for kind in order:
-                results[kind].append(one_round(kind, nodes, args.requests))
-        for test in ("set", "get"):
-            theirs = statistics.median(x[test] for x in results["redis"])
-            ours = statistics.median(x[test] for x in results["redistill"])
-            print(f"| {nodes} | {test.upper()} | {theirs:.0f} | {ours:.0f} | **{ours / theirs:.2f}x** |",
-                  flush=True)
-
-
 if __name__ == "__main__":
-    main()
+    node_count_table(one_round, __doc__.splitlines()[0])

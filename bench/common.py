@@ -67,3 +67,30 @@ class Server:
         self.tmp.cleanup()
 
 
+
+
+def node_count_table(one_round, description):
+    """The command line and table of bench/twemproxy.py and bench/cluster.py:
+    for each node count, `one_round(kind, nodes, requests)` (a dict of
+    ops/s per test) runs for redis-server and Redistill alternately, the
+    order flipping every round; medians and ratios are printed."""
+    import argparse
+    import statistics
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--nodes", default="1,2,3")
+    ap.add_argument("--requests", type=int, default=400000)
+    args = ap.parse_args()
+    print("| nodes | test | redis ops/s | redistill ops/s | ratio |")
+    print("|---|---|---|---|---|")
+    for nodes in [int(n) for n in args.nodes.split(",")]:
+        results = {"redis": [], "redistill": []}
+        for r in range(args.rounds):
+            order = ["redis", "redistill"] if r % 2 == 0 else ["redistill", "redis"]
+            for kind in order:
+                results[kind].append(one_round(kind, nodes, args.requests))
+        for test in ("set", "get"):
+            theirs = statistics.median(x[test] for x in results["redis"])
+            ours = statistics.median(x[test] for x in results["redistill"])
+            print(f"| {nodes} | {test.upper()} | {theirs:.0f} | {ours:.0f} | **{ours / theirs:.2f}x** |",
+                  flush=True)

@@ -16,17 +16,15 @@ cores and one nutcracker process is usually the bottleneck: the figures
 show what each server costs behind the proxy, not what a deployment with
 a core per process reaches.
 """
-import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Server, free_port  # noqa: E402
+from common import Server, free_port, node_count_table  # noqa: E402
 
 NUTCRACKER = shutil.which("nutcracker") or "/usr/sbin/nutcracker"
 
@@ -82,26 +80,5 @@ def one_round(kind, nodes, requests):
         tmp.cleanup()
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--nodes", default="1,2,3")
-    ap.add_argument("--requests", type=int, default=400000)
-    args = ap.parse_args()
-    print("| nodes | test | redis ops/s | redistill ops/s | ratio |")
-    print("|---|---|---|---|---|")
-    for nodes in [int(n) for n in args.nodes.split(",")]:
-        results = {"redis": [], "redistill": []}
-        for r in range(args.rounds):
-            order = ["redis", "redistill"] if r % 2 == 0 else ["redistill", "redis"]
-            for kind in order:
-                results[kind].append(one_round(kind, nodes, args.requests))
-        for test in ("set", "get"):
-            theirs = statistics.median(x[test] for x in results["redis"])
-            ours = statistics.median(x[test] for x in results["redistill"])
-            print(f"| {nodes} | {test.upper()} | {theirs:.0f} | {ours:.0f} | **{ours / theirs:.2f}x** |",
-                  flush=True)
-
-
 if __name__ == "__main__":
-    main()
+    node_count_table(one_round, __doc__.splitlines()[0])

@@ -25,7 +25,6 @@ one Redistill node.
     cluster_create.py REDISTILL_BINARY
 """
 import os
-import shutil
 import socket
 import struct
 import subprocess
@@ -36,7 +35,7 @@ import time
 import redis
 from redis.cluster import ClusterNode, LoadBalancingStrategy, RedisCluster
 
-from procs import free_port, owned_listener, start_redistill, wait_for, wait_ping
+from procs import free_port, owned_listener, start_redistill, stop_all, wait_for, wait_ping
 
 
 BUS_PORTS = {}
@@ -238,10 +237,7 @@ def main():
         for p in procs:
             assert p.poll() is None, "a node died"
     finally:
-        for p in procs:
-            p.kill()
-            p.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_all(procs, tmp)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ then one master is killed with SIGKILL:
     cluster_failover.py REDISTILL_BINARY
 """
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import tempfile
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 
-from procs import free_port, start_redistill, wait_for
+from procs import free_port, start_redistill, stop_all, wait_for
 
 
 def listener(port=0):
@@ -151,10 +150,7 @@ def main():
         for p in procs.values():
             assert p.poll() is None, "a node died"
     finally:
-        for p in procs.values():
-            p.kill()
-            p.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_all(procs.values(), tmp)
 
 
 if __name__ == "__main__":

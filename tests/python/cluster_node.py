@@ -13,12 +13,11 @@ slots, MULTI/EXEC and scripts across slots, SELECT/MOVE/SWAPDB/COPY.
 """
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 
-from procs import free_port, start_redistill, wait_for, wait_ping
+from procs import free_port, start_redistill, stop_all, wait_for, wait_ping
 from resp import Conn, Err
 
 ME = "1" * 40
@@ -276,10 +275,7 @@ def main():
 
         sys.exit(1 if mismatches else 0)
     finally:
-        for p in procs:
-            p.kill()
-            p.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_all(procs, tmp)
 
 
 if __name__ == "__main__":

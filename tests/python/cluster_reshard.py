@@ -15,7 +15,6 @@ on its slot's owner only, and `redis-cli --cluster check` is clean.
 """
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ import time
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 
-from procs import free_port, owned_listener, start_redistill
+from procs import free_port, owned_listener, start_redistill, stop_all
 
 MAKE_CONF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy",
                          "cluster", "make-nodes-conf.py")
@@ -171,10 +170,7 @@ def main():
               f"rebalance emptied a node in {rebalanced:.1f}s; slots now {slots[0]}/{slots[1]}/"
               f"{slots[2]}, {total} keys, none lost; redirections answered: {redirects}")
     finally:
-        for p in procs:
-            p.kill()
-            p.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_all(procs, tmp)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ cluster: the nodes have no bus).
 """
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ import tempfile
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 
-from procs import free_port, owned_listener, start_redistill
+from procs import free_port, owned_listener, start_redistill, stop_all
 
 RANGES = [(0, 5460), (5461, 10922), (10923, 16383)]
 MAKE_CONF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy",
@@ -150,10 +149,7 @@ def main():
         for p in procs:
             assert p.poll() is None, "a node died"
     finally:
-        for p in procs:
-            p.kill()
-            p.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_all(procs, tmp)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Process helpers shared by the multi-server test scripts: handing a
 listening socket to a child as fd 3, and waiting for servers and states."""
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -78,3 +79,12 @@ def start_redistill(binary, tmp, name, extra, procs, listener=None):
     procs.append(p)
     wait_ping(port)
     return p, port
+
+
+def stop_all(procs, tmp=None):
+    """Kills the processes a test started and removes its directory."""
+    for p in procs:
+        p.kill()
+        p.wait()
+    if tmp:
+        shutil.rmtree(tmp, ignore_errors=True)
