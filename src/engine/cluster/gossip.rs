@@ -690,6 +690,21 @@ mod tests {
         }
     }
 
+    /// A frame without gossip from an inbound link.
+    fn inbound(t: &mut Topology, h: &Header) -> Outcome {
+        t.receive(
+            h,
+            &[],
+            &Side::Inbound,
+            "127.0.0.1",
+            "127.0.0.1",
+            "",
+            0,
+            15_000,
+            |_| false,
+        )
+    }
+
     #[test]
     fn higher_config_epoch_wins_a_slot() {
         let mut t = Topology::new(node('a', 7000));
@@ -707,17 +722,7 @@ mod tests {
         h.set_slot(10);
         h.set_slot(11);
         // c is unknown: nothing changes until it is known.
-        t.receive(
-            &h,
-            &[],
-            &Side::Inbound,
-            "127.0.0.1",
-            "127.0.0.1",
-            "",
-            0,
-            15_000,
-            |_| false,
-        );
+        inbound(&mut t, &h);
         assert_eq!(t.owner(10), Some(b));
         let c = t.add_node(Node::new(
             "c".repeat(40),
@@ -726,34 +731,14 @@ mod tests {
             17002,
             flag::MASTER,
         ));
-        let out = t.receive(
-            &h,
-            &[],
-            &Side::Inbound,
-            "127.0.0.1",
-            "127.0.0.1",
-            "",
-            0,
-            15_000,
-            |_| false,
-        );
+        let out = inbound(&mut t, &h);
         assert!(out.save && out.reply.is_some());
         assert_eq!((t.owner(10), t.owner(11)), (Some(c), Some(c)));
         // A stale claim (lower epoch) does not take it back.
         let mut old = Header::new(PING, &"b".repeat(40));
         old.config_epoch = 1;
         old.set_slot(10);
-        t.receive(
-            &old,
-            &[],
-            &Side::Inbound,
-            "127.0.0.1",
-            "127.0.0.1",
-            "",
-            0,
-            15_000,
-            |_| false,
-        );
+        inbound(&mut t, &old);
         assert_eq!(t.owner(10), Some(c));
     }
 }
