@@ -216,6 +216,7 @@ fixed! {
     TIMEOUT_NOT_FLOAT = "ERR", "ERR timeout is not a float or out of range";
     TIMEOUT_OUT_OF_RANGE = "ERR", "ERR timeout is out of range";
     TIMEOUT_NEGATIVE = "ERR", "ERR timeout is negative";
+    TIMEOUT_NOT_INTEGER = "ERR", "ERR timeout is not an integer or out of range";
     UNBLOCKED = "UNBLOCKED", "UNBLOCKED client unblocked via CLIENT UNBLOCK";
     UNBLOCK_REASON = "ERR", "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR";
     MIN_MAX_NOT_FLOAT = "ERR", "ERR min or max is not a float";
@@ -542,6 +543,120 @@ pub fn config_set_unknown(name: &[u8]) -> CmdError {
         "Unknown option or number of arguments for CONFIG SET - '",
         name,
         "'",
+    )
+}
+
+// Streams.
+fixed! {
+    STREAM_MAXLEN_AND_MINID = "ERR", "ERR syntax error, MAXLEN and MINID options at the same time are not compatible";
+    STREAM_MAXLEN_NEGATIVE = "ERR", "ERR The MAXLEN argument must be >= 0.";
+    STREAM_LIMIT_NEGATIVE = "ERR", "ERR The LIMIT argument must be >= 0.";
+    STREAM_LIMIT_WITHOUT_STRATEGY = "ERR", "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy";
+    XTRIM_WITHOUT_STRATEGY = "ERR", "ERR syntax error, XTRIM must be called with a trimming strategy";
+    STREAM_LIMIT_WITHOUT_APPROX = "ERR", "ERR syntax error, LIMIT cannot be used without the special ~ option";
+    STREAM_ID_INVALID = "ERR", "ERR Invalid stream ID specified as stream command argument";
+    XADD_ID_ZERO = "ERR", "ERR The ID specified in XADD must be greater than 0-0";
+    STREAM_EXHAUSTED = "ERR", "ERR The stream has exhausted the last possible ID, unable to add more items";
+    XADD_ID_TOO_SMALL = "ERR", "ERR The ID specified in XADD is equal or smaller than the target stream top item";
+    STREAM_ELEMENTS_TOO_LARGE = "ERR", "ERR Elements are too large to be stored";
+    STREAM_INVALID_START = "ERR", "ERR invalid start ID for the interval";
+    STREAM_INVALID_END = "ERR", "ERR invalid end ID for the interval";
+    XREAD_UNBALANCED = "ERR", "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.";
+    XREAD_GROUP_OPTION = "ERR", "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.";
+    XREAD_NOACK_OPTION = "ERR", "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.";
+    XREADGROUP_WITHOUT_GROUP = "ERR", "ERR Missing GROUP option for XREADGROUP";
+    XREADGROUP_DOLLAR_ID = "ERR", "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.";
+    XREAD_GREATER_ID = "ERR", "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.";
+    ENTRIESREAD_NEGATIVE = "ERR", "ERR value for ENTRIESREAD must be positive or -1";
+    XGROUP_KEY_MISSING = "ERR", "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.";
+    BUSYGROUP = "BUSYGROUP", "BUSYGROUP Consumer Group name already exists";
+    XSETID_ENTRIES_ADDED_NEGATIVE = "ERR", "ERR entries_added must be positive";
+    XSETID_BELOW_MAX_DELETED = "ERR", "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id";
+    XSETID_BELOW_TOP = "ERR", "ERR The ID specified in XSETID is smaller than the target stream top item";
+    XSETID_ENTRIES_ADDED_SMALL = "ERR", "ERR The entries_added specified in XSETID is smaller than the target stream length";
+    XCLAIM_MIN_IDLE = "ERR", "ERR Invalid min-idle-time argument for XCLAIM";
+    XCLAIM_IDLE = "ERR", "ERR Invalid IDLE option argument for XCLAIM";
+    XCLAIM_TIME = "ERR", "ERR Invalid TIME option argument for XCLAIM";
+    XCLAIM_RETRYCOUNT = "ERR", "ERR Invalid RETRYCOUNT option argument for XCLAIM";
+    XAUTOCLAIM_MIN_IDLE = "ERR", "ERR Invalid min-idle-time argument for XAUTOCLAIM";
+    XAUTOCLAIM_COUNT = "ERR", "ERR COUNT must be > 0";
+    XAUTOCLAIM_COUNT_TOO_HIGH = "ERR", "ERR Insufficient memory, failed allocating transient memory, COUNT too high.";
+    NOGROUP_WHILE_BLOCKED = "NOGROUP", "NOGROUP the consumer group this client was blocked on no longer exists";
+    UNBLOCKED_STREAM_DELETED = "UNBLOCKED", "UNBLOCKED the stream key no longer exists";
+}
+
+/// Builds `code + parts...` with each argument cut at a NUL byte, as
+/// Redis's `%s` formatting does.
+fn c_format(parts: &[&[u8]], quoted: &[bool]) -> CmdError {
+    let mut out = Vec::new();
+    for (p, q) in parts.iter().zip(quoted) {
+        if *q {
+            push_c_str(&mut out, p, usize::MAX);
+        } else {
+            out.extend_from_slice(p);
+        }
+    }
+    CmdError::new(out)
+}
+
+/// XREADGROUP on a missing key or group.
+pub fn nogroup_xreadgroup(key: &[u8], group: &[u8]) -> CmdError {
+    c_format(
+        &[
+            b"NOGROUP No such key '",
+            key,
+            b"' or consumer group '",
+            group,
+            b"' in XREADGROUP with GROUP option",
+        ],
+        &[false, true, false, true, false],
+    )
+}
+
+/// XGROUP / XINFO CONSUMERS on a missing group.
+pub fn nogroup_for_key(group: &[u8], key: &[u8]) -> CmdError {
+    c_format(
+        &[
+            b"NOGROUP No such consumer group '",
+            group,
+            b"' for key name '",
+            key,
+            b"'",
+        ],
+        &[false, true, false, true, false],
+    )
+}
+
+/// XPENDING / XCLAIM / XAUTOCLAIM on a missing key or group.
+pub fn nogroup_key_or_group(key: &[u8], group: &[u8]) -> CmdError {
+    c_format(
+        &[
+            b"NOGROUP No such key '",
+            key,
+            b"' or consumer group '",
+            group,
+            b"'",
+        ],
+        &[false, true, false, true, false],
+    )
+}
+
+pub fn xclaim_unrecognized(opt: &[u8]) -> CmdError {
+    c_format(
+        &[b"ERR Unrecognized XCLAIM option '", opt, b"'"],
+        &[false, true, false],
+    )
+}
+
+/// XREAD/XREADGROUP with BLOCK from a script (`name` as the script wrote it).
+pub fn block_in_script(name: &[u8]) -> CmdError {
+    c_format(
+        &[
+            b"ERR ",
+            name,
+            b" command is not allowed with BLOCK option from scripts",
+        ],
+        &[false, true, false],
     )
 }
 

@@ -66,6 +66,32 @@ fn node_redis_client_side_cache() {
     ours.assert_healthy();
 }
 
+/// rq (Python's job queue, results kept in streams): jobs enqueued and
+/// run by `rq worker --burst` end with the statuses and results they get
+/// on redis-server; the same script runs against both.
+#[test]
+fn rq_runs_jobs_as_on_redis_server() {
+    let theirs = common::redis_server();
+    let ours = common::redistill(&["--maxmemory-policy", "noeviction"]);
+    for port in [theirs.port, ours.port] {
+        common::run_python("rq_accept.py", &["--port".into(), port.to_string()]);
+    }
+    ours.assert_healthy();
+}
+
+/// BullMQ (Node's job queue: Lua scripts, XADD/XTRIM events, blocking
+/// XREAD): 1,000 jobs with concurrency 8, delayed and retried jobs, every
+/// `completed` event seen; the same script runs against redis-server.
+#[test]
+fn bullmq_runs_jobs_as_on_redis_server() {
+    let theirs = common::redis_server();
+    let ours = common::redistill(&["--maxmemory-policy", "noeviction"]);
+    for port in [theirs.port, ours.port] {
+        common::run_script("node", "node", "bullmq_accept.mjs", &[port.to_string()]);
+    }
+    ours.assert_healthy();
+}
+
 /// Three servers behind twemproxy (nutcracker, ketama): mixed commands
 /// through the proxy give redis-server's replies; a killed server is
 /// ejected and the other two serve every key.

@@ -208,6 +208,7 @@ mod rdb_props {
                     RdbValue::Set(m) => w.write_set(&e.key, m.len(), m.iter().map(Vec::as_slice), e.expire_ms).unwrap(),
                     RdbValue::ZSet(z) if e.key.len() % 2 == 0 => w.write_zset_listpack(&e.key, z.iter().map(|(m, s)| (&m[..], *s)), e.expire_ms).unwrap(),
                     RdbValue::ZSet(z) => w.write_zset(&e.key, z.len(), z.iter().map(|(m, s)| (&m[..], *s)), e.expire_ms).unwrap(),
+                    RdbValue::Stream(s) => w.write_stream(&e.key, s, e.expire_ms).unwrap(),
                 }
             }
             let data = w.finish().unwrap();

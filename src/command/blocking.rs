@@ -83,7 +83,9 @@ pub fn timeout_reply(resp3: bool) -> Vec<u8> {
 pub fn serve<'g>(rt: &'g Runtime, pass: &mut Option<Pass<'g>>, now: u64) {
     let eng = &rt.engine;
     while let Some((db, key)) = eng.blocking.next_ready() {
-        while let Some(w) = eng.blocking.front(db, &key) {
+        // Pops serve clients in order until one finds nothing; stream
+        // readers each see the new entries, so all of them are tried.
+        for w in eng.blocking.waiting_on(db, &key) {
             if pass.is_none() {
                 *pass = eng.gate.shared();
             }
@@ -92,14 +94,44 @@ pub fn serve<'g>(rt: &'g Runtime, pass: &mut Option<Pass<'g>>, now: u64) {
                 return;
             };
             let mut unit = Unit::within(held, &eng.dbs, now);
-            match serve_one(rt, &mut unit, &w, db, &key) {
-                Outcome::Served => {}
-                Outcome::NotReady => break,
+            let outcome = match &w.op {
+                BlockOp::Stream(read) => serve_stream(rt, &mut unit, &w, read, db, &key, now),
+                _ => serve_one(rt, &mut unit, &w, db, &key),
+            };
+            if outcome == Outcome::NotReady && !matches!(w.op, BlockOp::Stream(_)) {
+                break;
             }
         }
     }
 }
 
+/// Serves a client blocked in XREAD/XREADGROUP if `key` has what it waits for.
+fn serve_stream(
+    rt: &Runtime,
+    unit: &mut Unit,
+    w: &Arc<Waiter>,
+    read: &crate::engine::blocking::StreamRead,
+    db: usize,
+    key: &[u8],
+    now: u64,
+) -> Outcome {
+    let eng = &rt.engine;
+    let hash = unit.hash(key);
+    unit.lock_keys(db, &[hash]);
+    // Claimed once it is known to be servable and before anything
+    // changes, so a timeout racing with the service loses nothing.
+    let claim = || eng.blocking.claim(w);
+    match super::streams::serve_blocked(unit, w, read, db, key, now, claim) {
+        Some(reply) => {
+            unit.feed_propagated();
+            eng.blocking.finish(w, reply);
+            Outcome::Served
+        }
+        None => Outcome::NotReady,
+    }
+}
+
+#[derive(PartialEq, Eq)]
 enum Outcome {
     Served,
     NotReady,
@@ -111,6 +143,7 @@ fn serve_one(rt: &Runtime, unit: &mut Unit, w: &Arc<Waiter>, db: usize, key: &[u
     let eng = &rt.engine;
     let kind = match w.op {
         BlockOp::ZPop { .. } => Kind::ZSet,
+        BlockOp::Stream(_) => Kind::Stream,
         _ => Kind::List,
     };
     let mut hashes = vec![unit.hash(key)];
@@ -163,6 +196,7 @@ fn serve_one(rt: &Runtime, unit: &mut Unit, w: &Arc<Waiter>, db: usize, key: &[u
             super::zsets::serve_pop(unit, db, key, *max, *count, &mut out);
             unit.propagate(db, super::zsets::zpop_command(*max, key, *count));
         }
+        BlockOp::Stream(_) => unreachable!("served by serve_stream"),
     }
     // Fed before the unit lets go of the keys.
     unit.feed_propagated();

@@ -27,6 +27,7 @@ pub mod replication;
 pub mod script;
 pub mod session;
 pub mod sets;
+pub mod streams;
 pub mod strings;
 pub mod table;
 pub mod testing;
@@ -150,6 +151,8 @@ pub struct Session {
     /// Commands run inside EXEC or a script: blocking commands answer at
     /// once instead of blocking.
     pub nested: bool,
+    /// Commands come from a script (XREAD refuses BLOCK there).
+    pub script: bool,
     /// The wait a blocking command started (and its timeout in ms, 0 =
     /// none), for the connection to sit out.
     pub blocked: Option<(Arc<crate::engine::blocking::Waiter>, u64)>,
@@ -191,6 +194,7 @@ impl Session {
             watch_flag: Default::default(),
             subs: Default::default(),
             nested: false,
+            script: false,
             blocked: None,
             repl_offset: 0,
             replica_hello: Default::default(),

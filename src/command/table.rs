@@ -10,7 +10,7 @@ use hashbrown::HashMap;
 use super::Ctx;
 use super::{
     admin, cluster, counters, expiry, hashes, introspect, keys, lists, migrate, persistence,
-    pubsub, replication, script, session as conn, sets, strings, tracking, txn, zsets,
+    pubsub, replication, script, session as conn, sets, streams, strings, tracking, txn, zsets,
 };
 use crate::errors::CmdResult;
 
@@ -156,7 +156,10 @@ fn numkeys_index(name: &str) -> Option<usize> {
 impl CommandSpec {
     /// The command names keys (at fixed positions or after a `numkeys`).
     pub fn has_keys(&self) -> bool {
-        self.first_key > 0 || numkeys_index(self.name).is_some()
+        self.first_key > 0
+            || numkeys_index(self.name).is_some()
+            || self.name == "xread"
+            || self.name == "xreadgroup"
     }
 
     /// Every key a call names: the table's key positions plus, for
@@ -173,6 +176,19 @@ impl CommandSpec {
             {
                 return args[6 + at + 1..].to_vec();
             }
+        }
+        if self.name == "xread" || self.name == "xreadgroup" {
+            // ... STREAMS key... id...: the first half after STREAMS.
+            let skip = if self.name == "xreadgroup" { 4 } else { 1 };
+            if let Some(at) = args
+                .iter()
+                .skip(skip)
+                .position(|a| a.eq_ignore_ascii_case(b"streams"))
+            {
+                let rest = &args[skip + at + 1..];
+                return rest[..rest.len() / 2].to_vec();
+            }
+            return Vec::new();
         }
         let mut keys: Vec<&'a [u8]> = self.keys(args).collect();
         if let Some(at) = numkeys_index(self.name) {
@@ -376,6 +392,33 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("restore-asking", -4, WD | ASKING, K1, "server", "3.0.0", "An internal command for migrating keys in a cluster", "key ttl:integer serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds:integer] [FREQ frequency:integer]", migrate::restore),
     cmd!("migrate", -6, W | MOVABLE | UNDECLARED, (3, 3, 1), "generic", "2.6.0", "Atomically transfer a key from a Redis instance to another one.", "host port key|\"\" destination-db:integer timeout:integer [COPY] [REPLACE] [AUTH password | AUTH2 username password] [KEYS key...]", migrate::migrate),
     cmd!("touch", -2, RF, KALL, "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "key...", keys::touch),
+    cmd!("xadd", -5, WDF, K1, "stream", "5.0.0", "Appends a new entry to a stream", "key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count:integer]] *|id field value [field value ...]", streams::xadd),
+    cmd!("xrange", -4, R, K1, "stream", "5.0.0", "Return a range of elements in a stream, with IDs matching the specified IDs interval", "key start end [COUNT count:integer]", streams::xrange),
+    cmd!("xrevrange", -4, R, K1, "stream", "5.0.0", "Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order (from greater to smaller IDs) compared to XRANGE", "key end start [COUNT count:integer]", streams::xrevrange),
+    cmd!("xlen", 2, RF, K1, "stream", "5.0.0", "Return the number of entries in a stream", "key", streams::xlen),
+    cmd!("xdel", -3, WF, K1, "stream", "5.0.0", "Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist.", "key id...", streams::xdel),
+    cmd!("xtrim", -4, W, K1, "stream", "5.0.0", "Trims the stream to (approximately if '~' is passed) a certain size", "key MAXLEN|MINID [=|~] threshold [LIMIT count:integer]", streams::xtrim),
+    cmd!("xsetid", -3, WDF, K1, "stream", "5.0.0", "An internal command for replicating stream values", "key last-id [ENTRIESADDED entries-added:integer] [MAXDELETEDID max-deleted-id]", streams::xsetid),
+    cmd!("xread", -4, READONLY | BLOCKING | MOVABLE | UNDECLARED, NK, "stream", "5.0.0", "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.", "[COUNT count:integer] [BLOCK milliseconds:integer] STREAMS key... id...", streams::xread),
+    cmd!("xreadgroup", -7, WRITE | BLOCKING | MOVABLE | UNDECLARED, NK, "stream", "5.0.0", "Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block.", "GROUP group consumer [COUNT count:integer] [BLOCK milliseconds:integer] [NOACK] STREAMS key... id...", streams::xreadgroup),
+    cmd!("xack", -4, WF, K1, "stream", "5.0.0", "Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.", "key group id...", streams::xack),
+    cmd!("xpending", -3, R, K1, "stream", "5.0.0", "Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged.", "key group [[IDLE min-idle-time:integer] start end count:integer [consumer]]", streams::xpending),
+    cmd!("xclaim", -6, WF, K1, "stream", "5.0.0", "Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer.", "key group consumer min-idle-time id... [IDLE ms:integer] [TIME unix-time-milliseconds:integer] [RETRYCOUNT count:integer] [FORCE] [JUSTID] [LASTID lastid]", streams::xclaim),
+    cmd!("xautoclaim", -6, WF, K1, "stream", "6.2.0", "Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer.", "key group consumer min-idle-time start [COUNT count:integer] [JUSTID]", streams::xautoclaim),
+    cmd!("xgroup", -2, 0, NK, "stream", "5.0.0", "A container for consumer groups commands", "", streams::xgroup, &[
+        cmd!("xgroup|create", -5, WD, (2, 2, 1), "stream", "5.0.0", "Create a consumer group.", "key group id|$ [MKSTREAM] [ENTRIESREAD entries-read:integer]", streams::xgroup),
+        cmd!("xgroup|setid", -5, W, (2, 2, 1), "stream", "5.0.0", "Set a consumer group to an arbitrary last delivered ID value.", "key group id|$ [ENTRIESREAD entries-read:integer]", streams::xgroup),
+        cmd!("xgroup|destroy", 4, W, (2, 2, 1), "stream", "5.0.0", "Destroy a consumer group.", "key group", streams::xgroup),
+        cmd!("xgroup|createconsumer", 5, WD, (2, 2, 1), "stream", "6.2.0", "Create a consumer in a consumer group.", "key group consumer", streams::xgroup),
+        cmd!("xgroup|delconsumer", 5, W, (2, 2, 1), "stream", "5.0.0", "Delete a consumer from a consumer group.", "key group consumer", streams::xgroup),
+        cmd!("xgroup|help", 2, LOADING | STALE, NK, "stream", "5.0.0", "Show helpful text about the different subcommands", "", streams::xgroup),
+    ]),
+    cmd!("xinfo", -2, 0, NK, "stream", "5.0.0", "A container for stream introspection commands", "", streams::xinfo, &[
+        cmd!("xinfo|stream", -3, R, (2, 2, 1), "stream", "5.0.0", "Get information about a stream", "key [FULL [COUNT count:integer]]", streams::xinfo),
+        cmd!("xinfo|groups", 3, R, (2, 2, 1), "stream", "5.0.0", "List the consumer groups of a stream", "key", streams::xinfo),
+        cmd!("xinfo|consumers", 4, R, (2, 2, 1), "stream", "5.0.0", "List the consumers in a consumer group", "key group", streams::xinfo),
+        cmd!("xinfo|help", 2, LOADING | STALE, NK, "stream", "5.0.0", "Show helpful text about the different subcommands", "", streams::xinfo),
+    ]),
     cmd!("object", -2, 0, NK, "generic", "2.2.3", "A container for object introspection commands.", "", keys::object_help, &[
         cmd!("object|encoding", 3, R, (2, 2, 1), "generic", "2.2.3", "Returns the internal encoding of a Redis object.", "key", keys::object_encoding),
         cmd!("object|freq", 3, R, (2, 2, 1), "generic", "4.0.0", "Returns the logarithmic access frequency counter of a Redis object.", "key", keys::object_freq),

@@ -31,6 +31,20 @@ pub enum BlockOp {
     ListMove { from: End, to: End, dst: Vec<u8> },
     /// BZPOPMIN/BZPOPMAX (`count` None) or BZMPOP.
     ZPop { max: bool, count: Option<usize> },
+    /// XREAD / XREADGROUP: entries after an id.
+    Stream(Box<StreamRead>),
+}
+
+/// What a client blocked in XREAD or XREADGROUP waits for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamRead {
+    /// Per key (in the waiter's key order): entries after this id are
+    /// new to it (XREADGROUP waits for its group's new entries instead).
+    pub ids: Vec<crate::engine::store::stream::StreamId>,
+    /// XREADGROUP: group, consumer, NOACK.
+    pub group: Option<(Vec<u8>, Vec<u8>, bool)>,
+    /// Entries per reply at most.
+    pub count: usize,
 }
 
 const WAITING: u8 = 0;
@@ -171,6 +185,20 @@ impl Blocking {
         let k = r.ready.pop_front()?;
         self.ready.fetch_sub(1, SeqCst);
         Some(k)
+    }
+
+    /// Every client still waiting on `key`, longest-waiting first.
+    pub fn waiting_on(&self, db: usize, key: &[u8]) -> Vec<Arc<Waiter>> {
+        let r = self.inner.lock();
+        r.by_key
+            .get(&(db, key.to_vec()))
+            .map(|q| {
+                q.iter()
+                    .filter(|w| w.state.load(SeqCst) == WAITING)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The longest-waiting client still waiting on `key`.

@@ -156,6 +156,12 @@ impl Reply {
         }
     }
 
+    /// A map of `n` keys whose values the caller writes: `%n` in RESP3,
+    /// an array of `n` pairs in RESP2 (the caller writes each `*2`).
+    pub fn map_or_array(&mut self, n: usize) {
+        self.header(if self.resp3 { b'%' } else { b'*' }, n);
+    }
+
     /// A push frame header (`>n`, RESP3 only; Pub/Sub confirmations).
     pub fn push_header(&mut self, n: usize) {
         self.header(b'>', n);

@@ -258,6 +258,7 @@ impl Vm {
             sess: {
                 let mut s = Session::new(client, true);
                 s.nested = true;
+                s.script = true;
                 s
             },
             scratch: Reply::new(),

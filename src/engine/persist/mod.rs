@@ -10,4 +10,5 @@ pub mod control;
 pub mod crc64;
 pub mod lzf;
 pub mod rdb;
+pub mod rdb_stream;
 pub mod snapshot;

@@ -15,6 +15,7 @@
 use std::io::{self, Write};
 
 use super::{crc64, lzf};
+use crate::engine::store::StreamValue;
 
 pub const WRITE_VERSION: u32 = 10;
 const MAX_READ_VERSION: u32 = 12;
@@ -45,6 +46,8 @@ const TYPE_LIST_QUICKLIST: u8 = 14;
 const TYPE_HASH_LISTPACK: u8 = 16;
 const TYPE_ZSET_LISTPACK: u8 = 17;
 const TYPE_LIST_QUICKLIST_2: u8 = 18;
+const TYPE_STREAM_LISTPACKS: u8 = 15;
+const TYPE_STREAM_LISTPACKS_2: u8 = 19;
 const TYPE_SET_LISTPACK: u8 = 20;
 
 /// Quicklist node containers (TYPE_LIST_QUICKLIST_2).
@@ -62,6 +65,7 @@ pub enum RdbValue {
     List(Vec<Vec<u8>>),
     Set(Vec<Vec<u8>>),
     ZSet(Vec<(Vec<u8>, f64)>),
+    Stream(Box<StreamValue>),
 }
 
 /// One key read from a file.
@@ -155,12 +159,12 @@ impl<W: Write> Writer<W> {
         self.out
     }
 
-    fn raw(&mut self, b: &[u8]) -> io::Result<()> {
+    pub(super) fn raw(&mut self, b: &[u8]) -> io::Result<()> {
         self.crc = crc64::update(self.crc, b);
         self.out.write_all(b)
     }
 
-    fn length(&mut self, n: u64) -> io::Result<()> {
+    pub(super) fn length(&mut self, n: u64) -> io::Result<()> {
         if n < 1 << 6 {
             self.raw(&[n as u8])
         } else if n < 1 << 14 {
@@ -204,7 +208,12 @@ impl<W: Write> Writer<W> {
         self.length(expires)
     }
 
-    fn key_header(&mut self, kind: u8, key: &[u8], expire_ms: Option<u64>) -> io::Result<()> {
+    pub(super) fn key_header(
+        &mut self,
+        kind: u8,
+        key: &[u8],
+        expire_ms: Option<u64>,
+    ) -> io::Result<()> {
         if self.value_only {
             return self.raw(&[kind]);
         }
@@ -349,7 +358,7 @@ impl<W: Write> Writer<W> {
     }
 
     /// A string written as is (a blob: never integer-encoded).
-    fn string_raw(&mut self, s: &[u8]) -> io::Result<()> {
+    pub(super) fn string_raw(&mut self, s: &[u8]) -> io::Result<()> {
         self.length(s.len() as u64)?;
         self.raw(s)
     }
@@ -366,22 +375,22 @@ impl<W: Write> Writer<W> {
 
 // ------------------------------------------------------------------ reader
 
-struct Cursor<'a> {
+pub(super) struct Cursor<'a> {
     data: &'a [u8],
-    pos: usize,
+    pub(super) pos: usize,
 }
 
-type R<T> = Result<T, RdbError>;
+pub(super) type R<T> = Result<T, RdbError>;
 
 impl<'a> Cursor<'a> {
-    fn err<T>(&self, reason: impl Into<String>) -> R<T> {
+    pub(super) fn err<T>(&self, reason: impl Into<String>) -> R<T> {
         Err(RdbError {
             offset: self.pos,
             reason: reason.into(),
         })
     }
 
-    fn take(&mut self, n: usize) -> R<&'a [u8]> {
+    pub(super) fn take(&mut self, n: usize) -> R<&'a [u8]> {
         if self.data.len() - self.pos < n {
             return self.err(format!("unexpected end of file (needed {n} more bytes)"));
         }
@@ -390,7 +399,7 @@ impl<'a> Cursor<'a> {
         Ok(s)
     }
 
-    fn byte(&mut self) -> R<u8> {
+    pub(super) fn byte(&mut self) -> R<u8> {
         Ok(self.take(1)?[0])
     }
 
@@ -409,7 +418,7 @@ impl<'a> Cursor<'a> {
         })
     }
 
-    fn length(&mut self) -> R<u64> {
+    pub(super) fn length(&mut self) -> R<u64> {
         match self.length_or_special()? {
             Ok(n) => Ok(n),
             Err(_) => self.err("unexpected encoded value where a length was expected"),
@@ -418,7 +427,7 @@ impl<'a> Cursor<'a> {
 
     /// A count of items that each take at least `min_bytes`, checked
     /// against what remains so no allocation can be driven by a lie.
-    fn count(&mut self, min_bytes: usize) -> R<usize> {
+    pub(super) fn count(&mut self, min_bytes: usize) -> R<usize> {
         let n = self.length()?;
         let left = (self.data.len() - self.pos) as u64;
         if n.saturating_mul(min_bytes as u64) > left {
@@ -427,7 +436,7 @@ impl<'a> Cursor<'a> {
         Ok(n as usize)
     }
 
-    fn string(&mut self) -> R<Vec<u8>> {
+    pub(super) fn string(&mut self) -> R<Vec<u8>> {
         match self.length_or_special()? {
             Ok(n) => {
                 let n = usize::try_from(n).or_else(|_| self.err("string too long"))?;
@@ -736,6 +745,10 @@ fn read_value(c: &mut Cursor, kind: u8, key: &[u8], op_at: usize) -> R<RdbValue>
             }
             RdbValue::ZSet(entries)
         }
+        TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 => RdbValue::Stream(Box::new(
+            super::rdb_stream::read_stream(c, kind == TYPE_STREAM_LISTPACKS_2)
+                .map_err(|r| bad_value(key, value_at, r))?,
+        )),
         other => {
             return Err(RdbError {
                 offset: op_at,
@@ -785,6 +798,7 @@ pub fn read_dump(payload: &[u8]) -> Result<RdbValue, DumpError> {
         RdbValue::Hash(v) => v.is_empty(),
         RdbValue::List(v) | RdbValue::Set(v) => v.is_empty(),
         RdbValue::ZSet(v) => v.is_empty(),
+        RdbValue::Stream(_) => false,
     };
     if empty {
         return Err(DumpError::BadData);
@@ -792,7 +806,7 @@ pub fn read_dump(payload: &[u8]) -> Result<RdbValue, DumpError> {
     Ok(value)
 }
 
-fn bad_value(key: &[u8], at: usize, reason: String) -> RdbError {
+pub(super) fn bad_value(key: &[u8], at: usize, reason: String) -> RdbError {
     RdbError {
         offset: at,
         reason: format!("key '{}': {reason}", String::from_utf8_lossy(key)),
@@ -996,7 +1010,7 @@ fn ziplist_items(b: &[u8]) -> Result<Vec<Vec<u8>>, String> {
 }
 
 /// The entries of a listpack (Redis 7 small hashes).
-fn listpack_items(b: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+pub(super) fn listpack_items(b: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     if b.len() < 7 {
         return Err("listpack too short".into());
     }
@@ -1210,6 +1224,7 @@ mod tests {
                 RdbValue::ZSet(z) => w
                     .write_zset_listpack(&e.key, z.iter().map(|(m, s)| (&m[..], *s)), e.expire_ms)
                     .unwrap(),
+                RdbValue::Stream(s) => w.write_stream(&e.key, s, e.expire_ms).unwrap(),
             }
         }
         w.finish().unwrap()

@@ -81,6 +81,7 @@ pub fn write_value(w: &mut Writer<Vec<u8>>, key: &[u8], value: &Value, expire: O
         Value::ZSet(z) if z.encoding() == "listpack" => {
             w.write_zset_listpack(key, z.iter(), expire)
         }
+        Value::Stream(s) => w.write_stream(key, s, expire),
         Value::ZSet(z) => {
             let high_first = z.walk(z.len().saturating_sub(1), true);
             w.write_zset(key, z.len(), high_first, expire)
@@ -125,6 +126,7 @@ pub fn value_from_rdb(value: RdbValue, limits: &Limits) -> Value {
             }
             Value::ZSet(z)
         }
+        RdbValue::Stream(s) => Value::Stream(s),
     }
 }
 
@@ -309,7 +311,7 @@ pub fn load_image(
     };
     rdb::read(data, &opts, |e| {
         let value = value_from_rdb(e.value, limits);
-        if value.element_count() == 0 {
+        if value.element_count() == 0 && !matches!(value, Value::Stream(_)) {
             return Err(format!(
                 "empty collection at key '{}'",
                 String::from_utf8_lossy(&e.key)

@@ -20,6 +20,7 @@ pub mod list;
 pub mod notify;
 pub mod set;
 pub mod shard;
+pub mod stream;
 pub mod tracking;
 pub mod value;
 pub mod watch;
@@ -36,8 +37,8 @@ use crate::engine::repl::Feed;
 pub use index::prefetch;
 pub use shard::{Access, Entry, KeyHasher, Shard, ShardObserver, ShardStats, ENTRY_OVERHEAD};
 pub use value::{
-    HashLimits, HashValue, Kind, Limits, ListLimits, ListValue, SetLimits, SetValue, Value,
-    ZSetLimits, ZSetValue,
+    HashLimits, HashValue, Kind, Limits, ListLimits, ListValue, SetLimits, SetValue, StreamValue,
+    Value, ZSetLimits, ZSetValue,
 };
 
 /// Milliseconds since the unix epoch (the time base of expiries).

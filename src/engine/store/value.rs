@@ -1,11 +1,12 @@
 //! Values held by the keyspace: byte strings (short ones inside the entry),
 //! integers kept as integers, hashes ([`super::hash`]), lists
 //! ([`super::list`]), sets ([`super::set`]) and sorted sets
-//! ([`super::zset`]).
+//! ([`super::zset`]) and streams ([`super::stream`]).
 
 pub use super::hash::{HashLimits, HashValue};
 pub use super::list::{ListLimits, ListValue};
 pub use super::set::{SetLimits, SetValue};
+pub use super::stream::StreamValue;
 pub use super::zset::{ZSetLimits, ZSetValue};
 
 /// Every type's compact-encoding thresholds (from the configuration).
@@ -39,6 +40,7 @@ pub enum Value {
     List(ListValue),
     Set(SetValue),
     ZSet(ZSetValue),
+    Stream(Box<StreamValue>),
 }
 
 /// The data type as TYPE and SCAN TYPE name it.
@@ -49,6 +51,7 @@ pub enum Kind {
     List,
     Set,
     ZSet,
+    Stream,
 }
 
 impl Kind {
@@ -59,6 +62,7 @@ impl Kind {
             Kind::List => "list",
             Kind::Set => "set",
             Kind::ZSet => "zset",
+            Kind::Stream => "stream",
         }
     }
 }
@@ -94,6 +98,7 @@ impl Value {
             Value::List(_) => Kind::List,
             Value::Set(_) => Kind::Set,
             Value::ZSet(_) => Kind::ZSet,
+            Value::Stream(_) => Kind::Stream,
             _ => Kind::String,
         }
     }
@@ -109,6 +114,7 @@ impl Value {
             Value::List(l) => l.len(),
             Value::Set(s) => s.len(),
             Value::ZSet(z) => z.len(),
+            Value::Stream(s) => s.len() as usize,
             _ => 1,
         }
     }
@@ -162,6 +168,7 @@ impl Value {
             Value::List(l) => l.prefetch(),
             Value::Set(v) => v.prefetch(),
             Value::ZSet(z) => z.prefetch(),
+            Value::Stream(s) => super::prefetch(&**s as *const StreamValue),
             Value::Int(_) | Value::Inline { .. } => {}
         }
     }
@@ -176,6 +183,7 @@ impl Value {
             Value::List(l) => l.heap_size(),
             Value::Set(v) => v.heap_size(),
             Value::ZSet(z) => z.heap_size(),
+            Value::Stream(s) => s.heap_size(),
         }
     }
 
@@ -197,6 +205,7 @@ impl Value {
             Value::List(_) => "quicklist",
             Value::Set(v) => v.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -213,6 +222,7 @@ impl Value {
             Value::List(l) => Value::List(l.clone()),
             Value::Set(v) => Value::Set(v.clone()),
             Value::ZSet(z) => Value::ZSet(z.clone()),
+            Value::Stream(s) => Value::Stream(s.clone()),
         }
     }
 }
