@@ -67,6 +67,8 @@ const CHECKED: &[(&str, &str)] = &[
     ("set-max-intset-entries", "engine_parameters_take_effect"),
     ("zset-max-listpack-entries", "engine_parameters_take_effect"),
     ("zset-max-listpack-value", "engine_parameters_take_effect"),
+    ("stream-node-max-entries", "engine_parameters_take_effect"),
+    ("stream-node-max-bytes", "engine_parameters_take_effect"),
     (
         "masterauth",
         "replication::replication_parameters_take_effect",
@@ -191,6 +193,32 @@ fn engine_parameters_take_effect() {
     cmd[1] = "spread";
     h.run(&cmd);
     assert!(usage(&mut h, "spread") > usage(&mut h, "packed") + 100);
+
+    // stream-node-max-entries and -bytes decide where new nodes start
+    // (XINFO STREAM's radix-tree-keys counts the nodes).
+    let nodes = |h: &mut Harness, key: &str| -> String {
+        let r = s(h.run(&["XINFO", "STREAM", key]));
+        r.split("radix-tree-keys\r\n")
+            .nth(1)
+            .unwrap()
+            .split("\r\n")
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    h.run(&["CONFIG", "SET", "stream-node-max-entries", "2"]);
+    for id in ["1-1", "1-2", "1-3", "1-4", "1-5"] {
+        h.run(&["XADD", "st", id, "f", "v"]);
+    }
+    assert_eq!(nodes(&mut h, "st"), ":3");
+    h.run(&["CONFIG", "SET", "stream-node-max-entries", "100"]);
+    h.run(&["CONFIG", "SET", "stream-node-max-bytes", "64"]);
+    let long = "x".repeat(40);
+    for id in ["1-1", "1-2", "1-3"] {
+        h.run(&["XADD", "sb", id, "f", &long]);
+    }
+    assert_eq!(nodes(&mut h, "sb"), ":3");
+    h.run(&["CONFIG", "SET", "stream-node-max-bytes", "4096"]);
 
     // requirepass: a client that connects afterwards must AUTH.
     h.run(&["CONFIG", "SET", "requirepass", "secret"]);

@@ -351,6 +351,18 @@ pub(super) fn invoke<'e>(
         ctx.unit
             .propagate(db, args.iter().map(|a| a.to_vec()).collect());
     }
+    if result.is_ok() && spec.flags & table::WRITE != 0 && eng.blocking.has_waiters() {
+        // A write may have deleted or replaced a stream that XREADGROUP
+        // clients wait on (they get an error); readiness is checked when
+        // served, so signalling a key with nothing new is harmless.
+        if spec.flags & table::UNDECLARED != 0 && !spec.has_keys() {
+            eng.blocking.signal_all();
+        } else {
+            for key in spec.all_keys(args) {
+                eng.blocking.signal(ctx.sess.db, key);
+            }
+        }
+    }
     let failed = match &result {
         Ok(()) => false,
         Err(e) => {

@@ -280,7 +280,7 @@ fn parse_add_trim(ctx: &Ctx, args: &[&[u8]], xadd: bool) -> CmdResult<AddTrim> {
             return Err(errors::STREAM_LIMIT_WITHOUT_APPROX);
         }
     } else if p.approx {
-        p.limit = 100 * crate::engine::store::stream::NODE_MAX_ENTRIES as u64;
+        p.limit = ctx.eng.stream_limits().approx_trim_limit();
     } else {
         p.limit = 0;
     }
@@ -311,6 +311,7 @@ pub fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Err(errors::XADD_ID_ZERO);
     }
     let pairs = &args[fields_at..];
+    let limits = ctx.eng.stream_limits();
     let now = ctx.now;
     let db = ctx.db();
     let mut k = ctx.unit.key(db, args[1]);
@@ -347,7 +348,7 @@ pub fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         if total > crate::engine::store::stream::ENTRY_MAX_BYTES {
             return Err(errors::STREAM_ELEMENTS_TOO_LARGE);
         }
-        s.append(id, pairs);
+        s.append(id, pairs, &limits);
         let trimmed = match p.trim {
             Some(how) => s.trim(how, p.approx, p.limit),
             None => 0,
@@ -552,11 +553,14 @@ fn deliver(
     group: Option<(&[u8], &[u8], bool)>,
     history: bool,
     now: u64,
-) -> Vec<Vec<Vec<u8>>> {
+) -> Delivery {
     let mut props = Vec::new();
     let Some((gname, consumer, noack)) = group else {
         range_reply(out, s, start, StreamId::MAX, false, count);
-        return props;
+        return Delivery {
+            props,
+            created: false,
+        };
     };
     // Look the consumer up (seen now), or create it.
     let created = {
@@ -607,7 +611,7 @@ fn deliver(
                 }
             }
         }
-        return props;
+        return Delivery { props, created };
     }
     // New entries: collect first, then update the group.
     let mut body = scratch(out);
@@ -649,7 +653,14 @@ fn deliver(
         let g = &s.groups[gname];
         props.push(setid_command(key, gname, g));
     }
-    props
+    Delivery { props, created }
+}
+
+/// What a delivery did besides its reply: the commands replicas get, and
+/// whether it created the consumer.
+struct Delivery {
+    props: Vec<Vec<Vec<u8>>>,
+    created: bool,
 }
 
 /// `XCLAIM key group consumer 0 id TIME t RETRYCOUNT n FORCE JUSTID
@@ -817,7 +828,7 @@ fn xread_generic(ctx: &mut Ctx, args: &[&[u8]], xreadgroup: bool) -> CmdResult {
         let start = after.next().unwrap_or(StreamId::MIN);
         match group {
             Some((gname, consumer)) => {
-                let p = k.shard.update(pos, |v| {
+                let d = k.shard.update(pos, |v| {
                     deliver(
                         &mut body,
                         as_stream_mut(v),
@@ -829,7 +840,10 @@ fn xread_generic(ctx: &mut Ctx, args: &[&[u8]], xreadgroup: bool) -> CmdResult {
                         now,
                     )
                 });
-                props.extend(p);
+                if d.created {
+                    k.shard.notify(class::STREAM, "xgroup-createconsumer", key);
+                }
+                props.extend(d.props);
             }
             None => {
                 let s = as_stream(k.value(pos));
@@ -922,7 +936,7 @@ pub(super) fn serve_blocked(
         out.array(2);
     }
     out.bulk(key);
-    let props = k.shard.update(pos, |v| {
+    let d = k.shard.update(pos, |v| {
         deliver(
             &mut out,
             as_stream_mut(v),
@@ -936,7 +950,10 @@ pub(super) fn serve_blocked(
             now,
         )
     });
-    for p in props {
+    if d.created {
+        k.shard.notify(class::STREAM, "xgroup-createconsumer", key);
+    }
+    for p in d.props {
         unit.propagate(db, p);
     }
     Some(out.as_bytes().to_vec())
@@ -1281,7 +1298,7 @@ pub fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         _ => now,
     };
     let mut body = scratch(ctx.out);
-    let (n, props) = k.shard.update(pos, |v| {
+    let (n, props, created) = k.shard.update(pos, |v| {
         let s = as_stream_mut(v);
         let mut props = Vec::new();
         let mut propagate_last_id = false;
@@ -1294,6 +1311,7 @@ pub fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         let mut n = 0;
         let mut consumer_seen = false;
+        let mut created = false;
         for id in ids {
             let exists = s.contains(id);
             let g = s.groups.get_mut(gname).expect("checked above");
@@ -1328,9 +1346,10 @@ pub fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 continue;
             }
             if !consumer_seen {
-                let (c, _) = g.consumer(consumer, now);
+                let (c, made) = g.consumer(consumer, now);
                 c.seen_time = now;
                 consumer_seen = true;
+                created = made;
             }
             let count = match retry_count {
                 Some(r) if r >= 0 => r as u64,
@@ -1365,8 +1384,11 @@ pub fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         if propagate_last_id {
             props.push(setid_command(key, gname, &s.groups[gname]));
         }
-        (n, props)
+        (n, props, created)
     });
+    if created {
+        k.shard.notify(class::STREAM, "xgroup-createconsumer", key);
+    }
     ctx.out.array(n);
     ctx.out.raw(body.as_bytes());
     ctx.propagate_nothing();
@@ -1413,7 +1435,7 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Err(errors::XAUTOCLAIM_COUNT_TOO_HIGH);
     }
     let mut body = scratch(ctx.out);
-    let (n, next, deleted, props) = k.shard.update(pos, |v| {
+    let (n, next, deleted, props, created) = k.shard.update(pos, |v| {
         let s = as_stream_mut(v);
         let mut props = Vec::new();
         let mut deleted = Vec::new();
@@ -1427,6 +1449,7 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             .collect();
         let mut it = candidates.into_iter().peekable();
         let mut consumer_seen = false;
+        let mut created = false;
         while attempts > 0 && count > 0 {
             attempts -= 1;
             let Some(id) = it.next() else {
@@ -1454,9 +1477,10 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 continue;
             }
             if !consumer_seen {
-                let (c, _) = g.consumer(consumer, now);
+                let (c, made) = g.consumer(consumer, now);
                 c.seen_time = now;
                 consumer_seen = true;
+                created = made;
             }
             let times = if justid {
                 nack.delivery_count
@@ -1478,8 +1502,11 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             props.push(xclaim_command(key, gname, consumer, id, now, times, last));
         }
         let next = it.next().unwrap_or(StreamId::MIN);
-        (n, next, deleted, props)
+        (n, next, deleted, props, created)
     });
+    if created {
+        k.shard.notify(class::STREAM, "xgroup-createconsumer", key);
+    }
     let out = &mut *ctx.out;
     out.array(3);
     id_bulk(out, next);

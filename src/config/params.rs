@@ -406,9 +406,9 @@ params! {
     SocketMarkId, "socket-mark-id", &[], "", Int { min: 0, max: i64::MAX }, "0", false,
         NO_EFFECT;
     StreamNodeMaxBytes, "stream-node-max-bytes", &[], "", Memory { min: 0, max: i64::MAX as u64 }, "4096", true,
-        NO_EFFECT;
+        "Bytes of a stream node (as Redis's listpack would hold them) before a new node starts; 0: no limit but 1 GB.";
     StreamNodeMaxEntries, "stream-node-max-entries", &[], "", Int { min: 0, max: i64::MAX }, "100", true,
-        NO_EFFECT;
+        "Entries (deleted ones included) of a stream node before a new node starts; 0: no limit.";
     Supervised, "supervised", &[], "", Enum(&["upstart", "systemd", "auto", "no"]), "no", false,
         NO_EFFECT;
     SyslogEnabled, "syslog-enabled", &[], "", Bool, "no", false,

@@ -43,6 +43,7 @@ use persist::snapshot;
 use slowlog::SlowLog;
 use stats::Stats;
 use store::expire::ExpireCycle;
+use store::stream::StreamLimits;
 use store::{now_ms, Databases, DbTotals, HashLimits, Limits, ListLimits, SetLimits, ZSetLimits};
 use unit::{Busy, Unit};
 
@@ -194,6 +195,14 @@ impl Engine {
         ZSetLimits {
             max_entries: self.settings.uint(P::ZsetMaxListpackEntries) as usize,
             max_value: self.settings.uint(P::ZsetMaxListpackValue) as usize,
+        }
+    }
+
+    /// The node size limits of streams.
+    pub fn stream_limits(&self) -> StreamLimits {
+        StreamLimits {
+            max_bytes: self.settings.uint(P::StreamNodeMaxBytes) as usize,
+            max_entries: self.settings.uint(P::StreamNodeMaxEntries),
         }
     }
 

@@ -275,11 +275,16 @@ mod tests {
         for i in 1..=250u64 {
             let v = i.to_string();
             if i % 7 == 0 {
-                s.append(StreamId::new(i, 0), &[b"other", v.as_bytes()]);
+                s.append(
+                    StreamId::new(i, 0),
+                    &[b"other", v.as_bytes()],
+                    &Default::default(),
+                );
             } else {
                 s.append(
                     StreamId::new(i, i % 3),
                     &[b"a", v.as_bytes(), b"b", b"text value"],
+                    &Default::default(),
                 );
             }
         }

@@ -3,7 +3,7 @@
 //! with their pending entries.
 //!
 //! A node is keyed by its master id (the id of the first entry added to
-//! it) and holds up to [`NODE_MAX_ENTRIES`] entries. It starts with the
+//! it) and holds up to `stream-node-max-entries` entries. It starts with the
 //! master fields (the field names of its first entry); each entry is
 //!
 //! `[flags][ms - master ms][seq - master seq][fields?][values]`
@@ -83,10 +83,44 @@ pub const DELETED: u8 = 1;
 /// Entry flag: its field names are the node's master fields.
 pub const SAME_FIELDS: u8 = 2;
 
-/// Entries (live and deleted) per node: Redis's `stream-node-max-entries`.
-pub const NODE_MAX_ENTRIES: u32 = 100;
-/// Listpack bytes per node: Redis's `stream-node-max-bytes`.
-pub const NODE_MAX_BYTES: usize = 4096;
+/// Node size limits: `stream-node-max-bytes` (of Redis's listpack for
+/// the node; 0 means the 1 GB listpack maximum) and
+/// `stream-node-max-entries` (live and deleted; 0 means none).
+#[derive(Clone, Copy, Debug)]
+pub struct StreamLimits {
+    pub max_bytes: usize,
+    pub max_entries: u64,
+}
+
+/// Largest listpack Redis builds.
+const LISTPACK_MAX: usize = 1 << 30;
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        StreamLimits {
+            max_bytes: 4096,
+            max_entries: 100,
+        }
+    }
+}
+
+impl StreamLimits {
+    /// Entries a `~` trim may remove when no LIMIT is given (100 nodes).
+    pub fn approx_trim_limit(&self) -> u64 {
+        match 100u64.saturating_mul(self.max_entries) {
+            0 => 10_000,
+            n => n.min(1_000_000),
+        }
+    }
+
+    fn fits(&self, lp_bytes: usize, extra: usize, entries: u64) -> bool {
+        let max_bytes = match self.max_bytes {
+            0 => LISTPACK_MAX,
+            n => n.min(LISTPACK_MAX),
+        };
+        lp_bytes + extra < max_bytes && (self.max_entries == 0 || entries < self.max_entries)
+    }
+}
 /// Largest total of an entry's field and value bytes Redis accepts.
 pub const ENTRY_MAX_BYTES: usize = u32::MAX as usize;
 
@@ -501,13 +535,10 @@ impl StreamValue {
 
     /// Adds an entry with the flattened field/value `pairs` at `id`, which
     /// the caller checked is greater than `last_id`.
-    pub fn append(&mut self, id: StreamId, pairs: &[&[u8]]) {
+    pub fn append(&mut self, id: StreamId, pairs: &[&[u8]], limits: &StreamLimits) {
         let total: usize = pairs.iter().map(|p| p.len()).sum();
         let fits = match self.nodes.last_key_value() {
-            Some((_, n)) => {
-                (n.lp_bytes as usize + total) < NODE_MAX_BYTES
-                    && n.live + n.deleted < NODE_MAX_ENTRIES
-            }
+            Some((_, n)) => limits.fits(n.lp_bytes as usize, total, (n.live + n.deleted) as u64),
             None => false,
         };
         if !fits {
@@ -801,11 +832,13 @@ impl StreamValue {
     /// Adds an entry read from a snapshot (possibly deleted) to the end,
     /// without touching the counters a snapshot restores itself.
     pub fn push_loaded(&mut self, id: StreamId, pairs: &[&[u8]], deleted: bool) {
+        // Nodes as Redis cuts them by default; the file's own cuts may differ.
+        let limits = StreamLimits::default();
         let len = self.length;
         let added = self.entries_added;
         let last = self.last_id;
         let first = self.first_id;
-        self.append(id, pairs);
+        self.append(id, pairs, &limits);
         if deleted {
             let node = self.nodes.values_mut().next_back().expect("a node");
             let mut at = 0;
@@ -999,7 +1032,7 @@ mod tests {
                     vec![format!("f{}", r % 7).into_bytes(), b"v".to_vec()]
                 };
                 let refs: Vec<&[u8]> = pairs.iter().map(|p| p.as_slice()).collect();
-                s.append(last, &refs);
+                s.append(last, &refs, &StreamLimits::default());
                 model.insert(
                     last,
                     pairs
@@ -1036,7 +1069,7 @@ mod tests {
     fn exact_and_approximate_trims() {
         let mut s = StreamValue::default();
         for i in 1..=1000u64 {
-            s.append(id(i, 0), &[b"f", b"v"]);
+            s.append(id(i, 0), &[b"f", b"v"], &StreamLimits::default());
         }
         // Nodes hold 100 entries: ~ trims whole nodes only.
         assert_eq!(s.trim(Trim::MaxLen(850), true, 0), 100);
@@ -1063,7 +1096,7 @@ mod tests {
     fn lag_and_entries_read() {
         let mut s = StreamValue::default();
         for i in 1..=5u64 {
-            s.append(id(i, 0), &[b"f", b"v"]);
+            s.append(id(i, 0), &[b"f", b"v"], &StreamLimits::default());
         }
         let g = Group::new(id(2, 0), 2);
         assert_eq!(s.lag(&g), Some(3));
