@@ -25,17 +25,18 @@ fields, `name <8 chars> value <8-digit int> ts <13-digit int>`.
    Redis's used_memory is what its allocator handed out; Redistill's is
    the memory its dataset accounts for (docs/compatibility.md), so the RSS
    column is the like-for-like one.
-2. XRANGE latency: redis-benchmark -c 1 -P 1 (one connection, no
-   pipelining), --calls calls of `XRANGE s <id> + COUNT 100` on a stream
-   of --entries entries, <id> the middle entry's, and a second row with
-   a random start ID; p50 and p99 as redis-benchmark reports them, and
-   the server's own time per call (usec_per_call of INFO commandstats,
-   reset before the row; each server's own accounting), which leaves out
-   the loopback round trip: on an idle VM a -c 1 PING alone takes tens of
-   microseconds, so a PING row is measured first for reference. With
-   --big the same on a stream of 10,000,000 entries (skipped when
-   MemAvailable is short): XRANGE is O(log n + COUNT), so the 10M figures
-   should be close to the 1M ones.
+2. XRANGE latency: --calls calls of `XRANGE s <id> + COUNT 100` on a
+   stream of --entries entries, one connection, no pipelining, each timed
+   by this script from send to the last byte of its reply (redis-benchmark
+   -c 1 reports percentiles from a histogram whose steps here are 15, 31,
+   63 µs); <id> the middle entry's, and a second row with a random start
+   ID (seeded; at least 100 entries from the end); p50 and p99, and the
+   server's own time per call (usec_per_call of INFO commandstats, reset
+   before the row; each server's own accounting), which leaves out the
+   loopback round trip and the client; a PING row, measured the same way,
+   shows that part alone. With --big the same on a stream of 10,000,000
+   entries (skipped when MemAvailable is short): XRANGE is O(log n +
+   COUNT), so the 10M figures should be close to the 1M ones.
 3. Throughput: redis-benchmark -c 50 -P 16 (one thread): XADD of the same
    three fields with `*` IDs into one stream, the same capped with
    `MAXLEN ~ 10000`, XADD spread over 1000 streams, and `XRANGE s
@@ -46,6 +47,7 @@ import argparse
 import csv
 import io
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -54,6 +56,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import BINARY, Server  # noqa: E402
+from resp import encode  # noqa: E402
 
 T0 = 1_000_000_000_000  # first entry's ID (ms); "1__rand_int__" then names any entry
 TS0 = 1_700_000_000_000  # the `ts` field: a millisecond timestamp
@@ -128,25 +131,17 @@ def count_entries(srv, keys):
 
 # ------------------------------------------------------- redis-benchmark
 
-def rb_cmd(port, clients, depth, requests, rand, args):
-    cmd = ["redis-benchmark", "-p", str(port), "-c", str(clients), "-P", str(depth),
-           "-n", str(requests), "--csv"]
-    if rand:
-        cmd += ["-r", str(rand)]
-    return cmd + list(args)
-
-
 def rb(port, clients, depth, requests, rand, args):
-    """One redis-benchmark run; returns (ops/s, p50 ms, p99 ms)."""
-    cmd = rb_cmd(port, clients, depth, requests, rand, args)
+    """One redis-benchmark run; returns its ops/s."""
+    cmd = ["redis-benchmark", "-p", str(port), "-c", str(clients), "-P", str(depth),
+           "-n", str(requests), "--csv"] + (["-r", str(rand)] if rand else []) + list(args)
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     if out.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{out.stderr}")
     rows = [r for r in csv.reader(io.StringIO(out.stdout)) if r and r[0] != "test"]
     if not rows:
         raise SystemExit(f"{' '.join(cmd)} printed no result:\n{out.stdout}\n{out.stderr}")
-    row = rows[-1]
-    return float(row[1]), float(row[4]), float(row[6])
+    return float(rows[-1][1])
 
 
 # ---------------------------------------------------------- measurements
@@ -165,13 +160,49 @@ def measure_memory(kind, binary, chunks, keys, n):
         srv.stop()
 
 
-def latency_rows(n):
-    mid = f"{T0 + n // 2}"
-    return [
-        (f"XRANGE mid COUNT 100, {n:,} entries", None, ["XRANGE", "events", mid, "+", "COUNT", "100"]),
-        (f"XRANGE random COUNT 100, {n:,} entries", n,
-         ["XRANGE", "events", "1__rand_int__", "+", "COUNT", "100"]),
-    ]
+def xrange_requests(n, calls, random_start):
+    """`calls` XRANGE <id> + COUNT 100 requests (RESP bytes) on the stream of
+    n entries, each with the number of reply lines it must get back (an
+    entry of three fields: 16 lines). The start is the middle entry, or a
+    random one at least 100 from the end."""
+    rng = random.Random(1)
+    out = []
+    for _ in range(calls):
+        i = rng.randrange(n - 100) if random_start else n // 2
+        out.append((encode(["XRANGE", "events", str(T0 + i), "+", "COUNT", "100"]), 1 + 16 * 100))
+    return out
+
+
+def round_trips(port, requests):
+    """Sends each request, in turn, on one connection (no pipelining) and
+    times it until its whole reply has arrived: µs per request, sorted."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.settimeout(30)
+    clock = time.perf_counter_ns
+    times = []
+    try:
+        for req, lines in requests:
+            t = clock()
+            sock.sendall(req)
+            got, last = 0, b""
+            while got < lines:
+                data = sock.recv(1 << 20)
+                if not data:
+                    raise SystemExit("server closed the connection")
+                got += data.count(b"\r\n") + (last == b"\r" and data[:1] == b"\n")
+                last = data[-1:]
+            times.append((clock() - t) / 1000)
+            if got != lines:
+                raise SystemExit(f"reply of {got} lines instead of {lines} to {req[:80]!r}")
+    finally:
+        sock.close()
+    times.sort()
+    return times
+
+
+def percentile(sorted_values, q):
+    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))]
 
 
 def usec_per_call(srv, command):
@@ -191,17 +222,24 @@ def measure_reads(kind, binary, chunks, n, calls, requests, throughput=True):
         got = count_entries(srv, ["events"])
         assert got == n, f"{kind}: {got} entries instead of {n}"
         res = {}
-        _, p50, p99 = rb(srv.port, 1, 1, calls, None, ["PING"])
-        res[f"PING alone, {n:,}-entry stream p50"] = p50 * 1000
-        res[f"PING alone, {n:,}-entry stream p99"] = p99 * 1000
-        for name, rand, args in latency_rows(n):
+        # The reply checked once in full: 100 entries from the start ID.
+        first = srv.conn.call("XRANGE", "events", str(T0 + n // 2), "+", "COUNT", "100")
+        assert len(first) == 100 and first[0][0] == f"{T0 + n // 2}-0".encode(), first[:1]
+        assert len(first[0][1]) == 6, first[0]
+        round_trips(srv.port, xrange_requests(n, 500, False))  # warm-up, not measured
+        ping = round_trips(srv.port, [(encode(["PING"]), 1)] * calls)
+        res[f"PING alone, {n:,}-entry stream p50"] = percentile(ping, 0.5)
+        res[f"PING alone, {n:,}-entry stream p99"] = percentile(ping, 0.99)
+        for name, random_start in ((f"XRANGE mid COUNT 100, {n:,} entries", False),
+                                   (f"XRANGE random COUNT 100, {n:,} entries", True)):
+            requests_ = xrange_requests(n, calls, random_start)
             srv.conn.call("CONFIG", "RESETSTAT")
-            _, p50, p99 = rb(srv.port, 1, 1, calls, rand, args)
-            res[name + " p50"] = p50 * 1000
-            res[name + " p99"] = p99 * 1000
+            times = round_trips(srv.port, requests_)
             res[name + " server"] = usec_per_call(srv, "xrange")
+            res[name + " p50"] = percentile(times, 0.5)
+            res[name + " p99"] = percentile(times, 0.99)
         if throughput:
-            ops, _, _ = rb(srv.port, 50, 16, requests, n, XRANGE10)
+            ops = rb(srv.port, 50, 16, requests, n, XRANGE10)
             res["XRANGE random COUNT 10"] = ops
         return res
     finally:
@@ -222,7 +260,7 @@ WRITES = [
 def measure_write(kind, binary, args, rand, requests):
     srv = Server(kind, binary=binary)
     try:
-        ops, _, _ = rb(srv.port, 50, 16, requests, rand, args)
+        ops = rb(srv.port, 50, 16, requests, rand, args)
         return ops
     finally:
         srv.stop()
@@ -362,8 +400,8 @@ def main():
     print()
     print(f"Memory: {n:,} entries (name <8 chars> value <8-digit int> ts <13-digit int>), "
           f"explicit IDs; used_memory is allocator bytes in Redis but accounted dataset bytes "
-          f"in Redistill, compare RSS. Latency: redis-benchmark -c 1 -P 1 -n {args.calls} "
-          f"(server time/call: INFO commandstats usec_per_call). "
+          f"in Redistill, compare RSS. Latency: {args.calls} calls, one connection, timed by "
+          f"this script (server time/call: INFO commandstats usec_per_call). "
           f"Throughput: redis-benchmark -c 50 -P 16 -n {args.requests} "
           f"(XRANGE: -n {args.requests // 2}).")
     if big_note:

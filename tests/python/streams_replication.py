@@ -261,6 +261,10 @@ def workload(port):
     do("xreadgroup big w2", "XREADGROUP", "GROUP", "g", "w2", "COUNT", "25", "STREAMS", "big", ">")
     do("xack big", "XACK", "big", "g", *["%d-%d" % (1000 + i // 3, i % 3) for i in range(1, 351, 4)])
     do("xdel big pending", "XDEL", "big", *["%d-%d" % (1000 + i // 3, i % 3) for i in range(1, 351, 5)])
+    # History with deleted entries ([id, nil]); bumps counts on the master
+    # only, so XAUTOCLAIM (which propagates TIME and RETRYCOUNT) follows.
+    do("xreadgroup big w1 history", "XREADGROUP", "GROUP", "g", "w1", "STREAMS", "big", "0")
+    do("xautoclaim big", "XAUTOCLAIM", "big", "g", "w3", "0", "-", "COUNT", "1000", "JUSTID")
 
     # Another database, and a stream with its group destroyed by DEL + re-create.
     do("select 1", "SELECT", "1")
@@ -541,6 +545,42 @@ def run(binary, tmp, problems):
     compare("Redistill master vs redis-server master (same workload)",
             without_times(dict(control, **{"counters": control_counters}), {"db0 auto"}),
             without_times(dict(m, **{"counters": m_counters}), {"db0 auto"}),
+            "redis master", "Redistill master", problems)
+
+    # Smaller nodes (stream-node-max-entries 10, set on every server):
+    # node layout, approximate trims and their propagation.
+    for port in (rmaster, rreplica, master, theirs, ours):
+        c = Conn(port)
+        r = c.call("CONFIG", "SET", "stream-node-max-entries", "10")
+        c.close()
+        if r != "OK":
+            problems.append("CONFIG SET stream-node-max-entries 10 on %d: %r" % (port, r))
+    small_logs = []
+    for port in (rmaster, master):
+        c = Conn(port)
+        log = [c.pipeline([["XADD", "small", "%d-0" % i, "f", str(i)] for i in range(1, 36)])]
+        for cmd in (["XINFO", "STREAM", "small"],
+                    ["XADD", "small", "MAXLEN", "~", "15", "36-0", "f", "36"],
+                    ["XTRIM", "small", "MINID", "~", "28-0"],
+                    ["XDEL", "small", "31-0", "32-0", "33-0", "34-0", "35-0"],
+                    ["XADD", "small", "37-0", "f", "37"],
+                    ["XINFO", "STREAM", "small"]):
+            log.append(c.call(*cmd))
+        c.close()
+        small_logs.append(log)
+    if small_logs[0] != small_logs[1]:
+        for i, (w, g) in enumerate(zip(*small_logs)):
+            if w != g:
+                problems.append("stream-node-max-entries 10, step %d\n    redis-server master: %s\n    "
+                                "Redistill master:    %s" % (i, short(w), short(g)))
+    wait_caught_up("control (small nodes)", rmaster, [rreplica])
+    wait_caught_up("Redistill master (small nodes)", master, [theirs, ours])
+    small = lambda port: {k: v for k, v in split_counters(describe(port, False))[0].items() if k == "db0 small"}
+    compare("small nodes: control", small(rmaster), small(rreplica), "redis master", "redis replica", problems)
+    for name, port in (("redis-server replica", theirs), ("Redistill replica", ours)):
+        compare("small nodes: Redistill master -> " + name, small(master), small(port),
+                "Redistill master", name, problems)
+    compare("small nodes: Redistill master vs redis-server master", small(rmaster), small(master),
             "redis master", "Redistill master", problems)
 
     # Late replicas: full syncs, after the workload.
