@@ -270,17 +270,29 @@ def server_row(row):
     return row[:-len(" server")] + ", server time/call" if row.endswith(" server") else row
 
 
-def compiler_running():
-    """Whether cargo or rustc runs on this machine (a build skews every
-    figure on a 2-core machine); the table then carries a warning."""
+def cpu_jiffies():
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return sum(fields), fields[3] + fields[4]  # total, idle + iowait
+
+
+def machine_busy():
+    """What else runs on the machine, checked between measurements (no
+    server of this script is running then): cargo or rustc, or more than a
+    quarter of a core busy over 0.25 s. On a 2-core machine either skews
+    every timing; the table then carries a warning."""
     for pid in os.listdir("/proc"):
         try:
             with open(f"/proc/{pid}/comm") as f:
                 if f.read().strip() in ("cargo", "rustc"):
-                    return True
+                    return "cargo/rustc"
         except OSError:
             pass
-    return False
+    total0, idle0 = cpu_jiffies()
+    time.sleep(0.25)
+    total1, idle1 = cpu_jiffies()
+    busy = (1 - (idle1 - idle0) / max(1, total1 - total0)) * os.cpu_count()
+    return f"{busy:.1f} cores busy" if busy > 0.25 else None
 
 
 def mem_available():
@@ -326,8 +338,9 @@ def main():
     busy = []
 
     def add(section, row, unit, kind, value):
-        if compiler_running():
-            busy.append(row)
+        why = machine_busy()
+        if why:
+            busy.append(why)
         samples.setdefault((section, row, unit), {k: [] for k in KINDS})[kind].append(value)
 
     for r in range(args.rounds):
@@ -407,8 +420,9 @@ def main():
     if big_note:
         print(big_note)
     if busy:
-        print(f"WARNING: cargo or rustc was running at {len(busy)} of the measurements; "
-              f"the timings are skewed, run again on an idle machine.")
+        print(f"WARNING: the machine was busy after {len(busy)} of the measurements "
+              f"({', '.join(sorted(set(busy))[:5])}); the timings are skewed, run again "
+              f"on an idle machine.")
     print(f"Run took {elapsed:.0f} s.")
 
 

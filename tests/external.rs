@@ -66,6 +66,31 @@ fn node_redis_client_side_cache() {
     ours.assert_healthy();
 }
 
+/// Blocking stream reads against redis-server, scenario by scenario:
+/// XREAD/XREADGROUP woken by XADD from clients, transactions and scripts,
+/// arrival order, several keys, timeouts in RESP2 and RESP3, XREADGROUP
+/// ended by DEL/SET/RENAME/MOVE/FLUSH/expiry and XGROUP DESTROY, CLIENT
+/// UNBLOCK, BLOCK inside MULTI and scripts.
+#[test]
+fn stream_blocking_as_on_redis_server() {
+    let ours = common::redistill(&[]);
+    let theirs = common::redis_server();
+    common::run_python(
+        "streams_blocking.py",
+        &[ours.port.to_string(), theirs.port.to_string()],
+    );
+    ours.assert_healthy();
+}
+
+/// Streams replicated to redis-server and Redistill replicas (partial and
+/// full syncs: rewritten XADD ids and ~ trims, XCLAIM/XGROUP SETID for
+/// group reads and claims) and snapshots loaded both ways hold exactly
+/// what their source holds, pending entries and delivery counts included.
+#[test]
+fn streams_replicate_and_persist_as_redis_server() {
+    common::python_with_binary("streams_replication.py");
+}
+
 /// rq (Python's job queue, results kept in streams): jobs enqueued and
 /// run by `rq worker --burst` end with the statuses and results they get
 /// on redis-server; the same script runs against both.

@@ -89,12 +89,23 @@ pub fn execute<'g>(
     if sess.asking && sess.multi.is_none() && !super::eq_ic(args[0], "asking") {
         sess.asking = false;
     }
+    signal_expired_streams(&rt.engine);
     // Clients blocked on keys this command (transaction, script) made
     // ready are served before this connection's next command.
     if rt.engine.blocking.has_ready() {
         super::blocking::serve(rt, pass, now);
     }
     after
+}
+
+/// Marks ready the streams that expired (by lazy or active expiry) while
+/// XREADGROUP clients may wait on them, so they learn the key is gone.
+pub fn signal_expired_streams(eng: &crate::engine::Engine) {
+    if let Some(keys) = eng.dbs.shared().expired_streams.take() {
+        for (db, key) in keys {
+            eng.blocking.signal(db, &key);
+        }
+    }
 }
 
 fn run_command<'g>(
@@ -351,10 +362,14 @@ pub(super) fn invoke<'e>(
         ctx.unit
             .propagate(db, args.iter().map(|a| a.to_vec()).collect());
     }
-    if result.is_ok() && spec.flags & table::WRITE != 0 && eng.blocking.has_waiters() {
+    if result.is_ok()
+        && spec.flags & table::WRITE != 0
+        && spec.group != "stream"
+        && eng.blocking.has_waiters()
+    {
         // A write may have deleted or replaced a stream that XREADGROUP
-        // clients wait on (they get an error); readiness is checked when
-        // served, so signalling a key with nothing new is harmless.
+        // clients wait on (they get an error). Stream commands signal
+        // where Redis does (XADD, XGROUP DESTROY) and nowhere else.
         if spec.flags & table::UNDECLARED != 0 && !spec.has_keys() {
             eng.blocking.signal_all();
         } else {

@@ -36,7 +36,7 @@ pub mod txn;
 pub mod zsets;
 
 mod dispatch;
-pub use dispatch::execute;
+pub use dispatch::{execute, signal_expired_streams};
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;

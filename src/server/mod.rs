@@ -465,6 +465,11 @@ async fn housekeeping(server: Arc<Server>) {
         }
         let eng = server.engine();
         eng.tick(&mut cycle);
+        // XREADGROUP clients blocked on streams that just expired.
+        crate::command::signal_expired_streams(&eng);
+        if eng.blocking.has_ready() {
+            crate::command::blocking::serve(&server.rt, &mut None, now_ms());
+        }
         let period = Duration::from_secs(eng.settings.uint(P::ReplPingReplicaPeriod));
         if last_ping.elapsed() >= period {
             last_ping = Instant::now();

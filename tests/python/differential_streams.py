@@ -80,6 +80,22 @@ class NullArray:
 NULL_ARRAY = NullArray()
 
 
+class Null3:
+    """RESP3 `_`, which resp.Conn would read as None like `$-1`."""
+
+    def __eq__(self, other):
+        return isinstance(other, Null3)
+
+    def __hash__(self):
+        return 3
+
+    def __repr__(self):
+        return "_"
+
+
+NULL3 = Null3()
+
+
 class SConn(Conn):
     """resp.Conn telling a null array from a null bulk string."""
 
@@ -87,6 +103,8 @@ class SConn(Conn):
         line = self._line()
         if line == b"*-1":
             return NULL_ARRAY
+        if line == b"_":
+            return NULL3
         self.buf = line + b"\r\n" + self.buf
         return Conn.read(self)
 
@@ -132,6 +150,14 @@ class Gen:
     def dampened(self, name):
         """True when the trigger of known bug `name` should be skipped."""
         return name in DAMPEN
+
+    @staticmethod
+    def below(text, last):
+        """Is `text` a well-formed ID below `last` (XSETID moving back)?"""
+        try:
+            return parse_id(text) < last
+        except ValueError:
+            return False
 
     def m(self, k):
         m = self.models.get(k)
@@ -355,6 +381,8 @@ class Gen:
             i = self.near_id(k)
         else:
             i = r.choice(["0-0", "0", "bad", "-", "+", "1-*", fmt(max(ms - 1, 0), seq)])
+        if m and self.below(i, m.last) and self.dampened("xsetid-back"):
+            i = fmt(ms, seq)
         opts = []
         for _ in range(r.choice([0, 0, 1, 1, 2])):
             if r.random() < 0.5:
@@ -377,7 +405,7 @@ class Gen:
             if r.random() < 0.3:
                 opts.append(r.choice(["MKSTREAM", "mkstream"]))
             if r.random() < 0.3:
-                opts += ["ENTRIESREAD", r.choice(["-1", "0", "1", "3", "100", "-2", "x"])]
+                opts += ["ENTRIESREAD", r.choice(["-1", "0", "1", "3", "100", "100000", "-2", "x"])]
             if r.random() < 0.02:
                 opts += ["BOGUS"]
             return ["XGROUP", r.choice(["CREATE", "create"]), k, g, idv] + opts
@@ -619,7 +647,7 @@ def _scripts():
          lambda g: ["1", (k := g.skey()), g.xadd_id(k)]),
         ("return redis.pcall('XACK', KEYS[1], ARGV[1], ARGV[2])", lambda g: ["1", (k := g.skey()), g.group(k), g.known_id(k)]),
         ("return redis.call('XDEL', KEYS[1], ARGV[1])", lambda g: ["1", (k := g.skey()), g.known_id(k)]),
-        ("return redis.pcall('XSETID', KEYS[1], ARGV[1])", lambda g: ["1", (k := g.skey()), g.near_id(k)]),
+        ("return redis.pcall('XSETID', KEYS[1], ARGV[1])", lambda g: ["1", (k := g.skey()), g.xsetid()[2]]),
         ("return redis.pcall('XCLAIM', KEYS[1], ARGV[1], 'c2', '0', ARGV[2], 'JUSTID')",
          lambda g: ["1", (k := g.skey()), g.group(k), g.known_id(k)]),
         ("return redis.pcall('XAUTOCLAIM', KEYS[1], ARGV[1], 'c3', '0', '-', 'COUNT', '3')",
@@ -654,27 +682,34 @@ def classify_idle(d):
 INFO_FIRST_KEYS = (b"length", b"name")
 
 
+def norm_field(key, v, now):
+    if key == b"seen-time":
+        return classify_abs(v, now)
+    if key == b"idle":
+        return classify_idle(v)
+    if key == b"pending" and isinstance(v, list):
+        nv = []
+        for e in v:
+            if isinstance(e, list) and len(e) == 4:
+                e = [e[0], e[1], classify_abs(e[2], now), e[3]]
+            elif isinstance(e, list) and len(e) == 3:
+                e = [e[0], classify_abs(e[1], now), e[2]]
+            nv.append(e)
+        return nv
+    if key in (b"groups", b"consumers") and isinstance(v, list):
+        return [norm_info(e, now) for e in v]
+    return v
+
+
 def norm_info(x, now):
-    """XINFO replies (RESP2 flat name/value arrays): times become classes."""
+    """XINFO replies (RESP2 flat name/value arrays, RESP3 maps): times
+    become classes."""
+    if isinstance(x, dict) and "__map__" in x:
+        return {"__map__": [(k, norm_field(k, v, now)) for k, v in x["__map__"]]}
     if isinstance(x, list) and x and len(x) % 2 == 0 and x[0] in INFO_FIRST_KEYS:
         out = []
         for key, v in zip(x[0::2], x[1::2]):
-            if key == b"seen-time":
-                v = classify_abs(v, now)
-            elif key == b"idle":
-                v = classify_idle(v)
-            elif key == b"pending" and isinstance(v, list):
-                nv = []
-                for e in v:
-                    if isinstance(e, list) and len(e) == 4:
-                        e = [e[0], e[1], classify_abs(e[2], now), e[3]]
-                    elif isinstance(e, list) and len(e) == 3:
-                        e = [e[0], classify_abs(e[1], now), e[2]]
-                    nv.append(e)
-                v = nv
-            elif key in (b"groups", b"consumers") and isinstance(v, list):
-                v = [norm_info(e, now) for e in v]
-            out += [key, v]
+            out += [key, norm_field(key, v, now)]
         return out
     if isinstance(x, list):
         return [norm_info(e, now) for e in x]
@@ -796,6 +831,10 @@ class Runner:
     def __init__(self, ours_port, redis_port, seed, n, max_mismatches):
         self.ours, self.theirs = SConn(ours_port), SConn(redis_port)
         self.side = SConn(redis_port)  # read-only questions to redis-server
+        # A second pair of connections speaking RESP3 (maps, `_` nulls).
+        self.ours3, self.theirs3 = SConn(ours_port), SConn(redis_port)
+        for c in (self.ours3, self.theirs3):
+            assert isinstance(c.call("HELLO", "3"), dict)
         self.seed = seed
         self.n = n
         self.max_mismatches = max_mismatches
@@ -852,10 +891,11 @@ class Runner:
         self.history = []
 
     # -- comparing
-    def both(self, cmd):
-        self.ours.send_raw(encode(cmd))
-        self.theirs.send_raw(encode(cmd))
-        return self.ours.read(), self.theirs.read()
+    def both(self, cmd, resp3=False):
+        ours, theirs = (self.ours3, self.theirs3) if resp3 else (self.ours, self.theirs)
+        ours.send_raw(encode(cmd))
+        theirs.send_raw(encode(cmd))
+        return ours.read(), theirs.read()
 
     def mismatch(self, what, cmd, a, b, extra=None):
         self.mismatches += 1
@@ -893,10 +933,14 @@ class Runner:
         return True
 
     def step(self, cmd):
-        """Sends one command to both servers, compares, tracks MULTI."""
-        a, b = self.both(cmd)
-        self.history.append((cmd, b))
+        """Sends one command to both servers, compares, tracks MULTI.
+        Outside transactions a tenth of the commands go over RESP3."""
         name = cmd[0].upper()
+        resp3 = not self.in_multi and name not in ("MULTI", "EXEC", "DISCARD") and self.r.random() < 0.1
+        a, b = self.both(cmd, resp3)
+        if resp3:
+            PATHS["commands over RESP3"] += 1
+        self.history.append((["HELLO3:"] + cmd if resp3 else cmd, b))
         queued = None
         if name == "MULTI" and b == "OK":
             self.in_multi, self.queued = True, []
@@ -1016,6 +1060,23 @@ class Runner:
             c.call("DEL", "rk", "rk2")
         return ok
 
+    def copy_check(self):
+        """COPY of a stream (groups, PELs, consumers): the copy must match,
+        also after one more XADD to it."""
+        k = self.gen.skey()
+        PATHS["COPY cross-checks"] += 1
+        ok = self.step(["COPY", k, "cp", "REPLACE"])
+        full = ["XINFO", "STREAM", "cp", "FULL", "COUNT", "0"]
+        ok = ok and self.step(full)
+        info = self.side.call("XINFO", "STREAM", "cp")
+        if ok and isinstance(info, list):
+            ms, seq = parse_id(dict(zip(info[0::2], info[1::2]))[b"last-generated-id"])
+            if (ms, seq) != (MAX, MAX):
+                nid = fmt(ms, seq + 1) if seq < MAX - 1 else fmt(ms + 1, 0)
+                ok = self.step(["XADD", "cp", "MAXLEN", "~", "30", nid] + self.gen.fields(k)) and self.step(full)
+        self.step(["DEL", "cp"])
+        return ok
+
     def run(self):
         self.reset()
         t0 = time.time()
@@ -1024,6 +1085,8 @@ class Runner:
             x = r.random()
             if x < 0.006:
                 ok = self.dump_restore()
+            elif x < 0.008:
+                ok = self.copy_check()
             elif x < 0.012:
                 ok = self.multi_block()
             elif x < 0.03:

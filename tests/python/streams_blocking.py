@@ -7,12 +7,21 @@ Observed: the reply a blocked client gets when it is woken (by XADD from
 another client, inside MULTI/EXEC, inside EVAL; several readers of one key;
 XREADGROUP `>` readers served in arrival order; readers of several keys
 getting only the key that became ready; `$`; COUNT; XADD MAXLEN 0), the
-timeout reply (`*-1`, RESP3 `_`), the errors given to XREADGROUP readers
-whose key or group goes away (DEL, SET over the key, FLUSHALL, FLUSHDB,
-XGROUP DESTROY) while plain XREAD readers stay blocked, CLIENT UNBLOCK
-(TIMEOUT and ERROR), BLOCK inside MULTI and scripts, and the group state
-(PEL, consumers) after blocked XREADGROUPs are served, with and without
-NOACK.
+timeout reply (`*-1`, RESP3 `_`, and the woken reply as a RESP3 map),
+the errors given to XREADGROUP readers whose key or group goes away (DEL,
+UNLINK, SET over the key, DEL + SADD in one EXEC, RENAME, MOVE, SWAPDB,
+expiry, FLUSHALL, FLUSHDB: `-UNBLOCKED`; XGROUP DESTROY or a stream
+without the group renamed over the key: `-NOGROUP`) while plain XREAD
+readers stay blocked (and are served once a stream with a greater ID is
+back), XGROUP SETID while blocked, an entry added and deleted in one EXEC,
+CLIENT UNBLOCK (TIMEOUT and ERROR), BLOCK inside MULTI and scripts, and the
+group state (PEL, consumers) after blocked XREADGROUPs are served, with
+and without NOACK.
+
+The two servers are exercised at the same time (a thread each); a scenario
+that misses a wakeup on one server cuts its later waits short, so the
+whole run stays well under a minute even when many scenarios fail.
+STREAMS_VERBOSE=1 prints each scenario's duration on both servers.
 
 Replies are parsed from the raw socket, keeping `*-1`, `$-1` and `_`
 apart; nothing time-dependent is compared (only whether a reply came
@@ -431,8 +440,8 @@ def dollar_semantics(t):
     t.still_blocked("after xdel", c)
     t.call("xadd 2-1", "XADD", "s", "2-1", "a", "3")
     t.reply("woken with the new entry only", c)
-    # `$` resolved at block time: XSETID moves last_id forward, no wakeup;
-    # an entry above the old `$` but below... all later ones count.
+    # `$` is resolved when the client blocks: XSETID (which wakes nobody)
+    # moves last_id forward, and the next entry is served.
     c2 = t.block("xread $ again", "XREAD", "BLOCK", "0", "STREAMS", "s", "$")
     t.call("xsetid", "XSETID", "s", "10-0")
     t.still_blocked("after xsetid", c2)

@@ -344,6 +344,10 @@ fn xread_generic(ctx: &mut Ctx, args: &[&[u8]], xreadgroup: bool) -> CmdResult {
         ctx.out.null_array();
         return Ok(());
     };
+    if group.is_some() {
+        // Its wait ends if the key expires: expiry must say so.
+        ctx.eng.dbs.shared().expired_streams.watch();
+    }
     let op = BlockOp::Stream(Box::new(StreamRead {
         ids,
         group: group.map(|(g, c)| (g.to_vec(), c.to_vec(), noack)),

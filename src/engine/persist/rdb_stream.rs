@@ -129,6 +129,7 @@ fn load_node(s: &mut StreamValue, master: StreamId, lp: &[u8]) -> Result<(), Str
     }
     let (mut seen_live, mut seen_deleted) = (0i64, 0i64);
     let mut pairs: Vec<&[u8]> = Vec::new();
+    let mut first = true;
     while let Some(flags) = it.next() {
         let flags = int(Some(flags))?;
         let ms = master.ms.wrapping_add(int(it.next())? as u64);
@@ -164,7 +165,8 @@ fn load_node(s: &mut StreamValue, master: StreamId, lp: &[u8]) -> Result<(), Str
         } else {
             seen_live += 1;
         }
-        s.push_loaded(id, &pairs, is_deleted);
+        s.push_loaded(id, &pairs, is_deleted, first);
+        first = false;
     }
     if seen_live + seen_deleted == 0 {
         return Err("empty stream node".into());

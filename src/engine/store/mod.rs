@@ -73,6 +73,41 @@ pub struct StoreShared {
     pub notifier: notify::Notifier,
     /// Client-side caching: keys clients may cache, invalidated on change.
     pub tracking: tracking::Tracking,
+    /// Streams that expired while XREADGROUP clients may wait on them.
+    pub expired_streams: ExpiredStreams,
+}
+
+/// Stream keys removed by expiry, noted (only once an XREADGROUP client
+/// has blocked) so their blocked readers can be told the key is gone.
+#[derive(Default)]
+pub struct ExpiredStreams {
+    watching: AtomicBool,
+    pending: AtomicBool,
+    keys: Mutex<Vec<(usize, Vec<u8>)>>,
+}
+
+impl ExpiredStreams {
+    /// From now on, note expired streams.
+    pub fn watch(&self) {
+        self.watching.store(true, Ordering::Relaxed);
+    }
+
+    fn note(&self, db: usize, key: &[u8]) {
+        if self.watching.load(Ordering::Relaxed) {
+            self.keys.lock().push((db, key.to_vec()));
+            self.pending.store(true, Ordering::Release);
+        }
+    }
+
+    /// The streams noted since the last call.
+    #[inline]
+    pub fn take(&self) -> Option<Vec<(usize, Vec<u8>)>> {
+        if !self.pending.load(Ordering::Acquire) {
+            return None;
+        }
+        self.pending.store(false, Ordering::Release);
+        Some(std::mem::take(&mut *self.keys.lock()))
+    }
 }
 
 /// Pending stream bytes a replica may fall behind by before it is
@@ -158,6 +193,7 @@ impl StoreShared {
                 t.set_max_keys(settings.uint(crate::config::P::TrackingTableMaxKeys));
                 t
             },
+            expired_streams: ExpiredStreams::default(),
             settings,
         }
     }

@@ -588,9 +588,19 @@ impl Shard {
     /// expiry): counted as expired and fed to replicas as a DEL.
     fn expire_at_pos(&mut self, pos: usize) {
         self.feed_del(pos);
-        self.notify_at(class::EXPIRED, "expired", pos);
+        self.announce_expired(pos);
         self.remove_and_discard(pos);
         self.stats.expired += 1;
+    }
+
+    /// The `expired` event for the entry at `pos` (about to go); a stream
+    /// is also noted for the clients blocked on it.
+    fn announce_expired(&self, pos: usize) {
+        self.notify_at(class::EXPIRED, "expired", pos);
+        let e = &self.table.entries[pos];
+        if matches!(e.value, Value::Stream(_)) {
+            self.shared.expired_streams.note(self.db, &e.key);
+        }
     }
 
     /// Publishes a keyspace notification for `key` in this shard's database
@@ -684,7 +694,7 @@ impl Shard {
             visited += 1;
             if self.table.entries[self.sweep_cursor].is_expired(now_ms) {
                 self.feed_del(self.sweep_cursor);
-                self.notify_at(class::EXPIRED, "expired", self.sweep_cursor);
+                self.announce_expired(self.sweep_cursor);
                 self.remove_and_discard(self.sweep_cursor);
                 removed += 1;
             } else {
@@ -732,7 +742,7 @@ impl Shard {
         let expired = self.table.entries[pos].is_expired(now_ms);
         self.feed_del(pos);
         if expired {
-            self.notify_at(class::EXPIRED, "expired", pos);
+            self.announce_expired(pos);
         } else {
             self.notify_at(class::EVICTED, "evicted", pos);
         }

@@ -541,7 +541,12 @@ impl StreamValue {
             Some((_, n)) => limits.fits(n.lp_bytes as usize, total, (n.live + n.deleted) as u64),
             None => false,
         };
-        if !fits {
+        self.append_to(id, pairs, !fits);
+    }
+
+    /// Adds an entry to the last node, or to a new one when `new_node`.
+    fn append_to(&mut self, id: StreamId, pairs: &[&[u8]], new_node: bool) {
+        if new_node || self.nodes.is_empty() {
             if let Some(mut last) = self.nodes.last_entry() {
                 let n = last.get_mut();
                 let before = n.heap();
@@ -830,15 +835,14 @@ impl StreamValue {
     }
 
     /// Adds an entry read from a snapshot (possibly deleted) to the end,
-    /// without touching the counters a snapshot restores itself.
-    pub fn push_loaded(&mut self, id: StreamId, pairs: &[&[u8]], deleted: bool) {
-        // Nodes as Redis cuts them by default; the file's own cuts may differ.
-        let limits = StreamLimits::default();
+    /// without touching the counters a snapshot restores itself. Nodes
+    /// keep the file's cuts: `starts_node` for the first entry of each.
+    pub fn push_loaded(&mut self, id: StreamId, pairs: &[&[u8]], deleted: bool, starts_node: bool) {
         let len = self.length;
         let added = self.entries_added;
         let last = self.last_id;
         let first = self.first_id;
-        self.append(id, pairs, &limits);
+        self.append_to(id, pairs, starts_node);
         if deleted {
             let node = self.nodes.values_mut().next_back().expect("a node");
             let mut at = 0;
