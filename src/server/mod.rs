@@ -466,7 +466,7 @@ async fn housekeeping(server: Arc<Server>) {
         let eng = server.engine();
         eng.tick(&mut cycle);
         // XREADGROUP clients blocked on streams that just expired.
-        crate::command::signal_expired_streams(&eng);
+        crate::command::signal_expired_streams(eng);
         if eng.blocking.has_ready() {
             crate::command::blocking::serve(&server.rt, &mut None, now_ms());
         }

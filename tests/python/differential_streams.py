@@ -263,6 +263,9 @@ class Gen:
     def value(self):
         r = self.r
         x = r.random()
+        if x < 0.003:
+            # Alone past stream-node-max-bytes: a node of its own.
+            return r.choice("xyz") * r.randint(1000, 5000)
         if x < 0.15:
             return r.choice("xyz") * r.randint(20, 400)
         if x < 0.25:
@@ -276,8 +279,10 @@ class Gen:
             names = list(DEFAULT_FIELDS.get(k, ["a"]))
         elif x < 0.8:
             names = r.sample(FIELD_NAMES, r.randint(1, 4))
-        elif x < 0.9:
+        elif x < 0.88:
             names = r.choice([["a", "a"], ["", "b"], ["a", "b", "a"], ["b", "a"]])
+        elif x < 0.9:
+            names = ["f%d" % i for i in range(r.randint(8, 30))]
         else:
             names = list(DEFAULT_FIELDS.get(k, ["a"])) + ["extra"]
         out = []
