@@ -337,10 +337,12 @@ def main():
 
     busy = []
 
-    def add(section, row, unit, kind, value):
+    def check_busy():
         why = machine_busy()
         if why:
             busy.append(why)
+
+    def add(section, row, unit, kind, value):
         samples.setdefault((section, row, unit), {k: [] for k in KINDS})[kind].append(value)
 
     for r in range(args.rounds):
@@ -349,12 +351,14 @@ def main():
         for name, chunks, keys in datasets:
             for kind in order:
                 m = measure_memory(kind, args.binary, chunks, keys, n)
+                check_busy()
                 add("memory", f"{name}, used_memory", "B/entry", kind, m["used"])
                 add("memory", f"{name}, RSS", "B/entry", kind, m["rss"])
                 print(f"  memory  {name:<40} {kind:<9} used_memory {m['used']:7.1f} "
                       f"RSS {m['rss']:7.1f} B/entry", flush=True)
         for kind in order:
             res = measure_reads(kind, args.binary, read_chunks, n, args.calls, args.requests // 2)
+            check_busy()
             for row, value in res.items():
                 if row.endswith((" p50", " p99", " server")):
                     add("latency", server_row(row), "µs", kind, value)
@@ -365,6 +369,7 @@ def main():
         for name, wargs, rand in WRITES:
             for kind in order:
                 ops = measure_write(kind, args.binary, wargs, rand, args.requests)
+                check_busy()
                 add("throughput", name, "ops/s", kind, ops)
                 print(f"  write   {name:<40} {kind:<9} {ops:9.0f} ops/s", flush=True)
 
@@ -389,6 +394,7 @@ def main():
                     t = time.time()
                     res = measure_reads(kind, args.binary, big_chunks, BIG, args.calls, 0,
                                         throughput=False)
+                    check_busy()
                     for row, value in res.items():
                         add("latency", server_row(row), "µs", kind, value)
                     print(f"  big     round {r + 1} {kind:<9} "

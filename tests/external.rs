@@ -22,6 +22,28 @@ fn differential_against_redis_server() {
     ours.assert_healthy();
 }
 
+/// Stream commands against redis-server: a seeded stream of 50,000
+/// XADD/XRANGE/XTRIM/XDEL/XSETID/group/XCLAIM/XINFO commands (explicit
+/// ids, times compared only as recent or old), with MULTI, Lua, RESP3 and
+/// DUMP/RESTORE both ways (`DIFF_COMMANDS`, `DIFF_SEED` as above).
+#[test]
+fn stream_differential_against_redis_server() {
+    let ours = common::redistill(&[]);
+    let theirs = common::redis_server();
+    let commands = std::env::var("DIFF_COMMANDS").unwrap_or_else(|_| "50000".into());
+    let mut args = vec![
+        ours.port.to_string(),
+        theirs.port.to_string(),
+        "--commands".into(),
+        commands,
+    ];
+    if let Ok(seed) = std::env::var("DIFF_SEED") {
+        args.extend(["--seed".into(), seed]);
+    }
+    common::run_python("differential_streams.py", &args);
+    ours.assert_healthy();
+}
+
 /// DUMP/RESTORE of every type both ways with redis-server, and MIGRATE
 /// both ways (KEYS, COPY, REPLACE, TTL, AUTH/AUTH2, the target's errors).
 #[test]

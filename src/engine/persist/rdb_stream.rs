@@ -111,8 +111,23 @@ fn int(item: Option<&Vec<u8>>) -> Result<i64, String> {
         .ok_or_else(|| "bad integer in a stream node".to_string())
 }
 
+/// What loading has seen so far, to keep the order a stream relies on:
+/// node keys strictly increasing, live entries strictly increasing, and
+/// each node starting above every live entry before it. Deleted entries
+/// may otherwise lie anywhere (XSETID can move the last id below one).
+#[derive(Default)]
+struct Seen {
+    last_node: Option<StreamId>,
+    last_live: Option<StreamId>,
+}
+
 /// Adds the entries of one node's listpack to `s`.
-fn load_node(s: &mut StreamValue, master: StreamId, lp: &[u8]) -> Result<(), String> {
+fn load_node(
+    s: &mut StreamValue,
+    master: StreamId,
+    lp: &[u8],
+    seen: &mut Seen,
+) -> Result<(), String> {
     let items = listpack_items(lp)?;
     let mut it = items.iter();
     let live = int(it.next())?;
@@ -156,10 +171,22 @@ fn load_node(s: &mut StreamValue, master: StreamId, lp: &[u8]) -> Result<(), Str
         if parts != want as i64 {
             return Err("bad stream entry lp-count".into());
         }
-        if s.last_loaded().is_some_and(|last| id <= last) {
+        let is_deleted = flags & DELETED as i64 != 0;
+        let below = |bound: Option<StreamId>| bound.is_some_and(|b| id <= b);
+        let misplaced = if first {
+            below(seen.last_node) || below(seen.last_live)
+        } else {
+            !is_deleted && (below(seen.last_live) || below(seen.last_node))
+        };
+        if misplaced {
             return Err("stream entries out of order".into());
         }
-        let is_deleted = flags & DELETED as i64 != 0;
+        if first {
+            seen.last_node = Some(id);
+        }
+        if !is_deleted {
+            seen.last_live = Some(id);
+        }
         if is_deleted {
             seen_deleted += 1;
         } else {
@@ -190,24 +217,23 @@ pub(super) fn read_stream(c: &mut Cursor, v2: bool) -> Result<StreamValue, Strin
     let mut s = StreamValue::default();
     let r = |e: super::rdb::RdbError| e.reason;
     let nodes = c.count(2).map_err(r)?;
+    let mut seen = Seen::default();
     for _ in 0..nodes {
         let key = c.string().map_err(r)?;
         if key.len() != 16 {
             return Err("stream node key is not the size of a stream ID".into());
         }
         let lp = c.string().map_err(r)?;
-        load_node(&mut s, id_from_raw(&key), &lp)?;
+        load_node(&mut s, id_from_raw(&key), &lp, &mut seen)?;
     }
     s.finish_load();
     let length = c.length().map_err(r)?;
     if length != s.len() {
         return Err("stream length does not match its entries".into());
     }
-    let last = id_pair(c)?;
-    if s.last_loaded().is_some_and(|l| l > last) {
-        return Err("stream last id is smaller than an entry's".into());
-    }
-    s.last_id = last;
+    // Not checked against the entries, as Redis does not (XSETID may
+    // have set it below a deleted one).
+    s.last_id = id_pair(c)?;
     if v2 {
         id_pair(c)?; // first id: recomputed from the entries
         s.max_deleted_id = id_pair(c)?;

@@ -597,11 +597,17 @@ impl StreamValue {
                 }
                 let mut go_on = true;
                 node.walk(*master, |e| {
+                    // Tombstones are passed over unseen: after XSETID moved
+                    // the last id back, a live entry may follow a larger
+                    // deleted one in the same node (as in Redis).
+                    if e.flags & DELETED != 0 {
+                        return true;
+                    }
                     if e.id > hi {
                         go_on = false;
                         return false;
                     }
-                    if e.id >= lo && e.flags & DELETED == 0 && !f(e.id, &e.pairs) {
+                    if e.id >= lo && !f(e.id, &e.pairs) {
                         go_on = false;
                         return false;
                     }
@@ -617,10 +623,13 @@ impl StreamValue {
                     return;
                 }
                 for e in node.entries(*master).iter().rev() {
+                    if e.flags & DELETED != 0 {
+                        continue;
+                    }
                     if e.id < lo {
                         return;
                     }
-                    if e.id <= hi && e.flags & DELETED == 0 && !f(e.id, &e.pairs) {
+                    if e.id <= hi && !f(e.id, &e.pairs) {
                         return;
                     }
                 }
@@ -675,7 +684,10 @@ impl StreamValue {
         }
         let mut at = None;
         node.walk(master, |e| {
-            if e.id == id && e.flags & DELETED == 0 {
+            if e.flags & DELETED != 0 {
+                return true;
+            }
+            if e.id == id {
                 at = Some(e.flags_at);
             }
             e.id < id
@@ -911,11 +923,6 @@ impl StreamValue {
         }
     }
 
-    /// The id of the last entry held (deleted or not).
-    pub fn last_loaded(&self) -> Option<StreamId> {
-        self.nodes.values().next_back().map(|n| n.last)
-    }
-
     /// Every live entry, for comparisons in tests.
     fn entry_list(&self) -> Vec<(StreamId, Pairs)> {
         let mut v = Vec::new();
@@ -932,19 +939,9 @@ impl StreamValue {
         v
     }
 
-    /// Drops nodes left with no live entry (after loading tombstones).
+    /// Completes a load: the first live entry's id. Nodes holding only
+    /// deleted entries stay, as they do in Redis.
     pub fn finish_load(&mut self) {
-        let empty: Vec<StreamId> = self
-            .nodes
-            .iter()
-            .filter(|(_, n)| n.live == 0)
-            .map(|(k, _)| *k)
-            .collect();
-        for k in empty {
-            if let Some(n) = self.nodes.remove(&k) {
-                self.node_bytes -= n.heap();
-            }
-        }
         self.first_id = self.edge_id(false).unwrap_or(StreamId::MIN);
     }
 }
@@ -1067,6 +1064,23 @@ mod tests {
         assert_eq!(got, expect);
         assert_eq!(s.first_id, want[0]);
         assert!(s.node_count() > 10);
+    }
+
+    #[test]
+    fn an_entry_below_a_tombstone_is_found() {
+        let mut s = StreamValue::default();
+        let lim = StreamLimits::default();
+        s.append(id(3, 0), &[b"a", b"1"], &lim);
+        s.append(id(5, 0), &[b"a", b"1"], &lim);
+        assert!(s.delete(id(5, 0)));
+        // XSETID moved the last id back below the tombstone.
+        s.last_id = id(3, 5);
+        s.append(id(4, 0), &[b"f", b"v"], &lim);
+        assert!(s.contains(id(4, 0)));
+        assert_eq!(ids(&s, false), vec![id(3, 0), id(4, 0)]);
+        assert_eq!(ids(&s, true), vec![id(4, 0), id(3, 0)]);
+        assert!(s.delete(id(4, 0)));
+        assert_eq!(s.len(), 1);
     }
 
     #[test]
