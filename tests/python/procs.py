@@ -1,5 +1,5 @@
 """Process helpers shared by the multi-server test scripts: handing a
-listening socket to a child as fd 3, and waiting for servers and states."""
+listening socket to a child (--listen-fd), and waiting for servers and states."""
 import os
 import shutil
 import socket
@@ -7,17 +7,6 @@ import subprocess
 import time
 
 import redis
-
-
-def keep_fds(fd):
-    """The descriptors a child keeps: the socket it serves, and 3 (which
-    the child's dup2 makes that socket) when 3 is open here, since the
-    close-fds pass runs after the dup2."""
-    try:
-        os.fstat(3)
-        return (fd, 3)
-    except OSError:
-        return (fd,)
 
 
 def free_port():
@@ -68,16 +57,23 @@ def start_redistill(binary, tmp, name, extra, procs, listener=None):
     fd = lst.fileno()
     log = open(os.path.join(tmp, f"{name}.log"), "w")
     p = subprocess.Popen(
-        [binary, "--shards", "256", "--listen-fd", "3"] + extra,
-        preexec_fn=lambda: os.dup2(fd, 3),
-        pass_fds=keep_fds(fd),
+        # The child serves the socket under its own descriptor number
+        # (renumbering it in the child raced with the close-fds pass).
+        [binary, "--shards", "256", "--listen-fd", str(fd)] + extra,
+        pass_fds=(fd,),
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=tmp,
     )
     lst.close()
     procs.append(p)
-    wait_ping(port)
+    try:
+        wait_ping(port)
+    except TimeoutError:
+        log.flush()
+        with open(os.path.join(tmp, f"{name}.log")) as f:
+            tail = f.read()[-3000:]
+        raise TimeoutError(f"nothing answers on {port} (exit status {p.poll()}); its log ends:\n{tail}")
     return p, port
 
 

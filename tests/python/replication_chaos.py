@@ -19,7 +19,7 @@ import time
 
 import redis
 
-from procs import free_port, keep_fds, wait_for, wait_ping
+from procs import free_port, wait_for, wait_ping
 from replication import dataset, offsets
 from resp import Conn
 
@@ -43,9 +43,8 @@ class Node:
         fd = self.listener.fileno()
         log = open(os.path.join(self.tmp, f"{self.name}.log"), "a")
         self.proc = subprocess.Popen(
-            [self.binary, "--shards", "256", "--listen-fd", "3"] + self.extra,
-            preexec_fn=lambda: os.dup2(fd, 3),
-            pass_fds=keep_fds(fd),
+            [self.binary, "--shards", "256", "--listen-fd", str(fd)] + self.extra,
+            pass_fds=(fd,),
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.tmp,
