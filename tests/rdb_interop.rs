@@ -210,18 +210,34 @@ fn redis_dumps_read_back_exactly() {
         panic!()
     };
     assert_eq!(large.len(), 200);
-    // A stream is refused, naming the key and its type.
-    let _: () = redis::cmd("XADD")
-        .arg("mystream")
-        .arg("*")
-        .arg("f")
-        .arg("v")
+    // A stream with a consumer group and a pending entry reads back.
+    for id in ["1-1", "1-2", "2-0"] {
+        let _: String = redis::cmd("XADD")
+            .arg("mystream")
+            .arg(id)
+            .arg("f")
+            .arg("v")
+            .query(&mut c)
+            .unwrap();
+    }
+    let _: () = redis::cmd("XGROUP")
+        .arg(&["CREATE", "mystream", "g", "0"])
+        .query(&mut c)
+        .unwrap();
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg(&["GROUP", "g", "alice", "COUNT", "2", "STREAMS", "mystream", ">"])
         .query(&mut c)
         .unwrap();
     let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
-    let err = read_file(&dump).unwrap_err();
-    assert!(
-        err.contains("mystream") && err.contains("a stream"),
-        "{err}"
-    );
+    let got = read_file(&dump).unwrap();
+    let RdbValue::Stream(s) = &got[&b"mystream"[..]].value else {
+        panic!("{:?}", got[&b"mystream"[..]].value)
+    };
+    assert_eq!(s.len(), 3);
+    assert_eq!(s.last_id.to_string(), "2-0");
+    let g = &s.groups[&b"g"[..]];
+    assert_eq!(g.last_id.to_string(), "1-2");
+    assert_eq!(g.entries_read, 2);
+    assert_eq!(g.pel.len(), 2);
+    assert_eq!(g.consumers[&b"alice"[..]].pel.len(), 2);
 }
