@@ -6,6 +6,12 @@ use std::process::Command;
 
 #[test]
 fn differential_against_redis_server() {
+    run_differential("differential.py");
+}
+
+/// Runs a differential script against a fresh Redistill and redis-server,
+/// with `DIFF_COMMANDS` commands (50,000) and `DIFF_SEED` (random).
+fn run_differential(script: &str) {
     let ours = common::redistill(&[]);
     let theirs = common::redis_server();
     let commands = std::env::var("DIFF_COMMANDS").unwrap_or_else(|_| "50000".into());
@@ -18,7 +24,7 @@ fn differential_against_redis_server() {
     if let Ok(seed) = std::env::var("DIFF_SEED") {
         args.extend(["--seed".into(), seed]);
     }
-    common::run_python("differential.py", &args);
+    common::run_python(script, &args);
     ours.assert_healthy();
 }
 
@@ -28,20 +34,7 @@ fn differential_against_redis_server() {
 /// DUMP/RESTORE both ways (`DIFF_COMMANDS`, `DIFF_SEED` as above).
 #[test]
 fn stream_differential_against_redis_server() {
-    let ours = common::redistill(&[]);
-    let theirs = common::redis_server();
-    let commands = std::env::var("DIFF_COMMANDS").unwrap_or_else(|_| "50000".into());
-    let mut args = vec![
-        ours.port.to_string(),
-        theirs.port.to_string(),
-        "--commands".into(),
-        commands,
-    ];
-    if let Ok(seed) = std::env::var("DIFF_SEED") {
-        args.extend(["--seed".into(), seed]);
-    }
-    common::run_python("differential_streams.py", &args);
-    ours.assert_healthy();
+    run_differential("differential_streams.py");
 }
 
 /// DUMP/RESTORE of every type both ways with redis-server, and MIGRATE

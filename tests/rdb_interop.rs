@@ -225,7 +225,9 @@ fn redis_dumps_read_back_exactly() {
         .query(&mut c)
         .unwrap();
     let _: redis::Value = redis::cmd("XREADGROUP")
-        .arg(&["GROUP", "g", "alice", "COUNT", "2", "STREAMS", "mystream", ">"])
+        .arg(&[
+            "GROUP", "g", "alice", "COUNT", "2", "STREAMS", "mystream", ">",
+        ])
         .query(&mut c)
         .unwrap();
     let _: () = redis::cmd("SAVE").query(&mut c).unwrap();

@@ -8,9 +8,11 @@
 //!
 //! `[flags][ms - master ms][seq - master seq][fields?][values]`
 //!
-//! with numbers as base-128 varints and strings as varint length + bytes.
-//! An entry whose field names equal the master fields stores only its
-//! values (flag [`SAME_FIELDS`]). Deleting marks the entry (flag
+//! with numbers as base-128 varints, field names as varint length +
+//! bytes, and values likewise or, when they are canonical integers, as one
+//! tagged varint (as a listpack stores integers). An entry whose field
+//! names equal the master fields stores only its values (flag
+//! [`SAME_FIELDS`]). Deleting marks the entry (flag
 //! [`DELETED`]); a node whose entries are all deleted goes. Each node also
 //! tracks the size Redis's listpack for the same entries would have, so
 //! nodes split where Redis's do and `MAXLEN ~` trims exactly what Redis
@@ -165,6 +167,81 @@ fn get_bytes<'a>(data: &'a [u8], at: &mut usize) -> &'a [u8] {
     s
 }
 
+/// A value as a node holds it: bytes, or the integer whose canonical
+/// decimal form the bytes were (as a listpack stores integers).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Val<'a> {
+    Bytes(&'a [u8]),
+    Int(i64),
+}
+
+impl Val<'_> {
+    pub fn to_vec(&self) -> Vec<u8> {
+        match self {
+            Val::Bytes(b) => b.to_vec(),
+            Val::Int(i) => itoa::Buffer::new().format(*i).as_bytes().to_vec(),
+        }
+    }
+}
+
+/// Integers kept as integers: canonical decimals with |v| < 2^62, so the
+/// tagged varint below never loses a bit.
+const INT_LIMIT: u64 = 1 << 62;
+
+/// A value: a varint header `len << 1` and the bytes, or, for a canonical
+/// integer, `zigzag(v) << 1 | 1` alone (an 8-digit number takes 4 bytes
+/// instead of 9).
+fn put_value(out: &mut Vec<u8>, v: &[u8]) {
+    if v.len() <= 20 {
+        if let Some(i) = crate::numeric::parse_i64(v).filter(|i| i.unsigned_abs() < INT_LIMIT) {
+            let zigzag = ((i << 1) ^ (i >> 63)) as u64;
+            put_varint(out, zigzag << 1 | 1);
+            return;
+        }
+    }
+    put_varint(out, (v.len() as u64) << 1);
+    out.extend_from_slice(v);
+}
+
+fn get_value<'a>(data: &'a [u8], at: &mut usize) -> Val<'a> {
+    let h = get_varint(data, at);
+    if h & 1 == 1 {
+        let z = h >> 1;
+        Val::Int((z >> 1) as i64 ^ -((z & 1) as i64))
+    } else {
+        let n = (h >> 1) as usize;
+        let s = &data[*at..*at + n];
+        *at += n;
+        Val::Bytes(s)
+    }
+}
+
+/// Calls `f` with `pairs` as text (integers formatted into a scratch
+/// buffer).
+fn as_text<R>(pairs: &[(&[u8], Val)], f: impl FnOnce(&[(&[u8], &[u8])]) -> R) -> R {
+    let mut arena = Vec::new();
+    let mut spans = Vec::with_capacity(pairs.len());
+    for (_, v) in pairs {
+        spans.push(match v {
+            Val::Bytes(_) => (0, 0),
+            Val::Int(i) => {
+                let start = arena.len();
+                arena.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes());
+                (start, arena.len())
+            }
+        });
+    }
+    let text: Vec<(&[u8], &[u8])> = pairs
+        .iter()
+        .zip(&spans)
+        .map(|((field, v), &(a, b))| match v {
+            Val::Bytes(bytes) => (*field, *bytes),
+            Val::Int(_) => (*field, &arena[a..b]),
+        })
+        .collect();
+    f(&text)
+}
+
 // ------------------------------------------------- Redis listpack sizes
 
 /// Bytes of a listpack element's back-length for an element of `len` bytes.
@@ -238,7 +315,7 @@ pub struct RawEntry<'a> {
     pub id: StreamId,
     pub flags: u8,
     flags_at: usize,
-    pub pairs: Vec<(&'a [u8], &'a [u8])>,
+    pub pairs: Vec<(&'a [u8], Val<'a>)>,
 }
 
 impl Node {
@@ -310,11 +387,15 @@ impl Node {
             lp_count += nfields as i64 + 1;
         }
         for (i, p) in pairs.iter().enumerate() {
-            if same && i % 2 == 0 {
-                continue;
+            if i % 2 == 0 {
+                if !same {
+                    put_bytes(&mut self.data, p);
+                    lp += lp_str_size(p);
+                }
+            } else {
+                put_value(&mut self.data, p);
+                lp += lp_str_size(p);
             }
-            put_bytes(&mut self.data, p);
-            lp += lp_str_size(p);
         }
         lp += lp_int_size(lp_count);
         self.lp_bytes += lp as u32;
@@ -341,7 +422,7 @@ impl Node {
                 pairs.reserve(nmaster);
                 for _ in 0..nmaster {
                     let field = get_bytes(&self.data, &mut fat);
-                    let value = get_bytes(&self.data, &mut at);
+                    let value = get_value(&self.data, &mut at);
                     pairs.push((field, value));
                 }
             } else {
@@ -349,7 +430,7 @@ impl Node {
                 pairs.reserve(n);
                 for _ in 0..n {
                     let field = get_bytes(&self.data, &mut at);
-                    let value = get_bytes(&self.data, &mut at);
+                    let value = get_value(&self.data, &mut at);
                     pairs.push((field, value));
                 }
             }
@@ -518,6 +599,12 @@ impl StreamValue {
         self.length == 0
     }
 
+    /// Bytes of packed data in the nodes.
+    #[cfg(test)]
+    fn node_bytes_used(&self) -> usize {
+        self.nodes.values().map(|n| n.data.len()).sum()
+    }
+
     /// Nodes holding entries (XINFO's `radix-tree-keys`).
     pub fn node_count(&self) -> usize {
         self.nodes.len()
@@ -607,7 +694,7 @@ impl StreamValue {
                         go_on = false;
                         return false;
                     }
-                    if e.id >= lo && !f(e.id, &e.pairs) {
+                    if e.id >= lo && !as_text(&e.pairs, |p| f(e.id, p)) {
                         go_on = false;
                         return false;
                     }
@@ -629,7 +716,7 @@ impl StreamValue {
                     if e.id < lo {
                         return;
                     }
-                    if e.id <= hi && !f(e.id, &e.pairs) {
+                    if e.id <= hi && !as_text(&e.pairs, |p| f(e.id, p)) {
                         return;
                     }
                 }
@@ -1099,6 +1186,45 @@ mod tests {
         assert_eq!(s.first_id, id(300, 0));
         assert_eq!(s.trim(Trim::MaxLen(0), true, 250), 201);
         assert_eq!(s.len(), 500);
+    }
+
+    #[test]
+    fn integer_values_round_trip_as_text() {
+        let mut s = StreamValue::default();
+        let values: [&[u8]; 13] = [
+            b"0",
+            b"-1",
+            b"12345678",
+            b"1733222222222",
+            b"-0",
+            b"01",
+            b"+1",
+            b"9223372036854775807",
+            b"-9223372036854775808",
+            b"4611686018427387904",
+            b"-4611686018427387904",
+            b"4611686018427387903",
+            b"-4611686018427387903",
+        ];
+        for (i, v) in values.iter().enumerate() {
+            s.append(
+                id(1, i as u64),
+                &[b"f", v, b"g", v],
+                &StreamLimits::default(),
+            );
+        }
+        for (i, v) in values.iter().enumerate() {
+            let got = s.get(id(1, i as u64)).unwrap();
+            assert_eq!(
+                got,
+                vec![(b"f".to_vec(), v.to_vec()), (b"g".to_vec(), v.to_vec())]
+            );
+        }
+        let mut small = StreamValue::default();
+        small.append(id(1, 0), &[b"v", b"12345678"], &StreamLimits::default());
+        let mut text = StreamValue::default();
+        text.append(id(1, 0), &[b"v", b"1234567x"], &StreamLimits::default());
+        assert!(small.node_bytes_used() < text.node_bytes_used());
     }
 
     #[test]
