@@ -24,7 +24,7 @@ use super::blocking;
 use super::{eq_ic, int_arg, Ctx};
 use crate::engine::clients::ClientKind;
 use crate::engine::store::notify::class;
-use crate::engine::store::stream::{StreamId, StreamValue, Trim};
+use crate::engine::store::stream::{StreamId, StreamValue, Trim, Val};
 use crate::engine::store::{Access, Kind, Value};
 use crate::engine::unit::KeyRef;
 use crate::errors::{self, CmdResult};
@@ -148,13 +148,16 @@ fn id_bulk(out: &mut Reply, id: StreamId) {
 }
 
 /// `[id, [field, value, ...]]`.
-fn entry_reply(out: &mut Reply, id: StreamId, pairs: &[(&[u8], &[u8])]) {
+fn entry_reply(out: &mut Reply, id: StreamId, pairs: &[(&[u8], Val)]) {
     out.array(2);
     id_bulk(out, id);
     out.array(pairs.len() * 2);
     for (f, v) in pairs {
         out.bulk(f);
-        out.bulk(v);
+        match v {
+            Val::Bytes(b) => out.bulk(b),
+            Val::Int(i) => out.bulk_int(*i),
+        }
     }
 }
 

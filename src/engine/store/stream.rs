@@ -216,32 +216,6 @@ fn get_value<'a>(data: &'a [u8], at: &mut usize) -> Val<'a> {
     }
 }
 
-/// Calls `f` with `pairs` as text (integers formatted into a scratch
-/// buffer).
-fn as_text<R>(pairs: &[(&[u8], Val)], f: impl FnOnce(&[(&[u8], &[u8])]) -> R) -> R {
-    let mut arena = Vec::new();
-    let mut spans = Vec::with_capacity(pairs.len());
-    for (_, v) in pairs {
-        spans.push(match v {
-            Val::Bytes(_) => (0, 0),
-            Val::Int(i) => {
-                let start = arena.len();
-                arena.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes());
-                (start, arena.len())
-            }
-        });
-    }
-    let text: Vec<(&[u8], &[u8])> = pairs
-        .iter()
-        .zip(&spans)
-        .map(|((field, v), &(a, b))| match v {
-            Val::Bytes(bytes) => (*field, *bytes),
-            Val::Int(_) => (*field, &arena[a..b]),
-        })
-        .collect();
-    f(&text)
-}
-
 // ------------------------------------------------- Redis listpack sizes
 
 /// Bytes of a listpack element's back-length for an element of `len` bytes.
@@ -666,7 +640,7 @@ impl StreamValue {
         lo: StreamId,
         hi: StreamId,
         rev: bool,
-        mut f: impl FnMut(StreamId, &[(&[u8], &[u8])]) -> bool,
+        mut f: impl FnMut(StreamId, &[(&[u8], Val)]) -> bool,
     ) {
         if lo > hi {
             return;
@@ -694,7 +668,7 @@ impl StreamValue {
                         go_on = false;
                         return false;
                     }
-                    if e.id >= lo && !as_text(&e.pairs, |p| f(e.id, p)) {
+                    if e.id >= lo && !f(e.id, &e.pairs) {
                         go_on = false;
                         return false;
                     }
@@ -716,7 +690,7 @@ impl StreamValue {
                     if e.id < lo {
                         return;
                     }
-                    if e.id <= hi && !as_text(&e.pairs, |p| f(e.id, p)) {
+                    if e.id <= hi && !f(e.id, &e.pairs) {
                         return;
                     }
                 }
