@@ -123,7 +123,8 @@ pub fn client_tracking(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn check_prefixes(current: &[Vec<u8>], new: &[Vec<u8>]) -> CmdResult {
     let overlap = |a: &[u8], b: &[u8]| a.starts_with(b) || b.starts_with(a);
     for (i, p) in new.iter().enumerate() {
-        if let Some(c) = current.iter().find(|c| overlap(c, p)) {
+        // Redis reports the first clash in its prefix tree's (byte) order.
+        if let Some(c) = current.iter().filter(|c| overlap(c, p)).min() {
             return Err(errors::prefix_overlap(p, c, "an existing prefix"));
         }
         if let Some(q) = new[i + 1..].iter().find(|q| overlap(p, q)) {
