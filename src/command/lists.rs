@@ -446,7 +446,12 @@ pub fn ltrim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 k.shard.remove_at(pos);
                 true
             }
-            Some((a, b)) if a == 0 && b + 1 == len => false,
+            Some((a, b)) if a == 0 && b + 1 == len => {
+                // Nothing to remove, yet the key counts as modified (WATCH,
+                // client-side caching), as in Redis.
+                k.shard.update(pos, |_| ());
+                false
+            }
             Some((a, b)) => {
                 k.shard.update(pos, |v| as_list_mut(v).trim(a, b, &limits));
                 false
