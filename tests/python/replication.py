@@ -149,6 +149,8 @@ def dataset(c, db):
         else:
             continue
         at = c.call("PEXPIRETIME", k)
+        if at == -2:
+            continue  # its TTL ended while it was being read
         if isinstance(at, int) and 0 < at < now + 5000:
             continue  # may expire between the two reads
         out[k] = (t, v, at)
