@@ -364,8 +364,8 @@ pub(super) fn invoke<'e>(
     }
     if result.is_ok()
         && spec.flags & table::WRITE != 0
-        && spec.group != "stream"
         && eng.blocking.has_waiters()
+        && spec.group != "stream"
     {
         // A write may have deleted or replaced a stream that XREADGROUP
         // clients wait on (they get an error). Stream commands signal
