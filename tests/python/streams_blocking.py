@@ -35,6 +35,8 @@ import sys
 import threading
 import time
 
+from resp import Conn, encode
+
 WAKE_TIMEOUT = 2.0     # how long a woken client may take to get its reply
 STILL_BLOCKED = 0.15   # how long a client that must stay blocked is watched
 
@@ -79,21 +81,12 @@ class Map:
 NOTHING = "<no reply>"
 
 
-def encode(args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        if isinstance(a, str):
-            a = a.encode()
-        elif isinstance(a, int):
-            a = str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
+class Client(Conn):
+    """resp.Conn's socket and framing, with replies parsed so that the
+    three kinds of null (`$-1`, `*-1`, `_`) stay apart."""
 
-
-class Client:
     def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.buf = b""
+        super().__init__(port, timeout=5)
 
     def close(self):
         try:
@@ -103,26 +96,6 @@ class Client:
 
     def send(self, *args):
         self.sock.sendall(encode(args))
-
-    def _fill(self):
-        chunk = self.sock.recv(1 << 16)
-        if not chunk:
-            raise ConnectionError("connection closed by the server")
-        self.buf += chunk
-
-    def _line(self):
-        while True:
-            i = self.buf.find(b"\r\n")
-            if i >= 0:
-                line, self.buf = self.buf[:i], self.buf[i + 2:]
-                return line
-            self._fill()
-
-    def _exact(self, n):
-        while len(self.buf) < n + 2:
-            self._fill()
-        data, self.buf = self.buf[:n], self.buf[n + 2:]
-        return data
 
     def _parse(self):
         line = self._line()

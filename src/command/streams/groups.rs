@@ -8,8 +8,8 @@ use crate::engine::store::{Access, Kind, Value};
 use crate::errors::{self, CmdResult};
 
 use super::{
-    as_stream, as_stream_mut, entry_reply, id_bulk, parse_bound, parse_id, parse_id_full,
-    parse_strict_id, read_stream, scratch,
+    as_stream, as_stream_mut, entry_reply, group_mut, id_bulk, parse_bound, parse_id,
+    parse_id_full, parse_strict_id, read_stream, scratch,
 };
 
 use super::read::{setid_command, xclaim_command};
@@ -87,10 +87,7 @@ pub fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             parse_id(args[4], 0)?
         };
         k.shard.update(p, |v| {
-            let g = as_stream_mut(v)
-                .groups
-                .get_mut(gname)
-                .expect("checked above");
+            let g = group_mut(v, gname);
             g.last_id = id;
             g.entries_read = entries_read;
         });
@@ -111,10 +108,7 @@ pub fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     } else if eq_ic(sub, "createconsumer") && args.len() == 5 {
         let p = pos.expect("checked above");
         let created = k.shard.update(p, |v| {
-            let g = as_stream_mut(v)
-                .groups
-                .get_mut(gname)
-                .expect("checked above");
+            let g = group_mut(v, gname);
             g.consumer(args[4], now).1
         });
         if created {
@@ -126,10 +120,7 @@ pub fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     } else if eq_ic(sub, "delconsumer") && args.len() == 5 {
         let p = pos.expect("checked above");
         let pending = k.shard.update(p, |v| {
-            let g = as_stream_mut(v)
-                .groups
-                .get_mut(gname)
-                .expect("checked above");
+            let g = group_mut(v, gname);
             let c = g.consumers.remove(args[4])?;
             for id in &c.pel {
                 g.pel.remove(id);

@@ -24,7 +24,7 @@ use super::blocking;
 use super::{eq_ic, int_arg, Ctx};
 use crate::engine::clients::ClientKind;
 use crate::engine::store::notify::class;
-use crate::engine::store::stream::{StreamId, StreamValue, Trim, Val};
+use crate::engine::store::stream::{Group, StreamId, StreamValue, Trim, Val};
 use crate::engine::store::{Access, Kind, Value};
 use crate::engine::unit::KeyRef;
 use crate::errors::{self, CmdResult};
@@ -35,6 +35,14 @@ fn as_stream(v: &Value) -> &StreamValue {
         Value::Stream(s) => s,
         _ => unreachable!("checked by the lookup"),
     }
+}
+
+/// The group `name` of the stream in `v`, which the caller checked exists.
+fn group_mut<'a>(v: &'a mut Value, name: &[u8]) -> &'a mut Group {
+    as_stream_mut(v)
+        .groups
+        .get_mut(name)
+        .expect("the caller checked the group exists")
 }
 
 fn as_stream_mut(v: &mut Value) -> &mut StreamValue {

@@ -645,22 +645,22 @@ impl StreamValue {
         if lo > hi {
             return;
         }
+        // Like Redis's iterator: start at the last node keyed at or before
+        // the near bound (or at the first/last node when there is none)
+        // and go on until a live entry passes the far bound. Nodes are not
+        // bounded by their keys: after XSETID moved the last id back, a node
+        // may hold live entries below its own (deleted) first id.
         if !rev {
-            let start = self
-                .nodes
-                .range(..=lo)
-                .next_back()
-                .map(|(k, _)| *k)
-                .unwrap_or(lo);
-            for (master, node) in self.nodes.range(start..=hi) {
+            let Some(start) = self.seek_forward(lo) else {
+                return;
+            };
+            for (master, node) in self.nodes.range(start..) {
                 if node.last < lo {
                     continue;
                 }
                 let mut go_on = true;
                 node.walk(*master, |e| {
-                    // Tombstones are passed over unseen: after XSETID moved
-                    // the last id back, a live entry may follow a larger
-                    // deleted one in the same node (as in Redis).
+                    // Tombstones are passed over unseen.
                     if e.flags & DELETED != 0 {
                         return true;
                     }
@@ -679,10 +679,16 @@ impl StreamValue {
                 }
             }
         } else {
-            for (master, node) in self.nodes.range(..=hi).rev() {
-                if node.last < lo {
-                    return;
-                }
+            let start = self
+                .nodes
+                .range(..=hi)
+                .next_back()
+                .or_else(|| self.nodes.last_key_value())
+                .map(|(k, _)| *k);
+            let Some(start) = start else {
+                return;
+            };
+            for (master, node) in self.nodes.range(..=start).rev() {
                 for e in node.entries(*master).iter().rev() {
                     if e.flags & DELETED != 0 {
                         continue;
@@ -696,6 +702,16 @@ impl StreamValue {
                 }
             }
         }
+    }
+
+    /// Where a forward walk from `lo` starts: the last node keyed at or
+    /// before it, or the first node.
+    fn seek_forward(&self, lo: StreamId) -> Option<StreamId> {
+        self.nodes
+            .range(..=lo)
+            .next_back()
+            .or_else(|| self.nodes.first_key_value())
+            .map(|(k, _)| *k)
     }
 
     /// The entry `id`'s pairs, if it is live.
@@ -735,27 +751,34 @@ impl StreamValue {
     /// Deletes the live entry `id`; false when there is none. Keeps
     /// `first_id` and `max_deleted_id` current.
     pub fn delete(&mut self, id: StreamId) -> bool {
-        let Some(mut slot) = self.nodes.range_mut(..=id).next_back() else {
+        // Found as a forward walk from `id` finds it (see `range`).
+        let Some(start) = self.seek_forward(id) else {
             return false;
         };
-        let master = *slot.0;
-        let node = &mut slot.1;
-        if node.last < id {
-            return false;
+        let mut found = None;
+        for (master, node) in self.nodes.range(start..) {
+            if node.last < id {
+                continue;
+            }
+            let mut past = false;
+            node.walk(*master, |e| {
+                if e.flags & DELETED != 0 {
+                    return true;
+                }
+                if e.id == id {
+                    found = Some((*master, e.flags_at));
+                }
+                past = e.id >= id;
+                !past
+            });
+            if found.is_some() || past {
+                break;
+            }
         }
-        let mut at = None;
-        node.walk(master, |e| {
-            if e.flags & DELETED != 0 {
-                return true;
-            }
-            if e.id == id {
-                at = Some(e.flags_at);
-            }
-            e.id < id
-        });
-        let Some(at) = at else {
+        let Some((master, at)) = found else {
             return false;
         };
+        let node = self.nodes.get_mut(&master).expect("found above");
         if node.live == 1 {
             let heap = node.heap();
             self.nodes.remove(&master);
@@ -1142,6 +1165,38 @@ mod tests {
         assert_eq!(ids(&s, true), vec![id(4, 0), id(3, 0)]);
         assert!(s.delete(id(4, 0)));
         assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn live_entries_below_their_node_key_are_found() {
+        // A MINID trim leaves a node of tombstones; XSETID moves the last
+        // id below them; new entries join that node below its key.
+        let mut s = StreamValue::default();
+        let lim = StreamLimits::default();
+        s.append(id(5, 0), &[b"a", b"1"], &lim);
+        s.append(id(9, 0), &[b"a", b"1"], &lim);
+        assert!(s.delete(id(9, 0)));
+        assert_eq!(s.trim(Trim::MinId(id(7, 0)), false, 0), 1);
+        assert_eq!(s.node_count(), 1);
+        s.last_id = id(1, 2);
+        s.append(id(1, 3), &[b"a", b"2"], &lim);
+        s.append(id(1, 5), &[b"a", b"3"], &lim);
+        assert_eq!(ids(&s, false), vec![id(1, 3), id(1, 5)]);
+        assert_eq!(ids(&s, true), vec![id(1, 5), id(1, 3)]);
+        let mut got = Vec::new();
+        s.range(id(1, 3), id(1, 4), false, |i, _| {
+            got.push(i);
+            true
+        });
+        assert_eq!(got, vec![id(1, 3)]);
+        got.clear();
+        s.range(id(1, 0), id(1, 4), true, |i, _| {
+            got.push(i);
+            true
+        });
+        assert_eq!(got, vec![id(1, 3)]);
+        assert!(s.delete(id(1, 3)));
+        assert_eq!(ids(&s, false), vec![id(1, 5)]);
     }
 
     #[test]
