@@ -10,6 +10,19 @@ use redistill::config::{self, Args, Settings, P};
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's options, read before `main`: thread caches keep only objects
+/// up to 1 KB. Larger ones (index tables, arena segments, big values) go
+/// straight back to the shared arena, where any thread reuses them; cached
+/// per thread they stayed allocated but unused, about 3 % of the dataset
+/// after a bulk load. (`_RJEM_MALLOC_CONF` in the environment still
+/// overrides this.)
+#[cfg(feature = "jemalloc")]
+#[allow(non_upper_case_globals)]
+#[export_name = "_rjem_malloc_conf"]
+pub static malloc_conf: Option<&'static std::ffi::c_char> =
+    // SAFETY: the pointer comes from a static C string literal.
+    Some(unsafe { &*c"tcache_max:1024".as_ptr() });
+
 fn init_logging(level: &str) {
     let level = match level {
         "debug" | "verbose" => tracing::Level::DEBUG,

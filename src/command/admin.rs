@@ -245,7 +245,7 @@ pub fn memory_usage(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     let mut k = ctx.unit.key(ctx.sess.db, args[2]);
     match k.find(Access::PEEK) {
-        Some(pos) => ctx.out.int(k.shard.entry(pos).charge() as i64),
+        Some(pos) => ctx.out.int(k.shard.charge_at(pos) as i64),
         None => ctx.out.null(),
     }
     Ok(())

@@ -34,8 +34,9 @@ fn node_arg(topo: &Topology, id: &[u8], unknown: fn(&[u8]) -> CmdError) -> CmdRe
 fn keys_in_slot(ctx: &mut Ctx, slot: u16, max: usize) -> Vec<Vec<u8>> {
     let index = slot as usize & (ctx.eng.dbs.num_shards() - 1);
     ctx.unit.with_shard(0, index, |shard| {
-        (0..shard.len())
-            .map(|pos| &shard.entry(pos).key)
+        shard
+            .records()
+            .map(|(_, r)| r.key())
             .filter(|k| key_slot(k) == slot)
             .take(max)
             .map(|k| k.to_vec())
@@ -46,8 +47,9 @@ fn keys_in_slot(ctx: &mut Ctx, slot: u16, max: usize) -> Vec<Vec<u8>> {
 fn count_keys_in_slot(ctx: &mut Ctx, slot: u16) -> usize {
     let index = slot as usize & (ctx.eng.dbs.num_shards() - 1);
     ctx.unit.with_shard(0, index, |shard| {
-        (0..shard.len())
-            .filter(|&pos| key_slot(&shard.entry(pos).key) == slot)
+        shard
+            .records()
+            .filter(|(_, r)| key_slot(r.key()) == slot)
             .count()
     })
 }

@@ -4,6 +4,7 @@
 
 use super::{int_arg, Ctx};
 use crate::engine::store::notify::class;
+use crate::engine::store::ValueRef;
 use crate::engine::store::{Access, Kind, Value};
 use crate::errors::{self, CmdResult};
 use crate::numeric::{self, FloatAdd};
@@ -13,7 +14,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], incr: i64) -> CmdResult {
     let pos = k.find_kind(Access::WRITE, Kind::String)?;
     let current = match pos.map(|p| k.value(p)) {
         None => 0,
-        Some(Value::Int(i)) => *i,
+        Some(ValueRef::Int(i)) => i,
         Some(v) => {
             let mut buf = itoa::Buffer::new();
             v.as_bytes(&mut buf)
@@ -24,7 +25,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], incr: i64) -> CmdResult {
     let next = current.checked_add(incr).ok_or(errors::OVERFLOW)?;
     match pos {
         Some(p) => {
-            k.shard.replace_value(p, Value::Int(next));
+            let _ = k.shard.overwrite(p, Value::Int(next));
         }
         None => {
             k.insert(Value::Int(next), 0);
@@ -70,7 +71,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let value = Value::string(&result);
     match pos {
         Some(p) => {
-            k.shard.replace_value(p, value);
+            let _ = k.shard.overwrite(p, value);
         }
         None => {
             k.insert(value, 0);

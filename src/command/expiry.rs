@@ -53,7 +53,7 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], seconds: bool, relative: bool) 
         return Ok(());
     };
     if flags != 0 {
-        let current = k.shard.entry(pos).expire_at;
+        let current = k.shard.entry(pos).expire_at();
         let has = current != 0;
         let current = current as i64;
         let refuse = (flags & NX != 0 && has)
@@ -71,7 +71,7 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], seconds: bool, relative: bool) 
     if past {
         k.shard.expire_now(pos);
     } else {
-        k.shard.set_expire(pos, when as u64);
+        let _ = k.shard.set_expire(pos, when as u64);
     }
     ctx.out.int(1);
     ctx.notify(class::GENERIC, if past { "del" } else { "expire" }, args[1]);
@@ -103,7 +103,7 @@ fn ttl_generic(ctx: &mut Ctx, key: &[u8], millis: bool, absolute: bool) -> CmdRe
         ctx.out.int(-2);
         return Ok(());
     };
-    let at = k.shard.entry(pos).expire_at;
+    let at = k.shard.entry(pos).expire_at();
     if at == 0 {
         ctx.out.int(-1);
         return Ok(());
@@ -133,8 +133,8 @@ pub fn pexpiretime(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 pub fn persist(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut k = ctx.unit.key(ctx.sess.db, args[1]);
     match k.find(Access::WRITE) {
-        Some(pos) if k.shard.entry(pos).expire_at != 0 => {
-            k.shard.set_expire(pos, 0);
+        Some(pos) if k.shard.entry(pos).expire_at() != 0 => {
+            let _ = k.shard.set_expire(pos, 0);
             ctx.out.int(1);
             ctx.notify(class::GENERIC, "persist", args[1]);
         }

@@ -5,6 +5,7 @@
 use super::{eq_ic, int_arg, Ctx};
 use crate::engine::store::glob::glob_match;
 use crate::engine::store::notify::class;
+use crate::engine::store::ValueRef;
 use crate::engine::store::{Access, HashValue, Kind, Shard, Value};
 use crate::engine::unit::KeyRef;
 use crate::errors::{self, CmdResult};
@@ -19,9 +20,9 @@ fn read_hash<'a>(k: &'a mut KeyRef, access: Access) -> CmdResult<Option<&'a Hash
         .map(|pos| as_hash(k.value(pos))))
 }
 
-fn as_hash(v: &Value) -> &HashValue {
-    match v {
-        Value::Hash(h) => h,
+fn as_hash<'a>(v: ValueRef<'a>) -> &'a HashValue {
+    match v.boxed() {
+        Some(Value::Hash(h)) => h,
         _ => unreachable!("checked by the lookup"),
     }
 }
@@ -40,7 +41,7 @@ fn write_hash(k: &mut KeyRef) -> CmdResult<usize> {
 
 /// Removes `pos` when its hash became empty; true when it did.
 fn drop_if_empty(s: &mut Shard, pos: usize) -> bool {
-    let empty = matches!(&s.entry(pos).value, Value::Hash(h) if h.is_empty());
+    let empty = matches!(s.entry(pos).value().boxed(), Some(Value::Hash(h)) if h.is_empty());
     if empty {
         s.remove_at(pos);
     }

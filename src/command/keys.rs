@@ -8,7 +8,7 @@ use super::{eq_ic, After, Ctx};
 use crate::engine::evict;
 use crate::engine::store::glob::glob_match;
 use crate::engine::store::notify::class;
-use crate::engine::store::{Access, Entry, Value};
+use crate::engine::store::{Access, Rec, ValueRef};
 use crate::errors::{self, CmdResult};
 use crate::numeric;
 use crate::protocol::Reply;
@@ -66,10 +66,10 @@ pub fn keys(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut found: Vec<Vec<u8>> = Vec::new();
     // Stop collecting once the reply could not be sent anyway.
     let mut bytes = 0usize;
-    ctx.unit.for_each_live(ctx.sess.db, |e: &Entry| {
-        if all || glob_match(pattern, &e.key, false) {
-            bytes += e.key.len() + 16;
-            found.push(e.key.to_vec());
+    ctx.unit.for_each_live(ctx.sess.db, |e: Rec| {
+        if all || glob_match(pattern, e.key(), false) {
+            bytes += e.key().len() + 16;
+            found.push(e.key().to_vec());
         }
         bytes <= OUTPUT_LIMIT
     });
@@ -98,12 +98,12 @@ pub fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut found: Vec<Vec<u8>> = Vec::new();
     let next = ctx.unit.scan(ctx.sess.db, cursor, opts.count, |e| {
         if let Some(t) = opts.type_name {
-            if !t.eq_ignore_ascii_case(e.value.kind().name().as_bytes()) {
+            if !t.eq_ignore_ascii_case(e.value().kind().name().as_bytes()) {
                 return;
             }
         }
-        if opts.pattern.is_none_or(|p| glob_match(p, &e.key, false)) {
-            found.push(e.key.to_vec());
+        if opts.pattern.is_none_or(|p| glob_match(p, e.key(), false)) {
+            found.push(e.key().to_vec());
         }
     });
     ctx.out.array(2);
@@ -223,7 +223,7 @@ pub fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     };
     let (value, expire_at) = {
         let e = s.shard.entry(pos);
-        (e.value.deep_clone(), e.expire_at)
+        (e.value().to_value(), e.expire_at())
     };
     let mut d = ctx.unit.key(target, dst);
     if d.find(Access::WRITE).is_some() {
@@ -298,7 +298,7 @@ pub fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 /// OBJECT subcommands that inspect one key: runs `f` on the entry (seen
 /// without touching it) or replies null.
-fn with_entry(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Reply, &Entry, u64)) -> CmdResult {
+fn with_entry(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Reply, Rec, u64)) -> CmdResult {
     let mut k = ctx.unit.key(ctx.sess.db, key);
     let Some(pos) = k.find(Access::PEEK) else {
         ctx.out.null();
@@ -310,7 +310,7 @@ fn with_entry(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Reply, &Entry, u64)
 }
 
 pub fn object_encoding(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    with_entry(ctx, args[2], |out, e, _| out.bulk_str(e.value.encoding()))
+    with_entry(ctx, args[2], |out, e, _| out.bulk_str(e.value().encoding()))
 }
 
 pub fn object_freq(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
@@ -338,7 +338,7 @@ pub fn object_refcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     with_entry(ctx, args[2], |out, e, _| {
         let shared = sharing
             && !e.own_object()
-            && matches!(e.value, Value::Int(i) if (0..10000).contains(&i));
+            && matches!(e.value(), ValueRef::Int(i) if (0..10000).contains(&i));
         out.int(if shared { i32::MAX as i64 } else { 1 });
     })
 }

@@ -6,14 +6,15 @@
 use super::blocking::{self, BlockOp, End};
 use super::{eq_ic, int_arg, Ctx};
 use crate::engine::store::notify::class;
+use crate::engine::store::ValueRef;
 use crate::engine::store::{Access, Kind, ListLimits, ListValue, Value};
 use crate::engine::unit::KeyRef;
 use crate::errors::{self, CmdResult};
 use crate::protocol::Reply;
 
-pub(super) fn as_list(v: &Value) -> &ListValue {
-    match v {
-        Value::List(l) => l,
+pub(super) fn as_list<'a>(v: ValueRef<'a>) -> &'a ListValue {
+    match v.boxed() {
+        Some(Value::List(l)) => l,
         _ => unreachable!("checked by the lookup"),
     }
 }
@@ -124,7 +125,7 @@ pub(super) fn pop_from(
     count: usize,
     limits: &ListLimits,
 ) -> Vec<Vec<u8>> {
-    let key = k.shard.entry(pos).key.to_vec();
+    let key = k.shard.entry(pos).key().to_vec();
     let (items, emptied) = pop_quietly(k, pos, end, count, limits);
     k.shard.notify(class::LIST, pop_event(end), &key);
     if emptied {

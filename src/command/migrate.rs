@@ -165,11 +165,11 @@ pub fn migrate(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         let mut k = ctx.unit.key(db, key);
         if let Some(pos) = k.find(access) {
             let e = k.shard.entry(pos);
-            let ttl = match e.expire_at {
+            let ttl = match e.expire_at() {
                 0 => 0,
                 at => at.saturating_sub(ctx.now).max(1),
             };
-            found.push((key, dump_payload(&e.value), ttl));
+            found.push((key, dump_payload(e.value()), ttl));
         }
     }
     if found.is_empty() {

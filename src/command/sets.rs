@@ -6,6 +6,7 @@ use super::{int_arg, Ctx};
 use crate::engine::store::glob::glob_match;
 use crate::engine::store::notify::class;
 use crate::engine::store::set::Member;
+use crate::engine::store::ValueRef;
 use crate::engine::store::{Access, Kind, SetValue, Value};
 use crate::engine::unit::KeyRef;
 use crate::errors::{self, CmdResult};
@@ -15,9 +16,9 @@ use crate::protocol::Reply;
 /// build any size; a bound keeps memory finite.
 const MAX_RANDOM_REPLY: u64 = 1 << 24;
 
-fn as_set(v: &Value) -> &SetValue {
-    match v {
-        Value::Set(s) => s,
+fn as_set<'a>(v: ValueRef<'a>) -> &'a SetValue {
+    match v.boxed() {
+        Some(Value::Set(s)) => s,
         _ => unreachable!("checked by the lookup"),
     }
 }

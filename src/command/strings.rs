@@ -3,6 +3,7 @@
 
 use super::{eq_ic, int_arg, Ctx};
 use crate::engine::store::notify::class;
+use crate::engine::store::ValueRef;
 use crate::engine::store::{Access, Kind, Value};
 use crate::errors::{self, CmdResult};
 use crate::protocol::Reply;
@@ -51,12 +52,14 @@ fn resolve_expire(ctx: &Ctx, expire: Option<(ExpireUnit, &[u8])>) -> CmdResult<u
 
 /// Writes a string value as a bulk reply.
 #[inline]
-pub fn bulk_value(out: &mut Reply, v: &Value) {
+pub fn bulk_value(out: &mut Reply, v: ValueRef) {
     match v {
-        Value::Inline { len, bytes } => out.bulk(&bytes[..*len as usize]),
-        Value::Str(b) => out.bulk(b),
-        Value::Raw(b) => out.bulk(b),
-        Value::Int(i) => out.bulk_int(*i),
+        ValueRef::Bytes(b) => out.bulk(b),
+        ValueRef::Int(i) => out.bulk_int(i),
+        ValueRef::Boxed(Value::Str(b)) => out.bulk(b),
+        ValueRef::Boxed(Value::Raw(b)) => out.bulk(b),
+        ValueRef::Boxed(Value::Inline { len, bytes }) => out.bulk(&bytes[..*len as usize]),
+        ValueRef::Boxed(Value::Int(i)) => out.bulk_int(*i),
         _ => out.null(),
     }
 }
@@ -160,18 +163,20 @@ fn set_generic(
         }
         return Ok(false);
     }
-    let pos = match pos {
+    match pos {
         Some(p) => {
-            k.shard.replace_value(p, Value::from_bytes(value));
-            if flags & F_KEEPTTL == 0 {
-                k.shard.set_expire(p, 0);
-            }
-            p
+            // KEEPTTL and an expiry exclude each other; without KEEPTTL the
+            // key takes the new expiry or none.
+            let p = if flags & F_KEEPTTL == 0 {
+                k.shard.set_expire(p, expire_at)
+            } else {
+                p
+            };
+            let _ = k.shard.overwrite(p, Value::from_bytes(value));
         }
-        None => k.insert(Value::from_bytes(value), 0),
-    };
-    if expire_at != 0 {
-        k.shard.set_expire(pos, expire_at);
+        None => {
+            k.insert(Value::from_bytes(value), expire_at);
+        }
     }
     ctx.notify(class::STRING, "set", key);
     if expire_at != 0 {
@@ -246,7 +251,7 @@ pub fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
         Some(pos) => {
             let e = k.shard.remove_at(pos);
-            bulk_value(ctx.out, &e.value);
+            bulk_value(ctx.out, (&e.value).into());
             ctx.propagate(&[&b"DEL"[..], args[1]]);
             ctx.notify(class::GENERIC, "del", args[1]);
         }
@@ -281,12 +286,12 @@ pub fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             k.shard.expire_now(pos);
             feed = Some(vec![b"DEL".to_vec(), key]);
         } else {
-            k.shard.set_expire(pos, expire_at);
+            let _ = k.shard.set_expire(pos, expire_at);
             let at = itoa::Buffer::new().format(expire_at).as_bytes().to_vec();
             feed = Some(vec![b"PEXPIREAT".to_vec(), key, at]);
         }
-    } else if flags & F_PERSIST != 0 && k.shard.entry(pos).expire_at != 0 {
-        k.shard.set_expire(pos, 0);
+    } else if flags & F_PERSIST != 0 && k.shard.entry(pos).expire_at() != 0 {
+        let _ = k.shard.set_expire(pos, 0);
         feed = Some(vec![b"PERSIST".to_vec(), key]);
     }
     if let Some(cmd) = &feed {

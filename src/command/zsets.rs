@@ -11,6 +11,7 @@ use super::{eq_ic, int_arg, Ctx};
 use crate::engine::store::glob::glob_match;
 use crate::engine::store::notify::class;
 use crate::engine::store::zset::Change;
+use crate::engine::store::ValueRef;
 use crate::engine::store::{Access, Kind, SetValue, Value, ZSetValue};
 use crate::engine::unit::{KeyRef, Unit};
 use crate::errors::{self, CmdResult};
@@ -20,9 +21,9 @@ use crate::protocol::Reply;
 /// Largest reply a negative ZRANDMEMBER count may build.
 const MAX_RANDOM_REPLY: u64 = 1 << 24;
 
-fn as_zset(v: &Value) -> &ZSetValue {
-    match v {
-        Value::ZSet(z) => z,
+fn as_zset<'a>(v: ValueRef<'a>) -> &'a ZSetValue {
+    match v.boxed() {
+        Some(Value::ZSet(z)) => z,
         _ => unreachable!("checked by the lookup"),
     }
 }
@@ -1188,9 +1189,9 @@ fn load_inputs(ctx: &mut Ctx, keys: &[&[u8]]) -> CmdResult<Vec<Option<Entries>>>
         let mut k = ctx.unit.key(db, key);
         let entries = match k.find(Access::READ) {
             None => None,
-            Some(pos) => match k.value(pos) {
-                Value::ZSet(z) => Some(z.iter().map(|(m, s)| (m.to_vec(), s)).collect()),
-                Value::Set(s) => Some(set_members(s)),
+            Some(pos) => match k.value(pos).boxed() {
+                Some(Value::ZSet(z)) => Some(z.iter().map(|(m, s)| (m.to_vec(), s)).collect()),
+                Some(Value::Set(s)) => Some(set_members(s)),
                 _ => return Err(errors::WRONGTYPE),
             },
         };

@@ -66,6 +66,8 @@ pub struct Engine {
     /// Cluster mode's state, when `cluster-enabled` is on.
     pub cluster: Option<cluster::Cluster>,
     peak_memory: AtomicU64,
+    /// Set once the compaction thread runs.
+    compactor: std::sync::Once,
 }
 
 /// `client-output-buffer-limit`: the pubsub class bounds every client's
@@ -131,6 +133,7 @@ impl Engine {
             role: parking_lot::Mutex::new(repl::Role::master()),
             cluster: None,
             peak_memory: AtomicU64::new(0),
+            compactor: std::sync::Once::new(),
             settings,
         }
     }
@@ -394,6 +397,26 @@ impl Engine {
         self.dbs.shared().replica.load(Relaxed)
     }
 
+    /// Starts the thread that compacts record arenas (see
+    /// [`store::compact`]) every 100 ms, on a thread of its own so request
+    /// workers never wait for it; it ends once the engine is dropped.
+    fn start_compactor(self: &Arc<Self>) {
+        let engine = Arc::downgrade(self);
+        let spawned = std::thread::Builder::new()
+            .name("compact".into())
+            .spawn(move || {
+                let mut cycle = store::compact::CompactCycle::default();
+                loop {
+                    std::thread::sleep(Duration::from_millis(100));
+                    let Some(eng) = engine.upgrade() else { return };
+                    cycle.tick(&eng.dbs, Duration::from_millis(25));
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("no compaction thread: {e}");
+        }
+    }
+
     /// Loads the snapshot file at start (call with the dataset empty).
     pub fn load_snapshot(&self) -> Result<u64, String> {
         snapshot::load(&self.dbs, &self.persist.path, now_ms(), &self.limits())
@@ -402,6 +425,7 @@ impl Engine {
     /// One housekeeping tick (every 100 ms): active expiry within a small
     /// time budget, the ops/sec sample, and the periodic snapshot.
     pub fn tick(self: &Arc<Self>, cycle: &mut ExpireCycle) {
+        self.compactor.call_once(|| self.start_compactor());
         let now = now_ms();
         if !self.is_replica() {
             // A replica's keys expire by its master's DEL.

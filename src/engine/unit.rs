@@ -16,7 +16,7 @@
 use parking_lot::MutexGuard;
 
 use super::gate::{Gate, Pass};
-use super::store::{Access, Databases, Entry, Keyspace, Kind, Shard, Value};
+use super::store::{Access, Databases, Keyspace, Kind, Shard, Taken, Value, ValueRef};
 use crate::errors::{self, CmdResult};
 
 /// (database, shard) packed so the natural order is the locking order.
@@ -315,15 +315,15 @@ impl KeyRef<'_, '_> {
     #[inline]
     pub fn find_kind(&mut self, access: Access, kind: Kind) -> CmdResult<Option<usize>> {
         match self.find(access) {
-            Some(pos) if self.shard.entry(pos).value.kind() != kind => Err(errors::WRONGTYPE),
+            Some(pos) if self.shard.entry(pos).value().kind() != kind => Err(errors::WRONGTYPE),
             found => Ok(found),
         }
     }
 
     /// The value at `pos`.
     #[inline]
-    pub fn value(&self, pos: usize) -> &Value {
-        &self.shard.entry(pos).value
+    pub fn value(&self, pos: usize) -> ValueRef<'_> {
+        self.shard.entry(pos).value()
     }
 
     /// Inserts the key, known to be absent.
@@ -335,9 +335,9 @@ impl KeyRef<'_, '_> {
 
     /// Inserts the key, known to be absent, with an entry taken from
     /// another key (RENAME, MOVE): value, TTL and object identity.
-    pub fn insert_moved(&mut self, entry: Entry) -> usize {
-        let own = entry.own_object();
-        let pos = self.insert(entry.value, entry.expire_at);
+    pub fn insert_moved(&mut self, taken: Taken) -> usize {
+        let own = taken.own_object;
+        let pos = self.insert(taken.value, taken.expire_at);
         self.shard.set_own_object(pos, own);
         pos
     }
@@ -399,8 +399,8 @@ mod tests {
                                 .filter_map(|(k, &h)| {
                                     let s = u.shard(0, h);
                                     let pos = s.position(h, k)?;
-                                    match s.entry(pos).value {
-                                        Value::Int(v) => Some(v),
+                                    match s.entry(pos).value() {
+                                        crate::engine::store::ValueRef::Int(v) => Some(v),
                                         _ => None,
                                     }
                                 })

@@ -4,7 +4,7 @@
 //! of locking them a second time; outside one, they lock one shard at a
 //! time and keep none.
 
-use super::store::{ordered_cut, scan_order, DbTotals, Entry};
+use super::store::{ordered_cut, scan_order, DbTotals, Rec};
 use super::unit::Unit;
 
 impl Unit<'_> {
@@ -32,8 +32,9 @@ impl Unit<'_> {
                         t.used += s.used_bytes();
                         t.stats.add(&s.stats);
                         if s.volatile() > 0 {
-                            for e in s.entries().filter(|e| e.expire_at > now).take(16) {
-                                t.ttl_sum += (e.expire_at - now) as u128;
+                            for (_, e) in s.records().filter(|(_, e)| e.expire_at() > now).take(16)
+                            {
+                                t.ttl_sum += (e.expire_at() - now) as u128;
                                 t.ttl_samples += 1;
                             }
                         }
@@ -45,14 +46,17 @@ impl Unit<'_> {
     }
 
     /// Calls `f` for every live key of `db` until it returns false.
-    pub fn for_each_live(&mut self, db: usize, mut f: impl FnMut(&Entry) -> bool) {
+    pub fn for_each_live(&mut self, db: usize, mut f: impl FnMut(Rec) -> bool) {
         if self.dbs().existing(db).is_none() {
             return;
         }
         let now = self.now;
         for i in 0..self.dbs().num_shards() {
             let go_on = self.with_shard(db, i, |s| {
-                s.entries().filter(|e| !e.is_expired(now)).all(&mut f)
+                s.records()
+                    .map(|(_, e)| e)
+                    .filter(|e| !e.is_expired(now))
+                    .all(&mut f)
             });
             if !go_on {
                 return;
@@ -74,7 +78,7 @@ impl Unit<'_> {
                 (start + attempt - 16) % n
             };
             let found = self.with_shard(db, i, |s| {
-                s.random_live(now).map(|pos| s.entry(pos).key.to_vec())
+                s.random_live(now).map(|pos| s.entry(pos).key().to_vec())
             });
             if found.is_some() {
                 return found;
@@ -88,13 +92,7 @@ impl Unit<'_> {
     /// a key present for the whole scan is returned at least once however
     /// the keyspace changes. `count` is how many keys to examine; `emit`
     /// sees each live one.
-    pub fn scan(
-        &mut self,
-        db: usize,
-        cursor: u64,
-        count: usize,
-        mut emit: impl FnMut(&Entry),
-    ) -> u64 {
+    pub fn scan(&mut self, db: usize, cursor: u64, count: usize, mut emit: impl FnMut(Rec)) -> u64 {
         if self.dbs().existing(db).is_none() {
             return 0;
         }
@@ -108,10 +106,9 @@ impl Unit<'_> {
             let next = self.with_shard(db, shard, |s| {
                 cands.clear();
                 cands.extend(
-                    s.entries()
-                        .enumerate()
+                    s.records()
                         .filter(|(_, e)| !e.is_expired(now))
-                        .map(|(i, e)| (scan_order(s.hash_of(e)), i))
+                        .map(|(i, e)| (scan_order(s.hash(e.key())), i))
                         .filter(|(o, _)| *o >= threshold),
                 );
                 let batch = (count - examined.min(count)).max(s.len() / 16).max(1);
@@ -225,7 +222,7 @@ mod tests {
         let mut round = 0;
         loop {
             cursor = u.scan(0, cursor, 10, |e| {
-                seen.insert(e.key.to_vec());
+                seen.insert(e.key().to_vec());
             });
             // Churn: add and remove other keys while scanning.
             for j in 0..20 {

@@ -25,14 +25,15 @@ use super::{eq_ic, int_arg, Ctx};
 use crate::engine::clients::ClientKind;
 use crate::engine::store::notify::class;
 use crate::engine::store::stream::{Group, StreamId, StreamValue, Trim, Val};
+use crate::engine::store::ValueRef;
 use crate::engine::store::{Access, Kind, Value};
 use crate::engine::unit::KeyRef;
 use crate::errors::{self, CmdResult};
 use crate::protocol::Reply;
 
-fn as_stream(v: &Value) -> &StreamValue {
-    match v {
-        Value::Stream(s) => s,
+fn as_stream<'a>(v: ValueRef<'a>) -> &'a StreamValue {
+    match v.boxed() {
+        Some(Value::Stream(s)) => s,
         _ => unreachable!("checked by the lookup"),
     }
 }

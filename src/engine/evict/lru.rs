@@ -39,9 +39,16 @@ impl Policy for Lru {
         let pool = &mut st.lru.candidates;
         // As Redis's dictGetSomeKeys: every key when the shard holds no
         // more than the sample size, random ones otherwise.
-        let all = choice.samples >= n;
+        let all = if choice.samples >= n {
+            view.positions()
+        } else {
+            Vec::new()
+        };
         for i in 0..choice.samples.clamp(1, n) {
-            let pos = if all { i } else { fastrand::usize(..n) };
+            let pos = match all.get(i) {
+                Some(&p) => p,
+                None => view.sample()?,
+            };
             let hash = view.hash_at(pos);
             if protected(hash) {
                 continue;
@@ -64,6 +71,8 @@ impl Policy for Lru {
             }
         }
         // Every sample was protected: fall back to any other key.
-        (0..n).find(|&p| !protected(view.hash_at(p)))
+        view.positions()
+            .into_iter()
+            .find(|&p| !protected(view.hash_at(p)))
     }
 }

@@ -21,6 +21,10 @@ pub use crate::config::EvictionPolicy as PolicyKind;
 #[allow(clippy::len_without_is_empty)]
 pub trait ShardView {
     fn len(&self) -> usize;
+    /// A position picked at random, if the shard holds any key.
+    fn sample(&self) -> Option<usize>;
+    /// Every position.
+    fn positions(&self) -> Vec<usize>;
     /// The hash of the key at `pos`.
     fn hash_at(&self, pos: usize) -> u64;
     /// Milliseconds since the key at `pos` was last accessed.

@@ -20,11 +20,13 @@ impl Policy for Random {
             return None;
         }
         for _ in 0..16 {
-            let pos = fastrand::usize(..n);
+            let pos = view.sample()?;
             if !(choice.protected)(view.hash_at(pos)) {
                 return Some(pos);
             }
         }
-        (0..n).find(|&p| !(choice.protected)(view.hash_at(p)))
+        view.positions()
+            .into_iter()
+            .find(|&p| !(choice.protected)(view.hash_at(p)))
     }
 }

@@ -76,7 +76,7 @@ impl Policy for S3Fifo {
         // Existing keys start in the main queue with no hits.
         let q = &mut st.s3;
         *q = Queues::default();
-        for pos in 0..view.len() {
+        for pos in view.positions() {
             view.set_meta(pos, IN_MAIN);
             q.main.push_back(view.hash_at(pos));
         }

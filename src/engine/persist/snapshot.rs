@@ -26,7 +26,8 @@ use parking_lot::Mutex;
 
 use super::rdb::{self, RdbValue, ReadOptions, Writer};
 use crate::engine::store::{
-    Databases, HashValue, Limits, ListValue, SetValue, Shard, ShardObserver, Value, ZSetValue,
+    Databases, HashValue, Limits, ListValue, SetValue, Shard, ShardObserver, Value, ValueRef,
+    ZSetValue,
 };
 
 /// Shards serialized ahead of the snapshot writer, waiting to be written.
@@ -51,22 +52,22 @@ impl Sink {
 /// The RDB encoding of one shard's live keys.
 pub fn encode_shard(shard: &Shard, now_ms: u64) -> Vec<u8> {
     let mut w = Writer::chunk(Vec::new());
-    for e in shard.entries().filter(|e| !e.is_expired(now_ms)) {
-        let expire = (e.expire_at != 0).then_some(e.expire_at);
-        write_value(&mut w, &e.key, &e.value, expire);
+    for (_, e) in shard.records().filter(|(_, e)| !e.is_expired(now_ms)) {
+        let expire = (e.expire_at() != 0).then_some(e.expire_at());
+        write_value(&mut w, e.key(), e.value(), expire);
     }
     w.into_inner()
 }
 
 /// A key's value in Redis's encoding for its type (DUMP writes it with a
 /// value-only writer, which leaves the key and expiry out).
-pub fn write_value(w: &mut Writer<Vec<u8>>, key: &[u8], value: &Value, expire: Option<u64>) {
+pub fn write_value(w: &mut Writer<Vec<u8>>, key: &[u8], value: ValueRef, expire: Option<u64>) {
     let mut buf = itoa::Buffer::new();
     // Writing to a Vec cannot fail.
-    let _ = match value {
-        Value::Hash(h) => w.write_hash(key, h.len(), h.iter(), expire),
-        Value::List(l) => w.write_list(key, l.iter(), expire),
-        Value::Set(s) => match s.ints() {
+    let _ = match value.boxed() {
+        Some(Value::Hash(h)) => w.write_hash(key, h.len(), h.iter(), expire),
+        Some(Value::List(l)) => w.write_list(key, l.iter(), expire),
+        Some(Value::Set(s)) => match s.ints() {
             Some(values) => w.write_intset(key, &values, expire),
             None => {
                 let members: Vec<Vec<u8>> = s.iter().map(|m| m.to_vec()).collect();
@@ -78,21 +79,21 @@ pub fn write_value(w: &mut Writer<Vec<u8>>, key: &[u8], value: &Value, expire: O
                 )
             }
         },
-        Value::ZSet(z) if z.encoding() == "listpack" => {
+        Some(Value::ZSet(z)) if z.encoding() == "listpack" => {
             w.write_zset_listpack(key, z.iter(), expire)
         }
-        Value::Stream(s) => w.write_stream(key, s, expire),
-        Value::ZSet(z) => {
+        Some(Value::Stream(s)) => w.write_stream(key, s, expire),
+        Some(Value::ZSet(z)) => {
             let high_first = z.walk(z.len().saturating_sub(1), true);
             w.write_zset(key, z.len(), high_first, expire)
         }
-        v => w.write_string(key, v.as_bytes(&mut buf).unwrap_or_default(), expire),
+        _ => w.write_string(key, value.as_bytes(&mut buf).unwrap_or_default(), expire),
     };
 }
 
 /// DUMP's payload for a value: Redis's RDB encoding of it, the RDB
 /// version and a CRC64.
-pub fn dump_payload(value: &Value) -> Vec<u8> {
+pub fn dump_payload(value: ValueRef) -> Vec<u8> {
     let mut w = Writer::dump(Vec::new());
     write_value(&mut w, b"", value, None);
     w.finish_dump().unwrap_or_default()

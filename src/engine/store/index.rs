@@ -1,19 +1,24 @@
-//! A shard's hash index: open addressing with linear probing over 8-byte
-//! slots. A slot holds the low 32 bits of the key's hash and the entry's
-//! position plus one (0 marks an empty slot), so
+//! A shard's hash index: open addressing with linear probing over 6-byte
+//! slots. A slot holds the low 16 bits of the key's hash (its tag) and the
+//! record's position plus one (0 marks an empty slot), so
 //!
-//! - a probe compares hash bits before it touches an entry, and most
-//!   lookups read one slot line and one entry line;
-//! - the table grows without rehashing keys (the stored hash bits place
-//!   each slot in the larger table);
+//! - a probe compares hash bits before it touches a record, and most
+//!   lookups read one slot line and one record (a tag matches a wrong key
+//!   in fewer than one lookup in a hundred while a shard holds under a few
+//!   thousand keys);
+//! - the table grows without rehashing keys (the tag places each slot in
+//!   the larger table: homes are exact up to 65,536 slots, and past that
+//!   a tag's keys share a run of neighbouring homes);
 //! - the slot a lookup starts from is known from the hash alone, so a
 //!   pipeline of requests can prefetch it ahead of time.
 //!
-//! Deletion shifts later slots back (no tombstones). The load stays at or
-//! below three quarters, which keeps probe sequences short; a table of at
-//! most `DENSE_SLOTS` slots (1 KB, a few cache lines that a probe run
-//! crosses cheaply) fills to seven eighths first, which saves a quarter of
-//! the index of a keyspace whose shards hold a few dozen keys each.
+//! Deletion shifts later slots back (no tombstones). A key's home slot is
+//! its hash bits scaled to the table (`hash * n >> 32`), so a table can have
+//! any size: it grows by an eighth at a time and its load stays between 71
+//! and 80 % (a power-of-two table that doubles sits anywhere between 37 and
+//! 75 %, which at a million keys cost 17 bytes per key instead of 11). A
+//! table of at most `DENSE_SLOTS` slots (1 KB, a few cache lines that a
+//! probe run crosses cheaply) fills to seven eighths.
 
 /// Prefetches the cache line at `p` into all cache levels. Never faults.
 #[inline(always)]
@@ -28,18 +33,67 @@ pub fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
-/// Largest table filled to seven eighths rather than three quarters.
+/// Largest table filled to seven eighths rather than four fifths.
 const DENSE_SLOTS: usize = 128;
+
+/// Bytes per slot: a 32-bit position and a 16-bit tag, little endian.
+const SLOT: usize = 6;
+
+/// Slots as one byte run (two spare bytes at the end let every slot be
+/// read as one unaligned 8-byte load).
+#[derive(Default)]
+struct Slots {
+    bytes: Box<[u8]>,
+    n: usize,
+}
+
+impl Slots {
+    fn new(n: usize) -> Slots {
+        Slots {
+            bytes: vec![0u8; n * SLOT + 2].into_boxed_slice(),
+            n,
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.n
+    }
+
+    /// The slot as `tag << 32 | position + 1` (0 when empty).
+    #[inline]
+    fn get(&self, i: usize) -> u64 {
+        let at = i * SLOT;
+        let raw = u64::from_le_bytes(self.bytes[at..at + 8].try_into().expect("8 bytes"));
+        raw & 0xFFFF_FFFF_FFFF
+    }
+
+    #[inline]
+    fn set(&mut self, i: usize, slot: u64) {
+        let at = i * SLOT;
+        self.bytes[at..at + SLOT].copy_from_slice(&slot.to_le_bytes()[..SLOT]);
+    }
+
+    fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        (0..self.n).map(|i| self.get(i))
+    }
+}
 
 #[derive(Default)]
 pub struct Index {
-    slots: Box<[u64]>,
+    slots: Slots,
     len: usize,
+}
+
+/// The tag: the hash bits a slot keeps.
+#[inline]
+fn tag_of(hash: u64) -> u64 {
+    hash & 0xFFFF
 }
 
 #[inline]
 fn slot_of(hash: u64, pos: usize) -> u64 {
-    (hash << 32) | (pos as u64 + 1)
+    (tag_of(hash) << 32) | (pos as u64 + 1)
 }
 
 #[inline]
@@ -48,26 +102,92 @@ fn pos_of(slot: u64) -> usize {
 }
 
 impl Index {
+    /// The home slot of a tag.
     #[inline]
-    fn mask(&self) -> usize {
-        self.slots.len().wrapping_sub(1)
+    fn home(&self, tag: u64) -> usize {
+        (((tag & 0xFFFF) * self.slots.len() as u64) >> 16) as usize
     }
 
     #[inline]
-    fn home(&self, hash: u64) -> usize {
-        hash as usize & self.mask()
+    fn next(&self, i: usize) -> usize {
+        if i + 1 == self.slots.len() {
+            0
+        } else {
+            i + 1
+        }
+    }
+
+    /// How far `j` lies past `from`, going round the table.
+    #[inline]
+    fn distance(&self, from: usize, j: usize) -> usize {
+        if j >= from {
+            j - from
+        } else {
+            j + self.slots.len() - from
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Slots in the table (positions of [`Index::at_slot`]).
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The position held in slot `i`, if it is not empty.
+    #[inline]
+    pub fn at_slot(&self, i: usize) -> Option<usize> {
+        match self.slots.get(i) {
+            0 => None,
+            s => Some(pos_of(s)),
+        }
+    }
+
+    /// Points slot `i` (not empty) at `pos`, keeping its hash bits.
+    #[inline]
+    pub fn set_at_slot(&mut self, i: usize, pos: usize) {
+        let s = self.slots.get(i);
+        debug_assert!(s != 0);
+        self.slots.set(i, (s & !0xFFFF_FFFF) | (pos as u64 + 1));
+    }
+
+    /// Every position held, in slot order.
+    pub fn positions(&self) -> impl Iterator<Item = usize> + '_ {
+        self.slots.iter().filter(|&s| s != 0).map(pos_of)
+    }
+
+    /// A position held in a slot picked at random (the first filled slot
+    /// from a random one), if any.
+    pub fn random(&self) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        let mut i = fastrand::usize(..self.slots.len());
+        loop {
+            let s = self.slots.get(i);
+            if s != 0 {
+                return Some(pos_of(s));
+            }
+            i = self.next(i);
+        }
     }
 
     /// Bytes held by the slot array.
     pub fn heap_size(&self) -> usize {
-        self.slots.len() * 8
+        self.slots.bytes.len()
     }
 
     /// Positions whose hash bits match `hash`, in probe order, until `eq`
     /// accepts one.
     #[inline]
     pub fn find(&self, hash: u64, eq: impl FnMut(usize) -> bool) -> Option<usize> {
-        self.find_slot(hash, eq).map(|i| pos_of(self.slots[i]))
+        self.find_slot(hash, eq).map(|i| pos_of(self.slots.get(i)))
     }
 
     #[inline]
@@ -75,26 +195,30 @@ impl Index {
         if self.len == 0 {
             return None;
         }
-        let want = hash & 0xFFFF_FFFF;
-        let mask = self.mask();
-        let mut i = self.home(hash);
+        let want = tag_of(hash);
+        let mut i = self.home(want);
         loop {
-            let s = self.slots[i];
+            let s = self.slots.get(i);
             if s == 0 {
                 return None;
             }
             if s >> 32 == want && eq(pos_of(s)) {
                 return Some(i);
             }
-            i = (i + 1) & mask;
+            i = self.next(i);
         }
     }
 
     /// Prefetches the slot a lookup of `hash` starts from.
     #[inline]
     pub fn prefetch_home(&self, hash: u64) {
-        if !self.slots.is_empty() {
-            prefetch(&self.slots[self.home(hash)]);
+        if self.slots.len() != 0 {
+            prefetch(
+                self.slots
+                    .bytes
+                    .as_ptr()
+                    .wrapping_add(self.home(tag_of(hash)) * SLOT),
+            );
         }
     }
 
@@ -115,7 +239,7 @@ impl Index {
         let full = if n <= DENSE_SLOTS {
             (self.len + 1) * 8 > n * 7
         } else {
-            (self.len + 1) * 4 > n * 3
+            (self.len + 1) * 5 > n * 4
         };
         if full {
             self.grow();
@@ -125,18 +249,23 @@ impl Index {
     }
 
     fn place(&mut self, slot: u64) {
-        let mask = self.mask();
-        let mut i = (slot >> 32) as usize & mask;
-        while self.slots[i] != 0 {
-            i = (i + 1) & mask;
+        let mut i = self.home(slot >> 32);
+        while self.slots.get(i) != 0 {
+            i = self.next(i);
         }
-        self.slots[i] = slot;
+        self.slots.set(i, slot);
     }
 
     fn grow(&mut self) {
-        let size = (self.slots.len() * 2).max(8);
-        let old = std::mem::replace(&mut self.slots, vec![0u64; size].into_boxed_slice());
-        for s in old.iter().copied().filter(|&s| s != 0) {
+        let n = self.slots.len();
+        // Doubling while small (few reallocations), then by an eighth.
+        let size = if n < DENSE_SLOTS {
+            (n * 2).max(8)
+        } else {
+            n + n / 8
+        };
+        let old = std::mem::replace(&mut self.slots, Slots::new(size));
+        for s in old.iter().filter(|&s| s != 0) {
             self.place(s);
         }
     }
@@ -147,29 +276,28 @@ impl Index {
             debug_assert!(false, "index slot missing");
             return;
         };
-        let mask = self.mask();
         let mut j = hole;
         loop {
-            j = (j + 1) & mask;
-            let s = self.slots[j];
+            j = self.next(j);
+            let s = self.slots.get(j);
             if s == 0 {
                 break;
             }
             // Move the slot back unless its home lies cyclically in (hole, j].
-            let home = (s >> 32) as usize & mask;
-            if (j.wrapping_sub(home) & mask) >= (j.wrapping_sub(hole) & mask) {
-                self.slots[hole] = s;
+            let home = self.home(s >> 32);
+            if self.distance(home, j) >= self.distance(hole, j) {
+                self.slots.set(hole, s);
                 hole = j;
             }
         }
-        self.slots[hole] = 0;
+        self.slots.set(hole, 0);
         self.len -= 1;
     }
 
     /// Points the slot of `old` under `hash` at `new`.
     pub fn relocate(&mut self, hash: u64, old: usize, new: usize) {
         if let Some(i) = self.find_slot(hash, |p| p == old) {
-            self.slots[i] = slot_of(hash, new);
+            self.slots.set(i, slot_of(hash, new));
         } else {
             debug_assert!(false, "index slot missing");
         }

@@ -10,14 +10,17 @@
 //! Locking is the caller's business (see `engine::unit`): this module hands
 //! out shard guards and never holds two at once itself.
 
-pub mod entries;
+pub mod arena;
+pub mod compact;
+#[cfg(test)]
+mod compact_tests;
 pub mod expire;
 pub mod glob;
 pub mod hash;
 pub mod index;
-pub mod key;
 pub mod list;
 pub mod notify;
+pub mod record;
 pub mod set;
 pub mod shard;
 pub mod stream;
@@ -35,7 +38,8 @@ use parking_lot::{Mutex, MutexGuard};
 use crate::config::Settings;
 use crate::engine::repl::Feed;
 pub use index::prefetch;
-pub use shard::{Access, Entry, KeyHasher, Shard, ShardObserver, ShardStats, ENTRY_OVERHEAD};
+pub use record::{Rec, ValueRef};
+pub use shard::{Access, KeyHasher, Shard, ShardObserver, ShardStats, Taken, ENTRY_OVERHEAD};
 pub use value::{
     HashLimits, HashValue, Kind, Limits, ListLimits, ListValue, SetLimits, SetValue, StreamValue,
     Value, ZSetLimits, ZSetValue,

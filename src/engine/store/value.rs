@@ -187,6 +187,15 @@ impl Value {
         }
     }
 
+    /// OBJECT ENCODING's answer for a string of `len` bytes set as a whole.
+    pub fn string_encoding(len: usize) -> &'static str {
+        if len <= EMBSTR_MAX {
+            "embstr"
+        } else {
+            "raw"
+        }
+    }
+
     /// OBJECT ENCODING's answer.
     pub fn encoding(&self) -> &'static str {
         match self {
