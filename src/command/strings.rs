@@ -172,10 +172,10 @@ fn set_generic(
             } else {
                 p
             };
-            let _ = k.shard.overwrite(p, Value::from_bytes(value));
+            let _ = k.shard.overwrite_string(p, value);
         }
         None => {
-            k.insert(Value::from_bytes(value), expire_at);
+            k.insert_string(value, expire_at);
         }
     }
     ctx.notify(class::STRING, "set", key);

@@ -333,6 +333,13 @@ impl KeyRef<'_, '_> {
             .insert(self.hash, self.key, value, expire_at, self.now)
     }
 
+    /// Inserts the key, known to be absent, holding the string `bytes`.
+    #[inline]
+    pub fn insert_string(&mut self, bytes: &[u8], expire_at: u64) -> usize {
+        self.shard
+            .insert_string(self.hash, self.key, bytes, expire_at, self.now)
+    }
+
     /// Inserts the key, known to be absent, with an entry taken from
     /// another key (RENAME, MOVE): value, TTL and object identity.
     pub fn insert_moved(&mut self, taken: Taken) -> usize {

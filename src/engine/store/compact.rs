@@ -4,6 +4,7 @@
 //! together so those segments go back to the allocator. Each shard lock is
 //! held for a few segments at most, so requests wait microseconds.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use super::Databases;
@@ -22,14 +23,23 @@ impl CompactCycle {
     /// Runs one tick: compacts shards that want it until `budget` elapses or
     /// every shard was visited once. Returns the number of records moved.
     pub fn tick(&mut self, dbs: &Databases, budget: Duration) -> usize {
+        let wanted = &dbs.shared().compaction_wanted;
+        if !wanted.swap(false, Relaxed) {
+            return 0;
+        }
         let start = Instant::now();
+        let mut unfinished = false;
         let n = dbs.num_shards();
         let mut moved = 0;
-        for _ in 0..n * dbs.count() {
+        for step in 0..n * dbs.count() {
             if let Some(ks) = dbs.existing(self.next_db) {
                 loop {
-                    let mut s = ks.lock_shard(self.next_shard);
-                    if !s.wants_compaction() || start.elapsed() >= budget {
+                    // A shard a request holds is visited next time round.
+                    let Some(mut s) = ks.try_lock_shard(self.next_shard) else {
+                        unfinished = true;
+                        break;
+                    };
+                    if !s.wants_compaction() {
                         break;
                     }
                     match s.compact(SEGMENTS_PER_LOCK) {
@@ -37,16 +47,25 @@ impl CompactCycle {
                         0 => break,
                         m => moved += m,
                     }
+                    if start.elapsed() >= budget {
+                        break;
+                    }
                 }
             }
-            if start.elapsed() >= budget {
+            // The clock is read once per batch of shards, or after work.
+            if (step % 64 == 63 || moved > 0) && start.elapsed() >= budget {
+                unfinished = true;
                 break;
             }
             self.next_shard += 1;
-            if self.next_shard >= n {
+            if self.next_shard >= n || dbs.existing(self.next_db).is_none() {
                 self.next_shard = 0;
                 self.next_db = (self.next_db + 1) % dbs.count();
             }
+        }
+        if unfinished {
+            // Shards not reached (or busy) may still want compacting.
+            wanted.store(true, Relaxed);
         }
         moved
     }

@@ -13,12 +13,13 @@
 //!   pipeline of requests can prefetch it ahead of time.
 //!
 //! Deletion shifts later slots back (no tombstones). A key's home slot is
-//! its hash bits scaled to the table (`hash * n >> 32`), so a table can have
-//! any size: it grows by an eighth at a time and its load stays between 71
-//! and 80 % (a power-of-two table that doubles sits anywhere between 37 and
-//! 75 %, which at a million keys cost 17 bytes per key instead of 11). A
-//! table of at most `DENSE_SLOTS` slots (1 KB, a few cache lines that a
-//! probe run crosses cheaply) fills to seven eighths.
+//! its tag scaled to the table (`tag * n >> 16`), so a table can have any
+//! size: it grows by a quarter at a time and its load stays between 64 and
+//! 80 % (a power-of-two table that doubles sits anywhere between 37 and
+//! 75 %: at a million keys that cost 13 bytes of 6-byte slots per key where
+//! this costs about 8; growing by an eighth rebuilt tables twice as often).
+//! A table of at most `DENSE_SLOTS` slots (a few cache lines that a probe
+//! run crosses cheaply) fills to seven eighths.
 
 /// Prefetches the cache line at `p` into all cache levels. Never faults.
 #[inline(always)]
@@ -258,11 +259,11 @@ impl Index {
 
     fn grow(&mut self) {
         let n = self.slots.len();
-        // Doubling while small (few reallocations), then by an eighth.
+        // Doubling while small (few reallocations), then by a quarter.
         let size = if n < DENSE_SLOTS {
             (n * 2).max(8)
         } else {
-            n + n / 8
+            n + n / 4
         };
         let old = std::mem::replace(&mut self.slots, Slots::new(size));
         for s in old.iter().filter(|&s| s != 0) {

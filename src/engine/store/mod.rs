@@ -79,6 +79,9 @@ pub struct StoreShared {
     pub tracking: tracking::Tracking,
     /// Streams that expired while XREADGROUP clients may wait on them.
     pub expired_streams: ExpiredStreams,
+    /// Some shard's record arena has enough dead space to compact (a hint
+    /// the compaction pass clears, so an idle store costs it nothing).
+    pub compaction_wanted: std::sync::atomic::AtomicBool,
 }
 
 /// Stream keys removed by expiry, noted (only once an XREADGROUP client
@@ -198,6 +201,7 @@ impl StoreShared {
                 t
             },
             expired_streams: ExpiredStreams::default(),
+            compaction_wanted: std::sync::atomic::AtomicBool::new(false),
             settings,
         }
     }

@@ -88,8 +88,12 @@ fn expire_flags(expire_at: u64) -> u8 {
 }
 
 fn write_expire(b: &mut [u8], expire_at: u64) {
-    let w = expire_width(expire_at);
-    b[HEADER..HEADER + w].copy_from_slice(&expire_at.to_le_bytes()[..w]);
+    let t = expire_at.to_le_bytes();
+    match expire_width(expire_at) {
+        0 => {}
+        6 => b[HEADER..HEADER + 6].copy_from_slice(&t[..6]),
+        _ => b[HEADER..HEADER + 8].copy_from_slice(&t),
+    }
 }
 
 /// A value as a record holds it, borrowed.
@@ -104,15 +108,18 @@ pub enum ValueRef<'a> {
 }
 
 /// How a value will be stored, decided before the record is sized.
-pub enum Stored {
+pub enum Stored<'a> {
     Inline(Value),
+    /// A string's bytes, copied into the record as they are (a write
+    /// straight from a request: no `Value` is built).
+    Slice(&'a [u8]),
     Int(i64),
     Boxed(Box<Value>),
 }
 
-impl Stored {
+impl Stored<'_> {
     /// Chooses the form of `value`.
-    pub fn of(value: Value) -> Stored {
+    pub fn of(value: Value) -> Stored<'static> {
         match value {
             Value::Int(i) => Stored::Int(i),
             Value::Inline { .. } => Stored::Inline(value),
@@ -121,10 +128,26 @@ impl Stored {
         }
     }
 
+    /// Chooses the form of a string set from `bytes`, as
+    /// [`Value::from_bytes`] would hold it.
+    pub fn from_bytes(bytes: &[u8]) -> Stored<'_> {
+        if bytes.len() <= 20 {
+            if let Some(i) = crate::numeric::parse_i64(bytes) {
+                return Stored::Int(i);
+            }
+        }
+        if bytes.len() <= INLINE_VALUE_MAX {
+            Stored::Slice(bytes)
+        } else {
+            Stored::Boxed(Box::new(Value::Str(bytes.into())))
+        }
+    }
+
     /// Bytes of the value area.
     pub fn area(&self) -> usize {
         match self {
             Stored::Inline(v) => inline_area(v.str_len()),
+            Stored::Slice(b) => inline_area(b.len()),
             Stored::Int(_) | Stored::Boxed(_) => 8,
         }
     }
@@ -204,6 +227,21 @@ pub fn write(buf: &mut [u8], key: &[u8], expire_at: u64, access: u32, stored: St
     write_value(buf, at, stored);
 }
 
+/// Writes an inline string's value area at `at` and its form.
+#[inline]
+fn write_inline(buf: &mut [u8], at: usize, bytes: &[u8]) {
+    if bytes.len() <= SHORT_INLINE_MAX {
+        buf[FLAGS] |= FORM_INLINE;
+        buf[VALUE_LEN] = bytes.len() as u8;
+        buf[at..at + bytes.len()].copy_from_slice(bytes);
+    } else {
+        buf[FLAGS] |= FORM_INLINE_LONG;
+        buf[VALUE_LEN] = 0;
+        buf[at..at + 2].copy_from_slice(&(bytes.len() as u16).to_le_bytes());
+        buf[at + 2..at + 2 + bytes.len()].copy_from_slice(bytes);
+    }
+}
+
 /// Writes the value area at `at` and the value's form into the flags.
 fn write_value(buf: &mut [u8], at: usize, stored: Stored) {
     buf[FLAGS] &= !FORM_MASK;
@@ -211,17 +249,9 @@ fn write_value(buf: &mut [u8], at: usize, stored: Stored) {
         Stored::Inline(v) => {
             let mut ibuf = itoa::Buffer::new();
             let bytes = v.as_bytes(&mut ibuf).expect("an inline value is a string");
-            if bytes.len() <= SHORT_INLINE_MAX {
-                buf[FLAGS] |= FORM_INLINE;
-                buf[VALUE_LEN] = bytes.len() as u8;
-                buf[at..at + bytes.len()].copy_from_slice(bytes);
-            } else {
-                buf[FLAGS] |= FORM_INLINE_LONG;
-                buf[VALUE_LEN] = 0;
-                buf[at..at + 2].copy_from_slice(&(bytes.len() as u16).to_le_bytes());
-                buf[at + 2..at + 2 + bytes.len()].copy_from_slice(bytes);
-            }
+            write_inline(buf, at, bytes);
         }
+        Stored::Slice(bytes) => write_inline(buf, at, bytes),
         Stored::Int(i) => {
             buf[FLAGS] |= FORM_INT;
             buf[VALUE_LEN] = 0;
@@ -346,10 +376,17 @@ impl<'a> Rec<'a> {
     /// Absolute unix time in milliseconds; 0 means no expiry.
     #[inline]
     pub fn expire_at(&self) -> u64 {
-        let w = self.expire_len();
-        let mut t = [0u8; 8];
-        t[..w].copy_from_slice(&self.b[HEADER..HEADER + w]);
-        u64::from_le_bytes(t)
+        // Fixed-size reads: this runs on every lookup.
+        match self.expire_len() {
+            0 => 0,
+            6 => {
+                let low =
+                    u32::from_le_bytes(self.b[HEADER..HEADER + 4].try_into().expect("4 bytes"));
+                let high = u16::from_le_bytes([self.b[HEADER + 4], self.b[HEADER + 5]]);
+                (high as u64) << 32 | low as u64
+            }
+            _ => read_u64(self.b, HEADER),
+        }
     }
 
     #[inline]
@@ -376,6 +413,15 @@ impl<'a> Rec<'a> {
     #[inline]
     pub fn own_object(&self) -> bool {
         self.flags() & OWN_OBJECT != 0
+    }
+
+    /// Heap bytes of a boxed value (0 for a value kept in the record).
+    #[inline]
+    pub fn value_heap(&self) -> usize {
+        match self.value() {
+            ValueRef::Boxed(v) => boxed_charge(v),
+            _ => 0,
+        }
     }
 
     /// Heap bytes the record holds outside itself.
@@ -613,11 +659,12 @@ impl<'a> ValueRef<'a> {
         }
     }
 
-    /// Prefetches the heap part of a boxed value.
+    /// Prefetches the box of a boxed value (only the box: reading it to
+    /// reach further would wait for it).
     #[inline]
     pub fn prefetch(self) {
         if let ValueRef::Boxed(v) = self {
-            v.prefetch();
+            super::prefetch(v as *const Value);
         }
     }
 }

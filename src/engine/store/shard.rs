@@ -122,13 +122,15 @@ pub trait ShardObserver: Send + Sync {
     fn before_change(&self, slot: usize, shard: &Shard);
 }
 
-/// The records and their index: what eviction policies see.
+/// The records and their index: what eviction policies see. `repr(C)`
+/// keeps what a lookup reads (index, clock, the arena's segment list)
+/// first; see [`Shard`].
 #[repr(C)]
 struct Table {
     index: Index,
-    arena: Arena,
-    used_bytes: usize,
     clock_base_ms: u64,
+    used_bytes: usize,
+    arena: Arena,
     hasher: KeyHasher,
 }
 
@@ -172,8 +174,13 @@ impl Table {
     /// is returned and the index points at the new position.
     fn rewrite(&mut self, pos: usize, stored: Stored, want_old: bool) -> (Option<Value>, usize) {
         let r = self.rec(pos);
-        let (access, meta, own, len, expire_at) =
-            (r.access(), r.meta(), r.own_object(), r.size(), r.expire_at());
+        let (access, meta, own, len, expire_at) = (
+            r.access(),
+            r.meta(),
+            r.own_object(),
+            r.size(),
+            r.expire_at(),
+        );
         let hash = self.hash_key(r.key());
         let mut short = [0u8; record::INLINE_KEY_MAX];
         let long: Vec<u8>;
@@ -297,15 +304,16 @@ pub fn access_clock(base_ms: u64, now_ms: u64) -> u32 {
     now_ms.wrapping_sub(base_ms) as u32
 }
 
-/// Fields in the order a lookup touches them (`repr(C)` keeps it): the
-/// table, the hit counters and the shared settings in the first two cache
-/// lines, which the pipeline prefetch brings in; the eviction policy's
-/// state, touched only by writes and eviction, last.
+/// Fields in the order a lookup touches them (`repr(C)` keeps it): the hit
+/// counters, the shared settings and the table's index, clock and segment
+/// list in the first two cache lines (with the lock), which the pipeline
+/// prefetch brings in; the eviction policy's state, touched only by writes
+/// and eviction, last.
 #[repr(C)]
 pub struct Shard {
-    table: Table,
     pub(crate) stats: ShardStats,
     shared: Arc<StoreShared>,
+    table: Table,
     /// The database this shard belongs to.
     db: usize,
     volatile: usize,
@@ -394,8 +402,19 @@ impl Shard {
         (evict::policy(kind), &mut self.policy, &mut self.table)
     }
 
+    /// Raises the store's compaction hint once this shard's arena holds
+    /// enough dead space (after anything that frees record bytes).
+    #[inline]
+    fn note_garbage(&self) {
+        let wanted = &self.shared.compaction_wanted;
+        if self.table.arena.wants_compaction() && !wanted.load(Relaxed) {
+            wanted.store(true, Relaxed);
+        }
+    }
+
     /// Tells the policy that the record at `pos` changed its charge.
     fn resized(&mut self, meta: u8, delta: isize) {
+        self.note_garbage();
         if delta != 0 {
             self.add_used(delta);
             let (policy, st, _) = self.policy_state();
@@ -556,7 +575,22 @@ impl Shard {
         expire_at: u64,
         now_ms: u64,
     ) -> usize {
-        let pos = self.insert_loaded(hash, key, value, expire_at, now_ms);
+        let pos = self.insert_stored(hash, key, Stored::of(value), expire_at, now_ms);
+        self.shared.notifier.emit(class::NEW, "new", key, self.db);
+        pos
+    }
+
+    /// [`Shard::insert`] of a string given as bytes (SET): no `Value` is
+    /// built on the way into the record.
+    pub fn insert_string(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        bytes: &[u8],
+        expire_at: u64,
+        now_ms: u64,
+    ) -> usize {
+        let pos = self.insert_stored(hash, key, Stored::from_bytes(bytes), expire_at, now_ms);
         self.shared.notifier.emit(class::NEW, "new", key, self.db);
         pos
     }
@@ -571,11 +605,22 @@ impl Shard {
         expire_at: u64,
         now_ms: u64,
     ) -> usize {
+        self.insert_stored(hash, key, Stored::of(value), expire_at, now_ms)
+    }
+
+    fn insert_stored(
+        &mut self,
+        hash: u64,
+        key: &[u8],
+        stored: Stored,
+        expire_at: u64,
+        now_ms: u64,
+    ) -> usize {
         self.before_write();
         self.shared.watches.touched(self.db, key);
         self.shared.tracking.touched(key, self.writer);
         let clock = access_clock(self.table.clock_base_ms, now_ms);
-        let pos = self.table.put(key, Stored::of(value), expire_at, clock);
+        let pos = self.table.put(key, stored, expire_at, clock);
         let charge = Table::charge_of(self.table.rec(pos));
         self.add_used(charge as isize);
         if expire_at != 0 {
@@ -621,42 +666,52 @@ impl Shard {
     /// does not fit in place.
     #[must_use]
     pub fn replace_value(&mut self, pos: usize, value: Value) -> (Value, usize) {
-        let (old, pos) = self.put_value(pos, value, true);
+        let (old, pos) = self.put_value(pos, Stored::of(value), true);
         (old.expect("asked for"), pos)
     }
 
-    /// [`Shard::replace_value`] for a caller that drops the old value
-    /// (which then is not materialised).
+    /// [`Shard::overwrite`] with a string given as bytes (SET).
     #[must_use]
-    pub fn overwrite(&mut self, pos: usize, value: Value) -> usize {
-        let (old, pos) = self.put_value(pos, value, false);
+    pub fn overwrite_string(&mut self, pos: usize, bytes: &[u8]) -> usize {
+        let (old, pos) = self.put_value(pos, Stored::from_bytes(bytes), false);
         if let Some(old) = old {
             self.discard(old);
         }
         pos
     }
 
-    fn put_value(&mut self, pos: usize, value: Value, want_old: bool) -> (Option<Value>, usize) {
+    /// [`Shard::replace_value`] for a caller that drops the old value
+    /// (which then is not materialised).
+    #[must_use]
+    pub fn overwrite(&mut self, pos: usize, value: Value) -> usize {
+        let (old, pos) = self.put_value(pos, Stored::of(value), false);
+        if let Some(old) = old {
+            self.discard(old);
+        }
+        pos
+    }
+
+    fn put_value(&mut self, pos: usize, stored: Stored, want_old: bool) -> (Option<Value>, usize) {
         self.before_write();
         self.touched_at(pos);
-        let before = Table::charge_of(self.table.rec(pos));
-        let meta = self.table.rec(pos).meta();
-        let stored = Stored::of(value);
+        let r = self.table.rec(pos);
+        let (meta, old_len, old_heap) = (r.meta(), r.size(), r.value_heap());
+        let new_heap = stored.heap_size();
         let mut m = self.table.rec_mut(pos);
         m.set_own_object(false);
-        let old_len = m.rec().size();
-        let (old, pos) = if m.fits(&stored) {
+        let (old, pos, new_len) = if m.fits(&stored) {
             // In place; a shorter value leaves the rest for compaction.
             let (old, new_len) = m.replace_value(stored, want_old);
             if new_len < old_len {
                 self.table.arena.release(pos + new_len, old_len - new_len);
             }
-            (old, pos)
+            (old, pos, new_len)
         } else {
-            self.table.rewrite(pos, stored, want_old)
+            let (old, new) = self.table.rewrite(pos, stored, want_old);
+            (old, new, self.table.rec(new).size())
         };
-        let after = Table::charge_of(self.table.rec(pos));
-        self.resized(meta, after as isize - before as isize);
+        let delta = (new_len + new_heap) as isize - (old_len + old_heap) as isize;
+        self.resized(meta, delta);
         (old, pos)
     }
 
@@ -751,6 +806,7 @@ impl Shard {
         let (len, expire_at, own_object) = (r.size(), r.expire_at(), r.own_object());
         let value = record::take_value(self.table.arena.bytes(pos));
         self.table.arena.release(pos, len);
+        self.note_garbage();
         Taken {
             value,
             expire_at,
@@ -772,6 +828,7 @@ impl Shard {
         let len = self.table.rec(pos).size();
         let boxed = record::free_heap(self.table.arena.bytes(pos));
         self.table.arena.release(pos, len);
+        self.note_garbage();
         if let Some(v) = boxed {
             self.discard(*v);
         }
@@ -984,6 +1041,21 @@ mod tests {
 
     fn shard() -> Shard {
         Shard::new(Arc::new(StoreShared::for_tests()), 0)
+    }
+
+    /// What every lookup reads lies in the two cache lines the pipeline
+    /// prefetches (the lock takes the first 8 bytes).
+    #[test]
+    fn lookup_fields_sit_in_the_first_two_cache_lines() {
+        let table = std::mem::offset_of!(Shard, table);
+        let last = [
+            std::mem::offset_of!(Shard, stats) + 8,
+            std::mem::offset_of!(Shard, shared) + 8,
+            table + std::mem::offset_of!(Table, index) + 32,
+            table + std::mem::offset_of!(Table, clock_base_ms) + 8,
+            table + std::mem::offset_of!(Table, arena) + 24,
+        ];
+        assert!(last.iter().all(|&end| end + 8 <= 128), "{last:?}");
     }
 
     #[test]
