@@ -313,6 +313,8 @@ pub fn access_clock(base_ms: u64, now_ms: u64) -> u32 {
 pub struct Shard {
     pub(crate) stats: ShardStats,
     shared: Arc<StoreShared>,
+    /// Whether `pending` holds an observer (checked by every write).
+    observed: bool,
     table: Table,
     /// The database this shard belongs to.
     db: usize,
@@ -341,6 +343,7 @@ impl Shard {
             },
             volatile: 0,
             stats: ShardStats::default(),
+            observed: false,
             sweep_cursor: 0,
             policy: PolicyState::default(),
             shared,
@@ -352,10 +355,12 @@ impl Shard {
     /// Makes `observer` see this shard (as slot `slot`) before its next change.
     pub fn observe_once(&mut self, observer: Arc<dyn ShardObserver>, slot: usize) {
         self.pending = Some((observer, slot));
+        self.observed = true;
     }
 
     /// Lets a pending observer look now, if there is one.
     pub fn settle_observer(&mut self) {
+        self.observed = false;
         if let Some((observer, slot)) = self.pending.take() {
             observer.before_change(slot, self);
         }
@@ -363,7 +368,7 @@ impl Shard {
 
     #[inline]
     fn before_write(&mut self) {
-        if self.pending.is_some() {
+        if self.observed {
             self.settle_observer();
         }
     }
@@ -414,7 +419,6 @@ impl Shard {
 
     /// Tells the policy that the record at `pos` changed its charge.
     fn resized(&mut self, meta: u8, delta: isize) {
-        self.note_garbage();
         if delta != 0 {
             self.add_used(delta);
             let (policy, st, _) = self.policy_state();
@@ -711,6 +715,10 @@ impl Shard {
             (old, new, self.table.rec(new).size())
         };
         let delta = (new_len + new_heap) as isize - (old_len + old_heap) as isize;
+        if new_len != old_len {
+            // Bytes were released (a shorter value, or a move).
+            self.note_garbage();
+        }
         self.resized(meta, delta);
         (old, pos)
     }
@@ -741,6 +749,7 @@ impl Shard {
                 let (_, new_len) = m.replace_value(stored, false);
                 if new_len < old_len {
                     self.table.arena.release(pos + new_len, old_len - new_len);
+                    self.note_garbage();
                 }
                 r
             }
@@ -778,6 +787,7 @@ impl Shard {
             let new = self.table.widen_expire(pos, expire_at);
             (new, self.table.rec(new).size())
         };
+        self.note_garbage();
         self.resized(meta, new_len as isize - old_len as isize);
         pos
     }
@@ -1051,6 +1061,7 @@ mod tests {
         let last = [
             std::mem::offset_of!(Shard, stats) + 8,
             std::mem::offset_of!(Shard, shared) + 8,
+            std::mem::offset_of!(Shard, observed) + 1,
             table + std::mem::offset_of!(Table, index) + 32,
             table + std::mem::offset_of!(Table, clock_base_ms) + 8,
             table + std::mem::offset_of!(Table, arena) + 24,
