@@ -16,6 +16,8 @@
 pub mod blocking;
 pub mod clients;
 pub mod cluster;
+#[cfg(test)]
+mod compaction_tests;
 pub mod evict;
 pub mod gate;
 pub mod persist;

@@ -12,8 +12,6 @@
 
 pub mod arena;
 pub mod compact;
-#[cfg(test)]
-mod compact_tests;
 pub mod expire;
 pub mod glob;
 pub mod hash;

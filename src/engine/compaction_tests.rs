@@ -7,12 +7,12 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::compact::CompactCycle;
-use super::{Databases, Value};
+use super::gate::Gate;
+use super::persist::snapshot;
+use super::store::compact::CompactCycle;
+use super::store::{Access, Databases, Value};
+use super::unit::Unit;
 use crate::config::Settings;
-use crate::engine::gate::Gate;
-use crate::engine::persist::snapshot;
-use crate::engine::unit::Unit;
 
 type Model = HashMap<Vec<u8>, Vec<u8>>;
 
@@ -32,7 +32,7 @@ fn set(u: &mut Unit, key: &[u8], v: &[u8]) {
 
 fn get(u: &mut Unit, key: &[u8]) -> Option<Vec<u8>> {
     let mut k = u.key(0, key);
-    let got = k.find(super::Access::PEEK).map(|pos| {
+    let got = k.find(Access::PEEK).map(|pos| {
         let mut buf = itoa::Buffer::new();
         k.value(pos).as_bytes(&mut buf).unwrap().to_vec()
     });
