@@ -6,7 +6,7 @@
 //! lookup touches the index and then the record's one or two cache lines.
 //! A position names a record until it is freed or moved: records move only
 //! when their expiry slot appears ([`Shard::set_expire`]), when a value no
-//! longer fits ([`Shard::replace_value`]), both of which return the new
+//! longer fits ([`Shard::overwrite`]), both of which return the new
 //! position, and when [`Shard::compact`] runs between commands.
 //!
 //! Every mutation goes through this type so memory accounting, the count of
@@ -172,9 +172,10 @@ impl Table {
     }
 
     /// Rewrites the record at `pos` elsewhere with `stored` as its value
-    /// (which did not fit in place), keeping its other fields; the old value
-    /// is returned and the index points at the new position.
-    fn rewrite(&mut self, pos: usize, stored: Stored, want_old: bool) -> (Option<Value>, usize) {
+    /// (which did not fit in place), keeping its other fields; a boxed old
+    /// value is returned to drop, and the index points at the new position.
+
+    fn rewrite(&mut self, pos: usize, stored: Stored) -> (Option<Value>, usize) {
         let r = self.rec(pos);
         let (access, meta, own, len, expire_at) = (
             r.access(),
@@ -194,11 +195,7 @@ impl Table {
             long = r.key().to_vec();
             &long
         };
-        let old = if want_old {
-            Some(record::take_value(self.arena.bytes(pos)))
-        } else {
-            record::free_heap(self.arena.bytes(pos)).map(|b| *b)
-        };
+        let old = record::free_heap(self.arena.bytes(pos)).map(|b| *b);
         let new = self.put(key, stored, expire_at, access);
         let mut m = self.rec_mut(new);
         m.set_meta(meta);
@@ -667,19 +664,10 @@ impl Shard {
         self.table.rec_mut(pos).set_own_object(own);
     }
 
-    /// Replaces the value at `pos`, keeping key and TTL; returns the old
-    /// value and the record's position, which moves when the new value
-    /// does not fit in place.
-    #[must_use]
-    pub fn replace_value(&mut self, pos: usize, value: Value) -> (Value, usize) {
-        let (old, pos) = self.put_value(pos, Stored::of(value), true);
-        (old.expect("asked for"), pos)
-    }
-
     /// [`Shard::overwrite`] with a string given as bytes (SET).
     #[must_use]
     pub fn overwrite_string(&mut self, pos: usize, bytes: &[u8]) -> usize {
-        let (old, pos) = self.put_value(pos, Stored::from_bytes(bytes), false);
+        let (old, pos) = self.put_value(pos, Stored::from_bytes(bytes));
         if let Some(old) = old {
             self.discard(old);
         }
@@ -690,14 +678,16 @@ impl Shard {
     /// (which then is not materialised).
     #[must_use]
     pub fn overwrite(&mut self, pos: usize, value: Value) -> usize {
-        let (old, pos) = self.put_value(pos, Stored::of(value), false);
+        let (old, pos) = self.put_value(pos, Stored::of(value));
         if let Some(old) = old {
             self.discard(old);
         }
         pos
     }
 
-    fn put_value(&mut self, pos: usize, stored: Stored, want_old: bool) -> (Option<Value>, usize) {
+    /// Puts `stored` in place of the value at `pos`; returns a boxed old
+    /// value to drop and the record's position.
+    fn put_value(&mut self, pos: usize, stored: Stored) -> (Option<Value>, usize) {
         self.before_write();
         self.touched_at(pos);
         let r = self.table.rec(pos);
@@ -707,13 +697,13 @@ impl Shard {
         m.set_own_object(false);
         let (old, pos, new_len) = if m.fits(&stored) {
             // In place; a shorter value leaves the rest for compaction.
-            let (old, new_len) = m.replace_value(stored, want_old);
+            let (old, new_len) = m.replace_value(stored, false);
             if new_len < old_len {
                 self.table.arena.release(pos + new_len, old_len - new_len);
             }
             (old, pos, new_len)
         } else {
-            let (old, new) = self.table.rewrite(pos, stored, want_old);
+            let (old, new) = self.table.rewrite(pos, stored);
             (old, new, self.table.rec(new).size())
         };
         let delta = (new_len + new_heap) as isize - (old_len + old_heap) as isize;
