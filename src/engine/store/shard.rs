@@ -174,7 +174,6 @@ impl Table {
     /// Rewrites the record at `pos` elsewhere with `stored` as its value
     /// (which did not fit in place), keeping its other fields; a boxed old
     /// value is returned to drop, and the index points at the new position.
-
     fn rewrite(&mut self, pos: usize, stored: Stored) -> (Option<Value>, usize) {
         let r = self.rec(pos);
         let (access, meta, own, len, expire_at) = (
